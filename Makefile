@@ -1,0 +1,127 @@
+# printbridge build.
+#
+#   make            build build/printbridge and build/printbridge-sim
+#   make check      build and run every test, plain and again under ASan + UBSan
+#   make demo       simulator + private mosquitto + daemon, showing the MQTT traffic
+#   make install    PREFIX (default /usr/local) and DESTDIR are honoured
+#   make clean
+#
+# BUILD selects the output folder and SAN=1 adds the sanitizers; `make check` uses both
+# (build/ and build/san/) so a sanitizer build never mixes objects with a plain one.
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+DESTDIR  ?=
+BUILD    ?= build
+SAN      ?=
+CC       ?= cc
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+# A bare machine gets its libraries and tools installed before anything is compiled, because
+# the pkg-config calls below need them. `make clean` never installs anything.
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+  ifneq ($(shell scripts/install-deps.sh --check >/dev/null 2>&1; echo $$?),0)
+    $(info printbridge: installing missing build dependencies with scripts/install-deps.sh)
+    DEPS_RC := $(shell scripts/install-deps.sh >&2; echo $$?)
+    ifneq ($(DEPS_RC),0)
+      $(error scripts/install-deps.sh failed; run it as root to see why)
+    endif
+  endif
+endif
+
+PKGS      := libuv jansson libconfig libserialport
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+CFLAGS    ?= -O2 -g
+comma     := ,
+SANFLAGS  := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DPB_VERSION='"$(VERSION)"' -Iinclude $(WARN) $(CFLAGS) \
+             $(SANFLAGS) $(shell pkg-config --cflags $(PKGS)) -MMD -MP
+LDLIBS_PB := $(shell pkg-config --libs $(PKGS)) -lpaho-mqtt3as -lm -lpthread
+LDLIBS_SIM:= $(shell pkg-config --libs libuv) -lm -lutil
+LDLIBS_CK := $(shell pkg-config --libs check)
+
+PB_MAIN   := src/main.c
+PB_SRC    := $(filter-out $(PB_MAIN),$(wildcard src/*.c))
+SIM_MAIN  := src/sim/main.c
+SIM_SRC   := $(filter-out $(SIM_MAIN),$(wildcard src/sim/*.c))
+TEST_SRC  := $(wildcard test/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+PB_OBJ    := $(call obj,$(PB_SRC))
+SIM_OBJ   := $(call obj,$(SIM_SRC))
+TEST_OBJ  := $(call obj,$(TEST_SRC))
+LIBPB     := $(BUILD)/libprintbridge.a
+LIBSIM    := $(BUILD)/libpbsim.a
+DAEMON    := $(BUILD)/printbridge
+SIM       := $(BUILD)/printbridge-sim
+RUNNER    := $(BUILD)/test/check-runner
+SUITES_H  := $(BUILD)/test/suites.h
+
+.PHONY: all check check-plain check-san demo install uninstall clean bench
+all: $(DAEMON) $(SIM)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c $< -o $@
+
+$(LIBPB): $(PB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBSIM): $(SIM_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $(or $^,)
+
+$(DAEMON): $(call obj,$(PB_MAIN)) $(LIBPB)
+	$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS_PB)
+
+$(SIM): $(call obj,$(SIM_MAIN)) $(LIBSIM) $(LIBPB)
+	$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS_SIM)
+
+# Every test/test_*.c defines `Suite *<name>_suite(void)`; the runner calls them all, so a new
+# test file needs no registration anywhere else.
+$(SUITES_H): $(TEST_SRC)
+	@mkdir -p $(@D)
+	@grep -ho '^Suite \*[a-z0-9_]*_suite(void)' $(TEST_SRC) | sort -u | sed 's/^Suite \*\(.*\)_suite(void)/PB_SUITE(\1)/' > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/obj/test/check_main.o: $(SUITES_H)
+$(BUILD)/obj/test/check_main.o: ALLCFLAGS += -I$(BUILD)/test
+
+$(RUNNER): $(TEST_OBJ) $(LIBSIM) $(LIBPB)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -o $@ $(TEST_OBJ) $(LIBSIM) $(LIBPB) $(LDLIBS_PB) $(LDLIBS_CK) -lutil
+
+# The runner holds the unit suites and the integration scripts (test/it/*.sh, run against the
+# binaries of the same build), so Check's summary line covers everything.
+check-plain: $(DAEMON) $(SIM) $(RUNNER)
+	PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) $(RUNNER)
+
+check-san:
+	$(MAKE) --no-print-directory BUILD=build/san SAN=1 check-plain
+
+check:
+	$(MAKE) --no-print-directory check-plain
+	@echo "--- again under AddressSanitizer and UndefinedBehaviorSanitizer"
+	$(MAKE) --no-print-directory check-san
+
+demo: $(DAEMON) $(SIM)
+	@scripts/demo.sh $(abspath $(BUILD))
+
+install: $(DAEMON) $(SIM)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(DAEMON) $(SIM) $(DESTDIR)$(BINDIR)/
+	test -e $(DESTDIR)$(SYSCONFDIR)/printbridge.conf || install -m 0640 etc/printbridge.conf $(DESTDIR)$(SYSCONFDIR)/printbridge.conf
+	sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/printbridge.service > $(DESTDIR)$(UNITDIR)/printbridge.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/printbridge.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/printbridge $(DESTDIR)$(BINDIR)/printbridge-sim $(DESTDIR)$(UNITDIR)/printbridge.service
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

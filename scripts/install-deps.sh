@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# install-deps.sh: install what printbridge needs to build, test and run its demo, from
+# Debian/Ubuntu packages. `--check` only reports whether anything is missing (exit 1 if so).
+# make calls this by itself when a library or tool is missing.
+set -euo pipefail
+
+PACKAGES=(build-essential pkg-config clang libpaho-mqtt-dev libserialport-dev libjansson-dev
+          libconfig-dev check libsubunit-dev libuv1-dev mosquitto mosquitto-clients openssl
+          procps)
+# Each requirement: "what to test" (cmd:NAME, pc:MODULE or file:PATH) and the package giving it.
+REQUIRES=(
+  "cmd:cc build-essential" "cmd:make build-essential" "cmd:pkg-config pkg-config"
+  "cmd:clang clang"
+  "pc:libuv libuv1-dev" "pc:jansson libjansson-dev" "pc:libconfig libconfig-dev"
+  "pc:libserialport libserialport-dev" "pc:check check" "file:/usr/include/MQTTAsync.h libpaho-mqtt-dev"
+  "file:/usr/lib/x86_64-linux-gnu/libsubunit.a libsubunit-dev"
+  "cmd:mosquitto mosquitto" "cmd:mosquitto_sub mosquitto-clients" "cmd:mosquitto_pub mosquitto-clients"
+  "cmd:openssl openssl" "cmd:pkill procps"
+)
+
+missing=()
+for req in "${REQUIRES[@]}"; do
+  what=${req%% *}; pkg=${req#* }
+  case $what in
+    cmd:*)  command -v "${what#cmd:}" >/dev/null 2>&1 && continue ;;
+    pc:*)   command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "${what#pc:}" && continue ;;
+    file:*) f=${what#file:}
+            # multiarch path differs off x86_64: accept any libsubunit.a / header location
+            [ -e "$f" ] && continue
+            [ -n "$(compgen -G "/usr/lib/*/$(basename "$f")")" ] && continue ;;
+  esac
+  missing+=("$pkg")
+done
+# paho's library has no pkg-config file: look for the shared object directly
+if [ -z "$(compgen -G "/usr/lib/*/libpaho-mqtt3as.so")$(compgen -G "/usr/lib/libpaho-mqtt3as.so")" ]; then
+  missing+=(libpaho-mqtt-dev)
+fi
+
+if [ "${1:-}" = "--check" ]; then
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "missing: $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
+    exit 1
+  fi
+  exit 0
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: everything is installed"
+  exit 0
+fi
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-deps: not root and no sudo; install these as root: ${PACKAGES[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${PACKAGES[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# policy-rc.d keeps the packaged mosquitto service from starting in containers; tests run their own broker
+$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >&2
+echo "install-deps: done" >&2
