@@ -65,21 +65,24 @@ all: $(DAEMON) $(SIM)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALLCFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALLCFLAGS) -c $< -o $@
 
 $(LIBPB): $(PB_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(LIBSIM): $(SIM_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $(or $^,)
+	@rm -f $@ && ar rcs $@ $(or $^,)
 
 $(DAEMON): $(call obj,$(PB_MAIN)) $(LIBPB)
-	$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS_PB)
+	@echo "  LINK    $@"
+	@$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS_PB)
 
 $(SIM): $(call obj,$(SIM_MAIN)) $(LIBSIM) $(LIBPB)
-	$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS_SIM)
+	@echo "  LINK    $@"
+	@$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS_SIM)
 
 # Every test/test_*.c defines `Suite *<name>_suite(void)`; the runner calls them all, so a new
 # test file needs no registration anywhere else.
@@ -93,7 +96,8 @@ $(BUILD)/obj/test/check_main.o: ALLCFLAGS += -I$(BUILD)/test
 
 $(RUNNER): $(TEST_OBJ) $(LIBSIM) $(LIBPB)
 	@mkdir -p $(@D)
-	$(CC) $(ALLCFLAGS) -o $@ $(TEST_OBJ) $(LIBSIM) $(LIBPB) $(LDLIBS_PB) $(LDLIBS_CK) -lutil
+	@echo "  LINK    $@"
+	@$(CC) $(ALLCFLAGS) -o $@ $(TEST_OBJ) $(LIBSIM) $(LIBPB) $(LDLIBS_PB) $(LDLIBS_CK) -lutil
 
 # The runner holds the unit suites and the integration scripts (test/it/*.sh, run against the
 # binaries of the same build), so Check's summary line covers everything.

@@ -1,0 +1,66 @@
+/* printer.h: the printer link: connection life cycle (open, handshake, reconnect with
+ * backoff), the send queue with line numbers and checksums, one-command-in-flight flow
+ * control, resends, temperature polling or autoreport, and OctoPrint's state machine with its
+ * events (serial-protocol.md 2, 3, 5-7, 11, 13). */
+#ifndef PRINTBRIDGE_PRINTER_H
+#define PRINTBRIDGE_PRINTER_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "printbridge/events.h"
+#include "printbridge/protocol.h"
+
+/* OctoPrint's comm states (serial-protocol.md 13.1), plus OFFLINE for "no connection". */
+enum printer_state {
+    PRINTER_NONE, PRINTER_OPEN_SERIAL, PRINTER_DETECT_SERIAL, PRINTER_CONNECTING,
+    PRINTER_OPERATIONAL, PRINTER_STARTING, PRINTER_PRINTING, PRINTER_PAUSED, PRINTER_PAUSING,
+    PRINTER_RESUMING, PRINTER_FINISHING, PRINTER_CLOSED, PRINTER_ERROR, PRINTER_CLOSED_WITH_ERROR,
+    PRINTER_TRANSFERING_FILE, PRINTER_CANCELLING, PRINTER_OFFLINE,
+};
+
+/* "OPERATIONAL", "CLOSED_WITH_ERROR", ... */
+const char *printer_state_id(enum printer_state s);
+/* "Operational", "Offline after error", ... */
+const char *printer_state_string(enum printer_state s);
+
+struct printer_options {
+    const char *port;               /* path or "auto" */
+    int baudrate;                   /* 0: auto */
+    const char *usb_id;             /* "VID:PID" or NULL, for port "auto" */
+    double reconnect_delay;         /* s */
+    double reconnect_max_delay;     /* s */
+    double connection_timeout;      /* s */
+    double communication_timeout;   /* s */
+    double temperature_interval;    /* s */
+    double temperature_interval_target; /* s */
+    int autoreport_interval;        /* s; 0: never ask the firmware to autoreport */
+    char *const *after_connected;   /* NULL-terminated G-code lines, or NULL */
+};
+
+struct printer_callbacks {
+    void (*temperatures)(void *ctx, const struct protocol_temps *t, long long timestamp);
+};
+
+struct printer;
+
+int printer_create(struct printer **out, uv_loop_t *loop, struct events *ev,
+                   const struct printer_options *opt, const struct printer_callbacks *cb, void *ctx);
+
+/* Starts connecting now; from then on the link is kept up: a lost or unopenable port is
+ * retried with backoff until printer_disconnect. */
+void printer_connect(struct printer *p);
+
+/* Queues a G-code command from a user, script or hook. Returns 0, or -EINVAL for a line
+ * carrying a newline or NUL, -ENOTCONN when no printer is connected. */
+int printer_send(struct printer *p, const char *cmd);
+
+/* Closes the link (Disconnecting ... Disconnected) and stops reconnecting. */
+void printer_disconnect(struct printer *p);
+
+enum printer_state printer_get_state(const struct printer *p);
+
+/* Releases everything; done runs once libuv has closed the handles. */
+void printer_destroy(struct printer *p, void (*done)(void *ctx), void *ctx);
+
+#endif

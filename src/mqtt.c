@@ -1,0 +1,465 @@
+/* mqtt.c: Paho MQTT C (asynchronous) on printbridge's libuv loop.
+ *
+ * Paho runs its own threads. Its callbacks never touch daemon state: they append a note to
+ * a mutex-protected list and wake the loop with uv_async_send. The only exception is the
+ * "connected" status message, published straight from Paho's connected callback so that it
+ * is the first thing every new session carries (wire-format.md 4.2).
+ *
+ * Offline messages are kept here, not in Paho's buffer: Paho's buffer counts messages sent
+ * while connected too, and its evictions are silent (libraries.md 2.4). */
+#include "printbridge/mqtt.h"
+
+#include <MQTTAsync.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "printbridge/log.h"
+
+enum note_kind { NOTE_CONNECTED, NOTE_LOST, NOTE_CONNECT_FAILED, NOTE_FAREWELL_SENT, NOTE_DISCONNECTED };
+
+struct note {
+    enum note_kind kind;
+    int code;
+    char text[200];
+    struct note *next;
+};
+
+struct queued {
+    char *topic;
+    char *payload;
+    size_t len;
+    int qos;
+    bool retain;
+    struct queued *next;
+};
+
+struct mqtt {
+    MQTTAsync client;
+    uv_loop_t *loop;
+    uv_async_t wake;
+    uv_timer_t stop_guard;
+    char *uri;
+    char *status_topic;
+    bool status_retain;
+    mqtt_connected_fn on_connected;
+    void *ctx;
+
+    pthread_mutex_t lock;       /* guards notes only */
+    struct note *notes, *notes_tail;
+
+    bool connected;             /* loop thread's view */
+    bool ever_connected;
+    bool failure_logged;
+    bool stopping;
+    int handles_open;
+    void (*stop_done)(void *ctx);
+    void *stop_ctx;
+
+    struct queued *q_head, *q_tail;
+    size_t q_len, q_limit;
+    unsigned long dropped;
+};
+
+/* ---- Paho threads ------------------------------------------------------------------ */
+
+static void post_note(struct mqtt *m, enum note_kind kind, int code, const char *text)
+{
+    struct note *n = calloc(1, sizeof *n);
+    if (!n)
+        return;
+    n->kind = kind;
+    n->code = code;
+    snprintf(n->text, sizeof n->text, "%s", text ? text : "");
+    pthread_mutex_lock(&m->lock);
+    if (m->notes_tail)
+        m->notes_tail->next = n;
+    else
+        m->notes = n;
+    m->notes_tail = n;
+    pthread_mutex_unlock(&m->lock);
+    uv_async_send(&m->wake);
+}
+
+static int send_status(struct mqtt *m, const char *text, MQTTAsync_responseOptions *ro)
+{
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = (void *)text;
+    msg.payloadlen = (int)strlen(text);
+    msg.qos = 1;
+    msg.retained = m->status_retain;
+    int rc = MQTTAsync_sendMessage(m->client, m->status_topic, &msg, ro);
+    if (rc != MQTTASYNC_SUCCESS)
+        log_warn("mqtt: could not publish %s on %s: %s", text, m->status_topic, MQTTAsync_strerror(rc));
+    return rc;
+}
+
+static void on_paho_farewell_done(void *ctx, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    post_note(ctx, NOTE_FAREWELL_SENT, 0, NULL);
+}
+
+static void on_paho_farewell_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+    (void)resp;
+    post_note(ctx, NOTE_FAREWELL_SENT, -1, NULL);
+}
+
+static void on_paho_connected(void *ctx, char *cause)
+{
+    struct mqtt *m = ctx;
+    (void)cause; /* its wording depends on how the connect started; never branch on it */
+    send_status(m, "connected", NULL);
+    post_note(m, NOTE_CONNECTED, 0, NULL);
+}
+
+static void on_paho_lost(void *ctx, char *cause)
+{
+    struct mqtt *m = ctx;
+    /* cause is NULL when the broker just closed the socket */
+    post_note(m, NOTE_LOST, 0, cause ? cause : "the broker closed the connection");
+}
+
+static int on_paho_message(void *ctx, char *topic, int topiclen, MQTTAsync_message *msg)
+{
+    (void)ctx;
+    (void)topiclen;
+    MQTTAsync_freeMessage(&msg);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static void on_paho_connect_failure(void *ctx, MQTTAsync_failureData *resp)
+{
+    struct mqtt *m = ctx;
+    post_note(m, NOTE_CONNECT_FAILED, resp ? resp->code : -1, resp && resp->message ? resp->message : NULL);
+}
+
+static void on_paho_disconnect_done(void *ctx, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    post_note(ctx, NOTE_DISCONNECTED, 0, NULL);
+}
+
+static void on_paho_disconnect_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+    (void)resp;
+    post_note(ctx, NOTE_DISCONNECTED, -1, NULL);
+}
+
+/* ---- loop thread --------------------------------------------------------------------- */
+
+static int send_now(struct mqtt *m, const char *topic, const char *payload, size_t len, int qos, bool retain)
+{
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = (void *)payload;
+    msg.payloadlen = (int)len;
+    msg.qos = qos;
+    msg.retained = retain;
+    return MQTTAsync_sendMessage(m->client, topic, &msg, NULL);
+}
+
+static void free_queued(struct queued *q)
+{
+    free(q->topic);
+    free(q->payload);
+    free(q);
+}
+
+static int enqueue(struct mqtt *m, const char *topic, const char *payload, size_t len, int qos, bool retain)
+{
+    if (m->q_limit == 0)
+        return -ENOBUFS;
+    struct queued *q = calloc(1, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    q->topic = strdup(topic);
+    q->payload = malloc(len ? len : 1);
+    if (!q->topic || !q->payload) {
+        free_queued(q);
+        return -ENOMEM;
+    }
+    memcpy(q->payload, payload, len);
+    q->len = len;
+    q->qos = qos;
+    q->retain = retain;
+    if (m->q_tail)
+        m->q_tail->next = q;
+    else
+        m->q_head = q;
+    m->q_tail = q;
+    if (++m->q_len > m->q_limit) {
+        struct queued *old = m->q_head;
+        m->q_head = old->next;
+        free_queued(old);
+        m->q_len--;
+        if (m->dropped++ == 0)
+            log_warn("mqtt: offline queue full (%zu messages); dropping the oldest", m->q_limit);
+    }
+    return 0;
+}
+
+static void flush_queue(struct mqtt *m)
+{
+    while (m->q_head) {
+        struct queued *q = m->q_head;
+        int rc = send_now(m, q->topic, q->payload, q->len, q->qos, q->retain);
+        if (rc == MQTTASYNC_DISCONNECTED) {
+            m->connected = false;   /* lost again already; keep the rest for next time */
+            return;
+        }
+        if (rc != MQTTASYNC_SUCCESS)
+            log_warn("mqtt: dropping queued message for %s: %s", q->topic, MQTTAsync_strerror(rc));
+        m->q_head = q->next;
+        if (!m->q_head)
+            m->q_tail = NULL;
+        m->q_len--;
+        free_queued(q);
+    }
+}
+
+static void finish_stop(struct mqtt *m);
+static void send_disconnect(struct mqtt *m);
+
+static void handle_note(struct mqtt *m, struct note *n)
+{
+    switch (n->kind) {
+    case NOTE_CONNECTED: {
+        bool first = !m->ever_connected;
+        log_info("mqtt: connected to %s", m->uri);
+        m->connected = true;
+        m->ever_connected = true;
+        m->failure_logged = false;
+        flush_queue(m);
+        if (m->on_connected && !m->stopping)
+            m->on_connected(m->ctx, first);
+        break;
+    }
+    case NOTE_LOST:
+        m->connected = false;
+        if (!m->stopping)
+            log_warn("mqtt: connection to %s lost (%s); reconnecting", m->uri, n->text);
+        break;
+    case NOTE_CONNECT_FAILED:
+        /* Paho keeps retrying with backoff; say it once per outage, not per attempt */
+        if (!m->failure_logged) {
+            const char *why = n->text[0] ? n->text : MQTTAsync_strerror(n->code);
+            if (n->code == 4 || n->code == 5)
+                log_error("mqtt: %s refused the connection: %s; check mqtt.username and mqtt.password (retrying)",
+                          m->uri, n->code == 4 ? "bad user name or password" : "not authorised");
+            else
+                log_warn("mqtt: cannot connect to %s (%s); is the broker running? retrying in the background",
+                         m->uri, why);
+            m->failure_logged = true;
+        }
+        break;
+    case NOTE_FAREWELL_SENT:
+        if (m->stopping)
+            send_disconnect(m);
+        break;
+    case NOTE_DISCONNECTED:
+        if (m->stopping)
+            finish_stop(m);
+        break;
+    }
+}
+
+static void on_wake(uv_async_t *handle)
+{
+    struct mqtt *m = handle->data;
+    pthread_mutex_lock(&m->lock);
+    struct note *n = m->notes;
+    m->notes = m->notes_tail = NULL;
+    pthread_mutex_unlock(&m->lock);
+    while (n) {
+        struct note *next = n->next;
+        handle_note(m, n);
+        free(n);
+        n = next;
+    }
+}
+
+int mqtt_start(struct mqtt **out, uv_loop_t *loop, const struct mqtt_options *opt,
+               mqtt_connected_fn on_connected, void *ctx)
+{
+    struct mqtt *m = calloc(1, sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    int rc;
+    size_t urilen = strlen(opt->host) + 32;
+    m->uri = malloc(urilen);
+    m->status_topic = strdup(opt->status_topic);
+    if (!m->uri || !m->status_topic) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    /* IPv6 literals need brackets in a URI */
+    snprintf(m->uri, urilen, strchr(opt->host, ':') ? "tcp://[%s]:%d" : "tcp://%s:%d", opt->host, opt->port);
+    m->loop = loop;
+    m->status_retain = opt->status_retain;
+    m->on_connected = on_connected;
+    m->ctx = ctx;
+    m->q_limit = opt->queue_limit;
+    pthread_mutex_init(&m->lock, NULL);
+
+    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+    co.MQTTVersion = MQTTVERSION_3_1_1;
+    rc = MQTTAsync_createWithOptions(&m->client, m->uri, opt->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+    if (rc != MQTTASYNC_SUCCESS) {
+        log_error("mqtt: cannot create a client for %s: %s", m->uri, MQTTAsync_strerror(rc));
+        rc = -EINVAL;
+        goto fail_mutex;
+    }
+    uv_async_init(loop, &m->wake, on_wake);
+    m->wake.data = m;
+    uv_timer_init(loop, &m->stop_guard);
+    m->stop_guard.data = m;
+    m->handles_open = 2;
+    MQTTAsync_setCallbacks(m->client, m, on_paho_lost, on_paho_message, NULL);
+    MQTTAsync_setConnected(m->client, m, on_paho_connected);
+
+    MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+    will.topicName = m->status_topic;
+    will.message = "disconnected";
+    will.qos = 1;
+    will.retained = m->status_retain;
+
+    MQTTAsync_connectOptions co2 = MQTTAsync_connectOptions_initializer;
+    /* never MQTTVERSION_DEFAULT: it can silently fall back to 3.1 on a reconnect */
+    co2.MQTTVersion = MQTTVERSION_3_1_1;
+    co2.keepAliveInterval = opt->keepalive;
+    co2.cleansession = 1;
+    co2.will = &will;
+    co2.username = opt->username;
+    co2.password = opt->username ? opt->password : NULL;
+    co2.automaticReconnect = 1;
+    co2.minRetryInterval = 1;
+    co2.maxRetryInterval = 60;
+    co2.connectTimeout = 10;
+    co2.onFailure = on_paho_connect_failure;
+    co2.context = m;
+    rc = MQTTAsync_connect(m->client, &co2);
+    if (rc != MQTTASYNC_SUCCESS) {
+        log_error("mqtt: cannot start connecting to %s: %s", m->uri, MQTTAsync_strerror(rc));
+        /* keep the object: Paho retries are off, but publishing still queues; say so */
+    }
+    *out = m;
+    return 0;
+
+fail_mutex:
+    pthread_mutex_destroy(&m->lock);
+fail:
+    free(m->uri);
+    free(m->status_topic);
+    free(m);
+    return rc;
+}
+
+int mqtt_publish(struct mqtt *m, const char *topic, const char *payload, size_t len, int qos, bool retain)
+{
+    if (m->stopping)
+        return -ESHUTDOWN;
+    if (m->connected) {
+        int rc = send_now(m, topic, payload, len, qos, retain);
+        if (rc == MQTTASYNC_SUCCESS)
+            return 0;
+        if (rc != MQTTASYNC_DISCONNECTED) {
+            log_warn("mqtt: cannot publish on %s: %s", topic, MQTTAsync_strerror(rc));
+            return -EIO;
+        }
+        m->connected = false;   /* Paho knew before our note arrived */
+    }
+    return enqueue(m, topic, payload, len, qos, retain);
+}
+
+bool mqtt_connected(const struct mqtt *m)
+{
+    return m->connected;
+}
+
+unsigned long mqtt_dropped(const struct mqtt *m)
+{
+    return m->dropped;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct mqtt *m = h->data;
+    if (--m->handles_open > 0)
+        return;
+    void (*done)(void *) = m->stop_done;
+    void *ctx = m->stop_ctx;
+    pthread_mutex_lock(&m->lock);
+    struct note *n = m->notes;
+    m->notes = m->notes_tail = NULL;
+    pthread_mutex_unlock(&m->lock);
+    while (n) {
+        struct note *next = n->next;
+        free(n);
+        n = next;
+    }
+    while (m->q_head) {
+        struct queued *q = m->q_head;
+        m->q_head = q->next;
+        free_queued(q);
+    }
+    pthread_mutex_destroy(&m->lock);
+    free(m->uri);
+    free(m->status_topic);
+    free(m);
+    if (done)
+        done(ctx);
+}
+
+static void finish_stop(struct mqtt *m)
+{
+    if (!m->client)
+        return;     /* already finished (guard timer and Paho raced) */
+    uv_timer_stop(&m->stop_guard);
+    MQTTAsync_destroy(&m->client);
+    m->client = NULL;
+    uv_close((uv_handle_t *)&m->wake, on_handle_closed);
+    uv_close((uv_handle_t *)&m->stop_guard, on_handle_closed);
+}
+
+static void on_stop_guard(uv_timer_t *t)
+{
+    struct mqtt *m = t->data;
+    log_warn("mqtt: broker did not confirm the disconnect in time; closing anyway");
+    finish_stop(m);
+}
+
+/* The DISCONNECT goes out only once "disconnected" was acknowledged, so subscribers get it
+ * exactly once: from us, and not also as the will. */
+static void send_disconnect(struct mqtt *m)
+{
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+    d.timeout = 1000;   /* ms Paho may spend delivering what is still in flight */
+    d.onSuccess = on_paho_disconnect_done;
+    d.onFailure = on_paho_disconnect_failed;
+    d.context = m;
+    if (MQTTAsync_disconnect(m->client, &d) != MQTTASYNC_SUCCESS)
+        finish_stop(m);     /* not connected: nothing to tell the broker */
+}
+
+void mqtt_stop(struct mqtt *m, void (*done)(void *ctx), void *ctx)
+{
+    if (m->stopping)
+        return;
+    m->stopping = true;
+    m->stop_done = done;
+    m->stop_ctx = ctx;
+    uv_timer_start(&m->stop_guard, on_stop_guard, 4000, 0);
+    if (m->connected) {
+        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+        ro.onSuccess = on_paho_farewell_done;
+        ro.onFailure = on_paho_farewell_failed;
+        ro.context = m;
+        if (send_status(m, "disconnected", &ro) == MQTTASYNC_SUCCESS)
+            return;
+    }
+    send_disconnect(m);
+}
