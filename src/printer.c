@@ -46,6 +46,7 @@ struct printer {
     void *cb_ctx;
 
     enum printer_state state;
+    struct printer_model model;
     struct port *port;
     char path[PATH_SIZE];           /* the port actually opened */
     int baud;
@@ -130,7 +131,37 @@ enum printer_state printer_get_state(const struct printer *p)
     return p->state;
 }
 
-static bool is_operational(enum printer_state s)
+const struct printer_model *printer_get_model(const struct printer *p)
+{
+    return &p->model;
+}
+
+static void model_changed(struct printer *p)
+{
+    p->model.state = p->state;
+    p->model.current_tool = p->current_tool;
+    if (p->cb.changed)
+        p->cb.changed(p->cb_ctx, &p->model);
+}
+
+bool printer_state_is_printing(enum printer_state s)
+{
+    return s == PRINTER_STARTING || s == PRINTER_PRINTING || s == PRINTER_CANCELLING ||
+           s == PRINTER_PAUSING || s == PRINTER_RESUMING || s == PRINTER_FINISHING;
+}
+
+bool printer_state_is_closed_or_error(enum printer_state s)
+{
+    return s == PRINTER_ERROR || s == PRINTER_CLOSED || s == PRINTER_CLOSED_WITH_ERROR ||
+           s == PRINTER_OFFLINE || s == PRINTER_NONE;
+}
+
+bool printer_state_is_error(enum printer_state s)
+{
+    return s == PRINTER_ERROR || s == PRINTER_CLOSED_WITH_ERROR;
+}
+
+bool printer_state_is_operational(enum printer_state s)
 {
     switch (s) {
     case PRINTER_OPERATIONAL: case PRINTER_STARTING: case PRINTER_PRINTING: case PRINTER_PAUSED:
@@ -154,6 +185,9 @@ static void set_state(struct printer *p, enum printer_state s)
     events_fire(p->ev, EVENT_PRINTER_STATE_CHANGED,
                 json_pack("{s:s, s:s}", "state_id", printer_state_id(shown),
                           "state_string", printer_state_string(shown)));
+    if (s == PRINTER_OPERATIONAL)
+        p->model.error[0] = '\0';
+    model_changed(p);
 }
 
 /* Error texts may quote the printer, whose bytes need not be UTF-8: never json_pack them */
@@ -165,8 +199,15 @@ static json_t *error_payload(const char *text, const char *reason)
     return o;
 }
 
+static void set_model_error(struct printer *p, const char *text)
+{
+    /* the model keeps a bounded copy; the full text went out with the Error event */
+    snprintf(p->model.error, sizeof p->model.error, "%.*s", (int)sizeof p->model.error - 1, text);
+}
+
 static void fire_error(struct printer *p, const char *text, const char *reason)
 {
+    set_model_error(p, text);
     events_fire(p->ev, EVENT_ERROR, error_payload(text, reason));
 }
 
@@ -211,6 +252,7 @@ static void write_numbered(struct printer *p, unsigned long n, const char *cmd)
         return;
     }
     log_debug("send: %.*s", len - 1, buf);
+    p->model.lines_sent++;
     write_raw(p, buf, (size_t)len);
 }
 
@@ -221,6 +263,7 @@ static void write_plain(struct printer *p, const char *cmd)
     if (len < 0 || (size_t)len >= sizeof buf)
         return;
     log_debug("send: %s", cmd);
+    p->model.lines_sent++;
     write_raw(p, buf, (size_t)len);
 }
 
@@ -277,7 +320,7 @@ static void send_command(struct printer *p, const char *cmd)
 /* Sends whatever may go now: resend replays first, then queued commands. */
 static void pump(struct printer *p)
 {
-    if (!p->port || !is_operational(p->state))
+    if (!p->port || !printer_state_is_operational(p->state))
         return;
     while (p->acks > 0) {
         if (p->resending) {
@@ -329,7 +372,7 @@ static int enqueue(struct printer *p, const char *cmd)
 
 int printer_send(struct printer *p, const char *cmd)
 {
-    if (!p->port || !is_operational(p->state))
+    if (!p->port || !printer_state_is_operational(p->state))
         return -ENOTCONN;
     int rc = enqueue(p, cmd);
     if (rc == 0)
@@ -408,6 +451,7 @@ static void on_connected(struct printer *p)
     p->reported_err = 0;
     p->timeouts = 0;
     p->acks = 1;
+    p->model.baudrate = p->baud;
     events_fire(p->ev, EVENT_CONNECTED, json_pack("{s:s, s:i}", "port", p->path, "baudrate", p->baud));
     enqueue(p, "M110 N0");
     enqueue(p, "M115");
@@ -449,7 +493,7 @@ static void on_comm_timer(uv_timer_t *t)
         schedule_reconnect(p);
         return;
     }
-    if (!is_operational(p->state))
+    if (!printer_state_is_operational(p->state))
         return;
     if (++p->timeouts > MAX_TIMEOUTS_IDLE) {
         log_error("printer: no response from %s after %d consecutive communication timeouts, considering it dead",
@@ -485,8 +529,21 @@ static void handle_temperatures(struct printer *p, const char *line)
         if (t.t[i].has_target && t.t[i].target > 25.0)
             target = true;
     p->target_set = target;
+    long long now = (long long)time(NULL);
+    p->model.nheaters = 0;
+    for (int i = 0; i < t.count && i < PRINTER_MAX_HEATERS; i++) {
+        struct printer_heater *h = &p->model.heaters[p->model.nheaters];
+        if (protocol_sensor_key(t.t[i].sensor, h->key, sizeof h->key) < 0)
+            continue;
+        h->actual = t.t[i].actual;
+        h->target = t.t[i].target;
+        h->has_target = t.t[i].has_target;
+        p->model.nheaters++;
+    }
+    p->model.temps_time = now;
     if (p->cb.temperatures)
-        p->cb.temperatures(p->cb_ctx, &t, (long long)time(NULL));
+        p->cb.temperatures(p->cb_ctx, &t, now);
+    model_changed(p);
 }
 
 static void handle_firmware(struct printer *p, const char *line)
@@ -500,11 +557,13 @@ static void handle_firmware(struct printer *p, const char *line)
     if (!p->firmware_known)
         log_info("printer: firmware %s", fw.name[0] ? fw.name : "(unnamed)");
     p->firmware_known = true;
+    snprintf(p->model.firmware_name, sizeof p->model.firmware_name, "%s", fw.name);
     json_t *payload = json_object();
     /* a firmware line without a name is published with "name": null, as upstream */
     json_object_set_new(payload, "name", fw.name[0] ? pyjson_string_lossy(fw.name, strlen(fw.name)) : json_null());
     json_object_set_new(payload, "data", data);
     events_fire(p->ev, EVENT_FIRMWARE_DATA, payload);
+    model_changed(p);
 }
 
 static void handle_capability(struct printer *p, const char *line)
@@ -529,6 +588,7 @@ static void handle_resend(struct printer *p, const char *line)
     if (protocol_parse_resend(line, &n) < 0)
         return;
     p->resend_requests++;
+    p->model.resends++;
     if (n == p->line + 1 && !p->resending)
         return;     /* asks for the line not sent yet: a stale duplicate after a timeout */
     if (n > p->line || p->line - n >= HISTORY_SIZE || !p->history[n % HISTORY_SIZE]) {
@@ -557,6 +617,7 @@ static void raise_fatal(struct printer *p, const char *text)
     set_state(p, PRINTER_ERROR);
     json_t *payload = error_payload(text, "firmware");
     json_object_set_new(payload, "consequence", json_string("disconnect"));
+    set_model_error(p, text);
     const char *faq = protocol_error_faq(text);
     if (faq)
         json_object_set_new(payload, "faq", json_string(faq));
@@ -630,7 +691,7 @@ static void on_line(void *ctx, const char *line, size_t len)
         }
         return;
     }
-    if (!is_operational(p->state))
+    if (!printer_state_is_operational(p->state))
         return;
     arm_comm_timer(p, communication_timeout(p));
     if (p->error_pending) {
@@ -720,6 +781,10 @@ static void close_link(struct printer *p, enum printer_state final_state)
     p->cap_autoreport_temp = false;
     p->autoreport_temp = false;
     p->acks = 0;
+    p->model.port[0] = '\0';
+    p->model.firmware_name[0] = '\0';
+    p->model.nheaters = 0;
+    p->model.has_z = false;
     set_state(p, final_state);
     if (had_port)
         events_fire(p->ev, EVENT_DISCONNECTED, NULL);
@@ -766,6 +831,8 @@ static void try_connect(struct printer *p)
         set_state(p, PRINTER_OPEN_SERIAL);
     }
     log_info("printer: opened %s at %d baud", path, p->baud);
+    snprintf(p->model.port, sizeof p->model.port, "%s", path);
+    p->model.baudrate = p->baud;
     set_state(p, PRINTER_CONNECTING);
     p->hellos = 0;
     p->start_seen = false;
@@ -836,6 +903,7 @@ int printer_create(struct printer **out, uv_loop_t *loop, struct events *ev,
         p->cb = *cb;
     p->cb_ctx = ctx;
     p->state = PRINTER_OFFLINE;
+    p->model.state = PRINTER_OFFLINE;
     uv_timer_t *timers[] = { &p->reconnect_timer, &p->comm_timer, &p->poll_timer, &p->lost_timer,
                              &p->error_timer };
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++) {

@@ -38,8 +38,38 @@ struct printer_options {
     char *const *after_connected;   /* NULL-terminated G-code lines, or NULL */
 };
 
+/* What OctoPrint calls printer data (wire-format.md 6.2): read by the state topic and Home
+ * Assistant discovery, written only by the printer (and later job) module. */
+#define PRINTER_MAX_HEATERS PROTOCOL_MAX_SENSORS
+
+struct printer_heater {
+    char key[PROTOCOL_SENSOR_NAME + 8];  /* "tool0", "bed", "chamber", custom name */
+    double actual, target;
+    bool has_target;
+};
+
+struct printer_model {
+    enum printer_state state;
+    char error[512];                /* last error text, "" when none */
+    char port[512];                 /* port in use, "" when none */
+    int baudrate;
+    char firmware_name[256];        /* "" until known */
+    bool sd_ready;
+    int current_tool;
+    bool has_z;
+    double current_z;
+    struct printer_heater heaters[PRINTER_MAX_HEATERS];
+    int nheaters;
+    long long temps_time;           /* epoch seconds of the last temperature report */
+    unsigned long lines_sent;       /* lines written to the printer (resends included) */
+    unsigned long resends;          /* resend requests received */
+};
+
 struct printer_callbacks {
     void (*temperatures)(void *ctx, const struct protocol_temps *t, long long timestamp);
+    /* Something in the model changed (state, temperatures, firmware, ...). Called after the
+     * corresponding events fired; cheap to receive, consumers rate-limit themselves. */
+    void (*changed)(void *ctx, const struct printer_model *m);
 };
 
 struct printer;
@@ -59,6 +89,15 @@ int printer_send(struct printer *p, const char *cmd);
 void printer_disconnect(struct printer *p);
 
 enum printer_state printer_get_state(const struct printer *p);
+
+/* The current model; valid until the next loop iteration. */
+const struct printer_model *printer_get_model(const struct printer *p);
+
+/* OctoPrint's state flags (wire-format.md 6.2). */
+bool printer_state_is_operational(enum printer_state s);
+bool printer_state_is_printing(enum printer_state s);
+bool printer_state_is_closed_or_error(enum printer_state s);
+bool printer_state_is_error(enum printer_state s);
 
 /* Releases everything; done runs once libuv has closed the handles. */
 void printer_destroy(struct printer *p, void (*done)(void *ctx), void *ctx);
