@@ -158,6 +158,7 @@ static int run(struct daemon *d)
         .temperature_interval_target = c->printer_temperature_interval_target,
         .autoreport_interval = c->printer_autoreport_interval,
         .after_connected = c->script_after_connected,
+        .extruders = 1,
     };
     struct printer_callbacks pc = { .temperatures = on_temperatures };
     printer_create(&d->printer, d->loop, &d->events, &po, &pc, d);

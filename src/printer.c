@@ -890,6 +890,53 @@ void printer_disconnect(struct printer *p)
     }
 }
 
+static void free_options(struct printer_options *o)
+{
+    free((char *)o->port);
+    free((char *)o->usb_id);
+    if (o->after_connected) {
+        for (char *const *l = o->after_connected; *l; l++)
+            free(*l);
+        free((char **)o->after_connected);
+    }
+    memset(o, 0, sizeof *o);
+}
+
+/* Deep copy: the printer outlives configuration reloads. */
+static int copy_options(struct printer_options *dst, const struct printer_options *src)
+{
+    size_t n = 0;
+    *dst = *src;
+    dst->port = strdup(src->port ? src->port : "auto");
+    dst->usb_id = src->usb_id ? strdup(src->usb_id) : NULL;
+    dst->after_connected = NULL;
+    while (src->after_connected && src->after_connected[n])
+        n++;
+    char **lines = calloc(n + 1, sizeof *lines);
+    if (lines)
+        dst->after_connected = lines;
+    bool ok = dst->port && (!src->usb_id || dst->usb_id) && lines;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (lines[i] = strdup(src->after_connected[i])) != NULL;
+    if (dst->extruders < 1)
+        dst->extruders = 1;
+    if (!ok) {
+        free_options(dst);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int printer_set_options(struct printer *p, const struct printer_options *opt)
+{
+    struct printer_options fresh;
+    if (copy_options(&fresh, opt) < 0)
+        return -ENOMEM;
+    free_options(&p->opt);
+    p->opt = fresh;
+    return 0;
+}
+
 int printer_create(struct printer **out, uv_loop_t *loop, struct events *ev,
                    const struct printer_options *opt, const struct printer_callbacks *cb, void *ctx)
 {
@@ -898,7 +945,10 @@ int printer_create(struct printer **out, uv_loop_t *loop, struct events *ev,
         return -ENOMEM;
     p->loop = loop;
     p->ev = ev;
-    p->opt = *opt;
+    if (copy_options(&p->opt, opt) < 0) {
+        free(p);
+        return -ENOMEM;
+    }
     if (cb)
         p->cb = *cb;
     p->cb_ctx = ctx;
@@ -922,6 +972,7 @@ static void on_timer_closed(uv_handle_t *h)
         return;
     void (*done)(void *) = p->destroy_done;
     void *ctx = p->destroy_ctx;
+    free_options(&p->opt);
     free(p);
     if (done)
         done(ctx);

@@ -36,6 +36,10 @@ struct printer_options {
     double temperature_interval_target; /* s */
     int autoreport_interval;        /* s; 0: never ask the firmware to autoreport */
     char *const *after_connected;   /* NULL-terminated G-code lines, or NULL */
+    /* the printer profile (what the machine has) */
+    int extruders;                  /* 1.. */
+    bool heated_bed;
+    bool heated_chamber;
 };
 
 /* What OctoPrint calls printer data (wire-format.md 6.2): read by the state topic and Home
@@ -74,8 +78,14 @@ struct printer_callbacks {
 
 struct printer;
 
+/* opt is copied (strings included): the caller may free its configuration afterwards. */
 int printer_create(struct printer **out, uv_loop_t *loop, struct events *ev,
                    const struct printer_options *opt, const struct printer_callbacks *cb, void *ctx);
+
+/* Applies new options (a configuration reload) without dropping the link or a running job.
+ * A changed port or baud rate takes effect at the next (re)connect. Returns 0 or -ENOMEM
+ * (the old options are then kept). */
+int printer_set_options(struct printer *p, const struct printer_options *opt);
 
 /* Starts connecting now; from then on the link is kept up: a lost or unopenable port is
  * retried with backoff until printer_disconnect. */
