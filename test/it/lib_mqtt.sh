@@ -61,6 +61,7 @@ m_cleanup() {
 
 m_init() {
   M_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pb-mqtt.XXXXXX") || { echo "FAIL: mktemp"; exit 1; }
+  chmod 0755 "$M_DIR"   # mosquitto started as root drops to its own user and must read here
   trap m_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM

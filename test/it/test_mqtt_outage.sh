@@ -12,7 +12,7 @@
 m_init
 
 PORT=$(m_free_port)
-mkdir -p "$M_DIR/db"
+mkdir -p "$M_DIR/db" && chmod 0777 "$M_DIR/db"
 cat >"$M_DIR/mosquitto.conf" <<CONF
 listener $PORT 127.0.0.1
 allow_anonymous true
