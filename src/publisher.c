@@ -347,12 +347,12 @@ void publisher_on_model(struct publisher *p)
 void publisher_on_connected(struct publisher *p, bool first, long long timestamp)
 {
     char topic[PUBLISHER_MAX_TOPIC];
-    if (publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.progress_topic, "progress", "printing") >= 0) {
-        if (first || !p->progress_last) {
-            /* clear stale retained progress left from before a restart (wire-format.md 4.2) */
-            free(p->progress_last);
-            p->progress_last = publisher_progress_json("", "", 0, NULL, p->s.timestamp_field, timestamp);
-        }
+    /* clear stale retained progress left from before a restart, on the first connect only
+     * (wire-format.md 4.2); a job module republishes real progress itself */
+    if (first &&
+        publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.progress_topic, "progress", "printing") >= 0) {
+        free(p->progress_last);
+        p->progress_last = publisher_progress_json("", "", 0, NULL, p->s.timestamp_field, timestamp);
         if (p->progress_last)
             send_kind(p, topic, p->progress_last, PUBLISHER_PROGRESS_PRINTING, NULL);
     }

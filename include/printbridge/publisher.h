@@ -100,9 +100,9 @@ void publisher_set_model_source(struct publisher *p, const struct printer_model 
 /* The printer model changed: the state topic follows, at most once per state_interval. */
 void publisher_on_model(struct publisher *p);
 
-/* After a broker connect: on the first one the progress reset messages (4.2); on every one
- * the current state, last progress, temperatures and stats again (retained state survives
- * a broker restart without persistence). */
+/* After a broker connect: on the first one the progress reset messages (4.2); on every other
+ * one the last temperatures and stats again, and on every one the state topic (retained
+ * state survives a broker restart without persistence). */
 void publisher_on_connected(struct publisher *p, bool first, long long timestamp);
 
 /* Publishes <base>stats with this payload (see publisher_stats_json). */

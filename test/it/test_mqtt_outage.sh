@@ -29,6 +29,7 @@ write_conf() {   # write_conf EXTRUDERS
   cat >"$M_DIR/pb.conf" <<CONF
 printer: { port = "$M_DIR/no-printer"; reconnect_delay = 60; reconnect_max_delay = 60; };
 mqtt: { host = "127.0.0.1"; port = $PORT; stats_interval = 0; };
+topics: { state = "state"; };
 qos: { event = 1; };
 profile: { extruders = $1; };
 CONF
@@ -80,7 +81,7 @@ m_sub "$LATE" "$PORT" 'octoprint/#' -W "$(m_t 10)"
 m_expect "$LATE" '^octoprint/mqtt r=1 q=[01] connected$' "$(m_t 10)" "retained 'connected' after the broker restart"
 m_expect "$LATE" '^octoprint/state r=1 q=0 \{"state": \{"text": "Offline after error", ' "$(m_t 10)" "the retained state topic"
 m_expect "$LATE" '^octoprint/progress/printing r=1 q=0 \{"location": "", "path": "", "progress": 0, ' "$(m_t 10)" "the retained progress"
-m_pass "retained status, state and progress republished after the reconnect"
+m_pass "retained status, state and progress there after the broker restart"
 
 m_stop_pid "$M_DAEMON_PID"
 n=$(m_count "$M_DIR/daemon.log" 'cannot connect to')
