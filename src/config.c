@@ -150,7 +150,7 @@ static const struct key keys[] = {
       FIELD(topic_temperature), "temperature = \"temperature/{temp}\";", check_topic },
     { "topics", "status", KIND_STRING, 0, 0, 0, "mqtt", FIELD(topic_status),
       "status = \"mqtt\";", check_topic },
-    { "topics", "state", KIND_STRING, 0, 0, 0, "", FIELD(topic_state),
+    { "topics", "state", KIND_STRING, 0, 0, 0, "state", FIELD(topic_state),
       "state = \"state\";", check_topic },
     { "topics", "stats", KIND_STRING, 0, 0, 0, "stats", FIELD(topic_stats),
       "stats = \"stats\";", check_topic },

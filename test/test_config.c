@@ -180,7 +180,7 @@ static void assert_default_values(const struct config *c)
     ck_assert_str_eq(c->topic_progress, "progress/{progress}");
     ck_assert_str_eq(c->topic_temperature, "temperature/{temp}");
     ck_assert_str_eq(c->topic_status, "mqtt");
-    ck_assert_str_eq(c->topic_state, "");
+    ck_assert_str_eq(c->topic_state, "state");
     ck_assert_str_eq(c->topic_stats, "stats");
     ck_assert_int_eq(c->qos_event + c->qos_progress + c->qos_temperature + c->qos_state + c->qos_stats, 0);
     ck_assert_ptr_null(c->filter_classes_off[0]);
