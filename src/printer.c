@@ -1113,7 +1113,7 @@ static void handle_position(struct printer *p, const char *line)
     json_object_set_new(o, "t", json_integer(p->current_tool));
     json_object_set_new(o, "f", p->z.has_f ? pyjson_real_or_null(p->z.f) : json_null());
     for (int i = 0; i < pos.extruders; i++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "e%d", i);
         json_object_set_new(o, key, pyjson_real_or_null(pos.en[i]));
     }
