@@ -1557,8 +1557,6 @@ static void on_lost_timer(uv_timer_t *t)
     char text[PATH_SIZE + 128];
     snprintf(text, sizeof text, "The serial port %s went away: %s", p->path, why);
     /* no ERROR state here: subscribers see Error, OFFLINE, Disconnected (test_it_printer_gone) */
-    if (p->job)
-        log_warn("printer: stream of %s aborted after %lu lines", p->model.job_file, p->model.job_lines);
     fire_error(p, text, "connection");
     close_link(p, PRINTER_CLOSED_WITH_ERROR);
     schedule_reconnect(p);
