@@ -629,7 +629,8 @@ static bool suppressed(struct printer *p, const char *gcode, const char *cmd)
     }
     if ((is_gcode(gcode, "T") || is_gcode(gcode, "M104") || is_gcode(gcode, "M109")) &&
         protocol_param_int(cmd, 'T', &t) && tool_invalid(p, t)) {
-        snprintf(msg, sizeof msg, "Not sending %s to printer, tool %ld is invalid for this printer", gcode, t);
+        snprintf(msg, sizeof msg, "Not sending %s%ld to printer, tool %ld is invalid for this printer",
+                 is_gcode(gcode, "T") ? "T" : gcode, is_gcode(gcode, "T") ? t : 0, t);
         fire_suppressed(p, cmd, msg, "warn");
         return true;
     }
