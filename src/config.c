@@ -67,6 +67,29 @@ struct key {
 static check_fn check_port, check_usb_id, check_host, check_base_topic, check_client_id,
     check_username;
 
+/* printer protocol engine: enumerated strings */
+static int check_one_of(const char *v, const char *const *names, char *why, size_t whysz)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(v, names[i]) == 0)
+            return 0;
+    snprintf(why, whysz, "must be one of \"%s\", \"%s\"%s%s%s, not \"%s\"", names[0], names[1],
+             names[2] ? ", \"" : "", names[2] ? names[2] : "", names[2] ? "\"" : "", v);
+    return -1;
+}
+
+static int check_checksum(const char *v, char *why, size_t whysz)
+{
+    static const char *const names[] = { "auto", "always", "never", NULL };
+    return check_one_of(v, names, why, whysz);
+}
+
+static int check_zchange_mode(const char *v, char *why, size_t whysz)
+{
+    static const char *const names[] = { "octoprint", "layer", NULL };
+    return check_one_of(v, names, why, whysz);
+}
+
 #define FIELD(f) offsetof(struct config, f)
 
 /* THE schema. Defaults and ranges here are the ones documented in etc/printbridge.conf. */
@@ -91,6 +114,23 @@ static const struct key keys[] = {
       FIELD(printer_temperature_interval_target), "temperature_interval_target = 2;", NULL },
     { "printer", "autoreport_interval", KIND_INT, 0, 60, 2, NULL,
       FIELD(printer_autoreport_interval), "autoreport_interval = 2;", NULL },
+    /* protocol engine (issue 4) */
+    { "printer", "checksum", KIND_STRING, 0, 0, 0, "auto", FIELD(printer_checksum),
+      "checksum = \"auto\";", check_checksum },
+    { "printer", "history_size", KIND_INT, 1000, 1000000, 1000, NULL,
+      FIELD(printer_history_size), "history_size = 1000;", NULL },
+    { "printer", "advanced_ok_window", KIND_INT, 0, 64, 8, NULL,
+      FIELD(printer_advanced_ok_window), "advanced_ok_window = 8;", NULL },
+    { "printer", "emergency_stop_on_error", KIND_BOOL, 0, 0, 1, NULL,
+      FIELD(printer_emergency_stop_on_error), "emergency_stop_on_error = true;", NULL },
+    { "printer", "blocked_commands", KIND_STRING, 0, 0, 0, "M0 M1", FIELD(printer_blocked_commands),
+      "blocked_commands = \"M0 M1\";", NULL },
+    { "printer", "reconnect", KIND_BOOL, 0, 0, 1, NULL, FIELD(printer_reconnect),
+      "reconnect = true;", NULL },
+    { "printer", "shutdown_command", KIND_STRING, 0, 0, 0, NULL, FIELD(printer_shutdown_command),
+      "shutdown_command = \"sudo systemctl poweroff\";", NULL },
+    { "printer", "zchange_mode", KIND_STRING, 0, 0, 0, "octoprint", FIELD(printer_zchange_mode),
+      "zchange_mode = \"octoprint\";", check_zchange_mode },
 
     { "mqtt", "host", KIND_STRING, 0, 0, 0, "localhost", FIELD(mqtt_host),
       "host = \"localhost\";", check_host },

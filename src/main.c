@@ -36,6 +36,7 @@ struct daemon {
     uv_signal_t sigterm, sigint, sighup;
     char status_topic[PUBLISHER_MAX_TOPIC];
     bool stopping;
+    const char *print_file;         /* --print */
 };
 
 static void usage(FILE *f)
@@ -44,6 +45,7 @@ static void usage(FILE *f)
             "Usage: printbridge [-c FILE] [-v]\n"
             "       printbridge -c FILE --check-config\n"
             "       printbridge --list-ports\n"
+            "       printbridge -c FILE --print GCODE\n"
             "\n"
             "Bridges a serial 3D printer (Marlin-style G-code firmware) and an MQTT broker,\n"
             "publishing OctoPrint-MQTT compatible topics under mqtt.base_topic.\n"
@@ -52,6 +54,9 @@ static void usage(FILE *f)
             "                      every key is documented in etc/printbridge.conf\n"
             "      --check-config  validate the configuration and exit (0 valid, 2 invalid)\n"
             "      --list-ports    list serial ports with USB ids and stable /dev/serial/by-id names\n"
+            "      --print GCODE   stream this G-code file to the printer once it is operational\n"
+            "                      (every line numbered and checksummed, read in constant memory;\n"
+            "                      the daemon keeps running afterwards)\n"
             "  -v, --verbose       debug logging (every line sent to and received from the printer)\n"
             "  -h, --help          this text\n"
             "  -V, --version       print the version\n"
@@ -159,6 +164,15 @@ static int run(struct daemon *d)
         .autoreport_interval = c->printer_autoreport_interval,
         .after_connected = c->script_after_connected,
         .extruders = 1,
+        .checksum = (enum printer_checksum)printer_checksum_parse(c->printer_checksum),
+        .history_size = c->printer_history_size,
+        .advanced_ok_window = c->printer_advanced_ok_window,
+        .send_m112_on_error = c->printer_emergency_stop_on_error,
+        .blocked_commands = c->printer_blocked_commands,
+        .reconnect = c->printer_reconnect,
+        .shutdown_command = c->printer_shutdown_command,
+        .zchange_mode = (enum gcodeevents_zmode)printer_zchange_mode_parse(c->printer_zchange_mode),
+        .print_file = d->print_file,
     };
     struct printer_callbacks pc = { .temperatures = on_temperatures };
     printer_create(&d->printer, d->loop, &d->events, &po, &pc, d);
@@ -191,11 +205,13 @@ int main(int argc, char **argv)
         { "check-config", no_argument, NULL, 'C' },
         { "list-ports", no_argument, NULL, 'L' },
         { "verbose", no_argument, NULL, 'v' },
+        { "print", required_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     const char *path = DEFAULT_CONFIG;
+    const char *print_file = NULL;
     bool check_only = false, verbose = false;
     int opt;
 
@@ -205,6 +221,7 @@ int main(int argc, char **argv)
         case 'C': check_only = true; break;
         case 'L': return portscan_print(stdout) == 0 ? 0 : 1;
         case 'v': verbose = true; break;
+        case 'P': print_file = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("printbridge %s\n", PB_VERSION); return 0;
         default: usage(stderr); return EXIT_CONFIG;
@@ -218,6 +235,7 @@ int main(int argc, char **argv)
     struct daemon d;
     char err[1024];
     memset(&d, 0, sizeof d);
+    d.print_file = print_file;
     if (config_load(&d.cfg, path, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return EXIT_CONFIG;

@@ -150,6 +150,14 @@ static void assert_default_values(const struct config *c)
     ck_assert_double_eq(c->printer_temperature_interval, 5);
     ck_assert_double_eq(c->printer_temperature_interval_target, 2);
     ck_assert_int_eq(c->printer_autoreport_interval, 2);
+    ck_assert_str_eq(c->printer_checksum, "auto");
+    ck_assert_int_eq(c->printer_history_size, 1000);
+    ck_assert_int_eq(c->printer_advanced_ok_window, 8);
+    ck_assert_int_eq(c->printer_emergency_stop_on_error, true);
+    ck_assert_str_eq(c->printer_blocked_commands, "M0 M1");
+    ck_assert_int_eq(c->printer_reconnect, true);
+    ck_assert_ptr_null(c->printer_shutdown_command);
+    ck_assert_str_eq(c->printer_zchange_mode, "octoprint");
     ck_assert_str_eq(c->mqtt_host, "localhost");
     ck_assert_int_eq(c->mqtt_port, 1883);
     ck_assert_str_eq(c->mqtt_base_topic, "octoprint/");
@@ -926,6 +934,9 @@ static const char *const all_keys[] = {
     "printer.reconnect_max_delay", "printer.connection_timeout",
     "printer.communication_timeout", "printer.temperature_interval",
     "printer.temperature_interval_target", "printer.autoreport_interval",
+    "printer.checksum", "printer.history_size", "printer.advanced_ok_window",
+    "printer.emergency_stop_on_error", "printer.blocked_commands", "printer.reconnect",
+    "printer.shutdown_command", "printer.zchange_mode",
     "mqtt.host", "mqtt.port", "mqtt.base_topic", "mqtt.client_id", "mqtt.username",
     "mqtt.password", "mqtt.keepalive", "mqtt.retain", "mqtt.temperature_threshold",
     "scripts.afterPrinterConnected", "log.level",

@@ -24,6 +24,15 @@ struct config {
     double printer_temperature_interval;  /* M105 poll when no target is set, s (default 5) */
     double printer_temperature_interval_target; /* M105 poll when a target > 25 C, s (default 2) */
     int printer_autoreport_interval;    /* M155 S<n> when the firmware offers it; 0 disables (default 2) */
+    /* printer: protocol engine (issue 4) */
+    char *printer_checksum;             /* "auto" (default), "always", "never" */
+    int printer_history_size;           /* lines kept for resends (default 1000) */
+    int printer_advanced_ok_window;     /* commands in flight with ADVANCED_OK (default 8) */
+    bool printer_emergency_stop_on_error;    /* M112 + heaters off on a fatal error (default true) */
+    char *printer_blocked_commands;     /* G-codes never sent (default "M0 M1") */
+    bool printer_reconnect;             /* reopen a lost port on a backoff (default true) */
+    char *printer_shutdown_command;     /* run on //action:shutdown; NULL: ignored */
+    char *printer_zchange_mode;         /* "octoprint" (default) or "layer" */
 
     /* mqtt */
     char *mqtt_host;                /* default "localhost" */
