@@ -164,6 +164,7 @@ static int run(struct daemon *d)
         .autoreport_interval = c->printer_autoreport_interval,
         .after_connected = c->script_after_connected,
         .extruders = 1,
+        .heated_bed = true,         /* OctoPrint's default profile, until profiles are configurable */
         .checksum = (enum printer_checksum)printer_checksum_parse(c->printer_checksum),
         .history_size = c->printer_history_size,
         .advanced_ok_window = c->printer_advanced_ok_window,

@@ -629,7 +629,8 @@ static bool suppressed(struct printer *p, const char *gcode, const char *cmd)
     }
     if ((is_gcode(gcode, "T") || is_gcode(gcode, "M104") || is_gcode(gcode, "M109")) &&
         protocol_param_int(cmd, 'T', &t) && tool_invalid(p, t)) {
-        snprintf(msg, sizeof msg, "Not sending %s to printer, tool %ld is invalid for this printer", gcode, t);
+        snprintf(msg, sizeof msg, "Not sending %s%ld to printer, tool %ld is invalid for this printer",
+                 is_gcode(gcode, "T") ? "T" : gcode, is_gcode(gcode, "T") ? t : 0, t);
         fire_suppressed(p, cmd, msg, "warn");
         return true;
     }
@@ -1556,7 +1557,10 @@ static void on_lost_timer(uv_timer_t *t)
     log_warn("printer: lost %s: %s; will reconnect when it is back", p->path, why);
     char text[PATH_SIZE + 128];
     snprintf(text, sizeof text, "The serial port %s went away: %s", p->path, why);
-    fatal_error(p, text, "connection");
+    /* no ERROR state here: subscribers see Error, OFFLINE, Disconnected (test_it_printer_gone) */
+    fire_error(p, text, "connection");
+    close_link(p, PRINTER_CLOSED_WITH_ERROR);
+    schedule_reconnect(p);
     p->reported_err = -ENOENT;  /* "gone" is announced; a missing device on retry is the same news */
 }
 
