@@ -13,11 +13,13 @@
 
 #include "printbridge/config.h"
 #include "printbridge/events.h"
+#include "printbridge/job.h"
 #include "printbridge/log.h"
 #include "printbridge/mqtt.h"
 #include "printbridge/portscan.h"
 #include "printbridge/printer.h"
 #include "printbridge/publisher.h"
+#include "printbridge/storage.h"
 
 #ifndef PB_VERSION
 #define PB_VERSION "0.0.0"
@@ -37,6 +39,8 @@ struct daemon {
     char status_topic[PUBLISHER_MAX_TOPIC];
     bool stopping;
     const char *print_file;         /* --print */
+    struct storage *storage;        /* jobs (issue 5) */
+    struct job *job;
 };
 
 static void usage(FILE *f)
@@ -78,6 +82,48 @@ static void on_temperatures(void *ctx, const struct protocol_temps *t, long long
     publisher_on_temperatures(&d->publisher, t, ts);
 }
 
+/* jobs (issue 5): the printer's received lines and model changes feed the job module */
+static void on_printer_line(void *ctx, const char *line)
+{
+    struct daemon *d = ctx;
+    job_on_line(d->job, line);
+}
+
+static void on_printer_changed(void *ctx, const struct printer_model *m)
+{
+    struct daemon *d = ctx;
+    (void)m;
+    job_on_model_changed(d->job);
+}
+
+static void start_jobs(struct daemon *d)
+{
+    struct config *c = &d->cfg;
+    struct storage_options so = { .folder = c->storage_folder,
+                                  .max_upload_size = (long long)c->storage_max_upload_size << 20 };
+    analysis_options_default(&so.analysis);
+    so.analysis.filament_diameter = c->analysis_filament_diameter;
+    so.analysis.acceleration = c->analysis_acceleration;
+    so.analysis.junction_deviation = c->analysis_junction_deviation;
+    if (storage_create(&d->storage, d->loop, &d->events, &so) < 0)
+        log_error("storage: %s unusable; local files are disabled", c->storage_folder);
+    static char progress_topic[PUBLISHER_MAX_TOPIC], journal[4096];
+    snprintf(progress_topic, sizeof progress_topic, "%sprogress/printing", c->mqtt_base_topic);
+    snprintf(journal, sizeof journal, "%s/.printbridge/journal.json", c->storage_folder);
+    struct job_options jo = { .progress_topic = progress_topic, .extruders = 1,
+                              .journal_path = d->storage ? journal : NULL };
+    jo.scripts[JOB_SCRIPT_BEFORE_PRINT_STARTED] = c->script_before_print_started;
+    jo.scripts[JOB_SCRIPT_AFTER_PRINT_DONE] = c->script_after_print_done;
+    jo.scripts[JOB_SCRIPT_AFTER_PRINT_CANCELLED] = c->script_after_print_cancelled;
+    jo.scripts[JOB_SCRIPT_AFTER_PRINT_PAUSED] = c->script_after_print_paused;
+    jo.scripts[JOB_SCRIPT_BEFORE_PRINT_RESUMED] = c->script_before_print_resumed;
+    jo.scripts[JOB_SCRIPT_BEFORE_PRINTER_DISCONNECTED] = c->script_before_printer_disconnected;
+    jo.scripts[JOB_SCRIPT_BEFORE_TOOL_CHANGE] = c->script_before_tool_change;
+    jo.scripts[JOB_SCRIPT_AFTER_TOOL_CHANGE] = c->script_after_tool_change;
+    if (job_create(&d->job, d->loop, &d->events, d->printer, d->storage, d->mqtt, &jo) == 0)
+        events_add_sink(&d->events, job_on_event, d->job);
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
     (void)h;
@@ -86,6 +132,11 @@ static void on_handle_closed(uv_handle_t *h)
 static void on_printer_destroyed(void *ctx)
 {
     struct daemon *d = ctx;
+    job_destroy(d->job);
+    d->job = NULL;
+    if (d->storage)
+        storage_destroy(d->storage, NULL, NULL);
+    d->storage = NULL;
     uv_close((uv_handle_t *)&d->sigterm, on_handle_closed);
     uv_close((uv_handle_t *)&d->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&d->sighup, on_handle_closed);
@@ -105,6 +156,7 @@ static void stop(struct daemon *d, const char *why)
     d->stopping = true;
     log_info("printbridge: %s, shutting down", why);
     events_fire(&d->events, EVENT_SHUTDOWN, NULL);
+    job_stop(d->job);
     printer_disconnect(d->printer);
     mqtt_stop(d->mqtt, on_mqtt_stopped, d);
 }
@@ -175,8 +227,10 @@ static int run(struct daemon *d)
         .zchange_mode = (enum gcodeevents_zmode)printer_zchange_mode_parse(c->printer_zchange_mode),
         .print_file = d->print_file,
     };
-    struct printer_callbacks pc = { .temperatures = on_temperatures };
+    struct printer_callbacks pc = { .temperatures = on_temperatures, .line = on_printer_line,
+                                    .changed = on_printer_changed };
     printer_create(&d->printer, d->loop, &d->events, &po, &pc, d);
+    start_jobs(d);
 
     uv_signal_t *sigs[] = { &d->sigterm, &d->sigint, &d->sighup };
     int nums[] = { SIGTERM, SIGINT, SIGHUP };

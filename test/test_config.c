@@ -727,8 +727,8 @@ END_TEST
 START_TEST(test_unknown_key_without_a_close_match_has_no_suggestion)
 {
     expect_error("mqtt: { colour = \"red\"; };\n", 1, "unknown setting 'mqtt.colour'");
-    expect_error("scripts: { beforePrintStarted = \"G28\"; };\n", 1,
-                 "unknown setting 'scripts.beforePrintStarted'");
+    expect_error("scripts: { beforePrintStartd = \"G28\"; };\n", 1,
+                 "unknown setting 'scripts.beforePrintStartd'; did you mean 'scripts.beforePrintStarted'?");
 }
 END_TEST
 
@@ -753,7 +753,7 @@ START_TEST(test_unknown_group_is_an_error)
     expect_error("mqtt: {};\nmqqt: { port = 1; };\n", 2,
                  "unknown group 'mqqt'; did you mean 'mqtt'?");
     expect_error("serial: { port = \"auto\"; };\n", 1,
-                 "unknown group 'serial'; the groups are printer, mqtt, scripts and log");
+                 "unknown group 'serial'; the groups are printer, mqtt, scripts, storage, analysis and log");
 }
 END_TEST
 
@@ -940,6 +940,12 @@ static const char *const all_keys[] = {
     "mqtt.host", "mqtt.port", "mqtt.base_topic", "mqtt.client_id", "mqtt.username",
     "mqtt.password", "mqtt.keepalive", "mqtt.retain", "mqtt.temperature_threshold",
     "scripts.afterPrinterConnected", "log.level",
+    /* jobs (issue 5) */
+    "scripts.beforePrintStarted", "scripts.afterPrintDone", "scripts.afterPrintCancelled",
+    "scripts.afterPrintPaused", "scripts.beforePrintResumed", "scripts.beforePrinterDisconnected",
+    "scripts.beforeToolChange", "scripts.afterToolChange", "storage.folder",
+    "storage.max_upload_size", "analysis.filament_diameter", "analysis.acceleration",
+    "analysis.junction_deviation",
 };
 #define NALL (sizeof all_keys / sizeof all_keys[0])
 
