@@ -71,6 +71,7 @@ struct job {
     bool published_any;
 
     bool stopping;                  /* daemon shutting down: ignore the printer */
+    int closed;                     /* timers closed so far */
 
     /* SD upload */
     bool transfer;
@@ -940,7 +941,8 @@ int job_create(struct job **out, uv_loop_t *loop, struct events *ev, struct prin
 static void on_closed(uv_handle_t *h)
 {
     struct job *j = h->data;
-    if (h == (uv_handle_t *)&j->position_timer) {
+    /* libuv runs close callbacks in no promised order: free after the second */
+    if (++j->closed == 2) {
         free(j->progress_topic);
         free(j->journal_path);
         free(j);
