@@ -1599,8 +1599,12 @@ static void on_lost_timer(uv_timer_t *t)
     log_warn("printer: lost %s: %s; will reconnect when it is back", p->path, why);
     char text[PATH_SIZE + 128];
     snprintf(text, sizeof text, "The serial port %s went away: %s", p->path, why);
-    /* no ERROR state here: subscribers see Error, OFFLINE, Disconnected (test_it_printer_gone) */
-    fire_error(p, text, "connection");
+    /* no ERROR state here: subscribers see Error, OFFLINE, Disconnected (test_it_printer_gone);
+     * the payload is _trigger_error's, consequence "disconnect" (10.1) */
+    json_t *payload = error_payload(text, "connection");
+    json_object_set_new(payload, "consequence", json_string("disconnect"));
+    set_model_error(p, text);
+    events_fire(p->ev, EVENT_ERROR, payload);
     close_link(p, PRINTER_CLOSED_WITH_ERROR);
     schedule_reconnect(p);
     p->reported_err = -ENOENT;  /* "gone" is announced; a missing device on retry is the same news */

@@ -51,7 +51,7 @@ pb_start_sim --fast --disconnect-after 1500 --relink --relink-delay-ms 500 --rec
 pb_protocol_config "$PB_DIR/pb3.conf"
 mark=$(pb_count "$LIVE")
 pb_start_daemon "$PB_DIR/pb3.conf" --print "$GCODE"
-pb_expect_line "$LIVE" '^octoprint/event/Error r=0 q=0 \{"error": "The serial port .*", "reason": "connection", "_event"' \
+pb_expect_line "$LIVE" '^octoprint/event/Error r=0 q=0 \{"error": "The serial port .*", "reason": "connection", "consequence": "disconnect", "_event"' \
   "$(pb_t 30)" "an Error with reason connection after the unplug" "$mark"
 pb_expect_line "$LIVE" '^octoprint/event/Disconnected ' "$(pb_t 10)" "Disconnected after the unplug" "$mark"
 mark2=$(pb_count "$LIVE")
