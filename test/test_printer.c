@@ -568,7 +568,9 @@ END_TEST
 
 START_TEST(test_kill_sequence_is_fatal_with_emergency_stop)
 {
-    connect_with(opts());
+    struct printer_options o = opts();
+    o.reconnect = false;      /* keep the error in the model (a reconnect clears it) */
+    connect_with(o);
     fw_say(&fw, "Error:Thermal Runaway, system stopped! Heater_ID: bed");
     fw_say(&fw, "Error:Printer halted. kill() called!");
     ck_assert_int_ge(wait_event("Error", 2), 0);
@@ -684,6 +686,8 @@ START_TEST(test_unplugged_port_errors_and_reconnects)
     fw_open(&fw);
     unlink(link);
     ck_assert_int_eq(symlink(fw.path, link), 0);
+    for (int i = 0; i < nev; i++)
+        free(evlog[i]);
     nev = 0;
     ck_assert(wait_state(PRINTER_OPERATIONAL, 5));
     unlink(link);
