@@ -854,6 +854,46 @@ void printer_stream_cancel(struct printer *p)
         set_state(p, PRINTER_OPERATIONAL);
 }
 
+/* ---- job control (issue 5) ------------------------------------------------------------ */
+
+int printer_set_job_state(struct printer *p, enum printer_state s)
+{
+    if (!p->port || !printer_state_is_operational(p->state))
+        return -ENOTCONN;
+    if (s != PRINTER_OPERATIONAL && !printer_state_is_printing(s) && s != PRINTER_PAUSED)
+        return -EINVAL;
+    set_state(p, s);
+    return 0;
+}
+
+void printer_stream_hold(struct printer *p, bool hold)
+{
+    if (!p->job || p->model.job_paused == hold)
+        return;
+    p->model.job_paused = hold;
+    if (!hold)
+        pump(p);
+}
+
+void printer_stream_stop(struct printer *p)
+{
+    if (!p->job)
+        return;
+    log_info("printer: stream of %s stopped after %lu lines", p->model.job_file, p->model.job_lines);
+    job_close(p);
+    gcodeevents_z_forget(&p->z);
+}
+
+void printer_set_job_times(struct printer *p, bool has_print_time, long long print_time,
+                           bool has_left, long long left, const char *origin)
+{
+    p->model.has_print_time = has_print_time;
+    p->model.print_time = print_time;
+    p->model.has_time_left = has_left;
+    p->model.print_time_left = left;
+    snprintf(p->model.time_left_origin, sizeof p->model.time_left_origin, "%s", origin ? origin : "");
+}
+
 /* ---- timers ------------------------------------------------------------------------- */
 
 static double poll_interval(const struct printer *p)
@@ -1478,6 +1518,8 @@ static void on_line(void *ctx, const char *line, size_t len)
     if (!printer_state_is_operational(p->state))
         return;
     p->line_deadline = uv_now(p->loop) + ms(comm_interval(p));
+    if (p->cb.line)
+        p->cb.line(p->cb_ctx, line);
 
     if (p->split_pending) {
         /* old firmware: "Error:0" then ": Extruder switched off. MAXTEMP triggered !" */
