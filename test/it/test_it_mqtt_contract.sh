@@ -93,7 +93,7 @@ LATE=$PB_DIR/late.txt
 pb_sub_start "$LATE" 'octoprint/#'
 retained=$(pb_lines "$LATE" | grep ' r=1 ')
 topics=$(echo "$retained" | cut -d' ' -f1 | grep -v '^octoprint/temperature/\(tool[1-9][0-9]*\|chamber\)$' | sort | tr '\n' ' ')
-want="octoprint/event/FirmwareData octoprint/mqtt octoprint/progress/printing octoprint/progress/slicing octoprint/temperature/bed octoprint/temperature/tool0 "
+want="octoprint/event/FirmwareData octoprint/mqtt octoprint/progress/printing octoprint/progress/slicing octoprint/state octoprint/temperature/bed octoprint/temperature/tool0 "
 if [ "$topics" != "$want" ]; then
   echo "--- retained messages seen by the late subscriber:"
   echo "$retained"
