@@ -383,16 +383,21 @@ def stream_printbridge(b, gcode, sim_args, timeout):
         mark = {}
 
         def seen():
-            for _, topic, _p in msgs:
+            # the job starts with PrintStarted (jobs issue) or the state PRINTING, and ends with
+            # PrintDone or the return to OPERATIONAL
+            for _, topic, payload in msgs[mark.get("i", 0):]:
+                mark["i"] = mark.get("i", 0) + 1
                 ev = topic.rsplit("/", 1)[1]
-                if ev == "PrintStarted" and "t0" not in mark:
+                state = payload_state(payload) if ev == "PrinterStateChanged" else None
+                if "t0" not in mark and (ev == "PrintStarted" or state == "PRINTING"):
                     mark["t0"], mark["c0"] = time.monotonic(), proc_cpu_ns(d.pid)
-                if ev in ("PrintDone", "PrintFailed", "PrintCancelled", "Error"):
+                elif ev in ("PrintFailed", "PrintCancelled", "Error") or (
+                        "t0" in mark and (ev == "PrintDone" or state == "OPERATIONAL")):
                     mark["t1"], mark["c1"], mark["ev"] = time.monotonic(), proc_cpu_ns(d.pid), ev
                     return True
             return False
         wait_until(seen, timeout, "printbridge streaming %s" % os.path.basename(gcode), d, step=0.002)
-        if mark["ev"] != "PrintDone" or "t0" not in mark:
+        if mark["ev"] not in ("PrintDone", "PrinterStateChanged") or "t0" not in mark:
             raise BenchError("printbridge --print ended with %s (see %s)" % (mark["ev"], b.dir))
         n = sum(1 for _ in open(gcode))
         secs = mark["t1"] - mark["t0"]
@@ -400,6 +405,13 @@ def stream_printbridge(b, gcode, sim_args, timeout):
                 "cpu_us_per_line": (mark["c1"] - mark["c0"]) * 1e6 / n}
     finally:
         stop_all(procs)
+
+
+def payload_state(payload):
+    try:
+        return json.loads(payload).get("state_id")
+    except (ValueError, AttributeError):
+        return None
 
 
 def stream_printcore(b, gcode, nlines, hold=0):
@@ -559,7 +571,8 @@ def bench_memory_stream(b, R, pc_only=False):
                 cfg = b.config(link, port, base)
                 d = b.start_daemon(cfg, "--print", big)
                 procs.append(d)
-                wait_until(lambda: any(t.endswith("/PrintStarted") for _, t, _p in msgs), 30,
+                wait_until(lambda: any(t.endswith("/PrintStarted") or payload_state(p) == "PRINTING"
+                                       for _, t, p in msgs), 30,
                            "printbridge starting to print %s" % big, d)
                 time.sleep(hold)
                 pb = proc_status_kb(d.pid, "VmHWM")
