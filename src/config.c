@@ -66,7 +66,8 @@ struct key {
 };
 
 static check_fn check_port, check_usb_id, check_host, check_base_topic, check_client_id,
-    check_username, check_protocol, check_topic, check_not_empty, check_field_name;
+    check_username, check_protocol, check_topic, check_not_empty, check_field_name,
+    check_ha_prefix, check_ha_node_id;
 
 #define FIELD(f) offsetof(struct config, f)
 
@@ -186,6 +187,18 @@ static const struct key keys[] = {
       FIELD(script_after_connected),
       "afterPrinterConnected = [ \"M117 Hello\", \"M115\" ];", NULL },
 
+    /* Home Assistant discovery (issue 8); node_id and device_name default from the client id,
+     * see check_together */
+    { "homeassistant", "enabled", KIND_BOOL, 0, 0, 1, NULL, FIELD(ha_enabled), "enabled = true;", NULL },
+    { "homeassistant", "prefix", KIND_STRING, 0, 0, 0, "homeassistant", FIELD(ha_prefix),
+      "prefix = \"homeassistant\";", check_ha_prefix },
+    { "homeassistant", "node_id", KIND_STRING, 0, 0, 0, NULL, FIELD(ha_node_id),
+      "node_id = \"ender3\";", check_ha_node_id },
+    { "homeassistant", "device_name", KIND_STRING, 0, 0, 0, NULL, FIELD(ha_device_name),
+      "device_name = \"Ender 3\";", check_not_empty },
+    { "homeassistant", "republish_delay", KIND_FLOAT, 0, 300, 5, NULL, FIELD(ha_republish_delay),
+      "republish_delay = 5;", NULL },
+
     { "log", "level", KIND_LEVEL, 0, 0, LOG_LEVEL_INFO, NULL, FIELD(log_level),
       "level = \"info\";", NULL },
 };
@@ -202,6 +215,7 @@ static const struct group {
     { "filter", "filter: { classes_off = [ \"position\" ]; };" },
     { "profile", "profile: { extruders = 1; };" },
     { "scripts", "scripts: { afterPrinterConnected = \"M117 Hello\"; };" },
+    { "homeassistant", "homeassistant: { enabled = true; };" },
     { "log", "log: { level = \"info\"; };" },
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
@@ -809,6 +823,30 @@ static int check_field_name(const char *v, char *why, size_t whysz)
             return -1;
         }
     return 0;
+}
+
+/* Home Assistant's discovery prefix is a topic prefix without the slash ("homeassistant",
+ * "ha/discovery"): no wildcards, no empty level, no trailing slash */
+static int check_ha_prefix(const char *v, char *why, size_t whysz)
+{
+    size_t n = strlen(v);
+    if (n == 0 || v[0] == '/' || v[n - 1] == '/' || strstr(v, "//") || strpbrk(v, "#+")) {
+        snprintf(why, whysz, "must be a topic prefix without wildcards or a trailing '/', "
+                             "e.g. prefix = \"homeassistant\";");
+        return -1;
+    }
+    return 0;
+}
+
+/* Home Assistant allows only [a-zA-Z0-9_-] in a discovery topic's ids */
+static int check_ha_node_id(const char *v, char *why, size_t whysz)
+{
+    bool ok = *v != '\0';
+    for (const char *p = v; *p && ok; p++)
+        ok = isalnum((unsigned char)*p) && (unsigned char)*p < 0x80 ? true : *p == '_' || *p == '-';
+    if (!ok)
+        snprintf(why, whysz, "must be letters, digits, '_' or '-' only, e.g. node_id = \"ender3\";");
+    return ok ? 0 : -1;
 }
 
 /* OctoPrint-MQTT's event classes (wire-format.md 5.2) */

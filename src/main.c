@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "printbridge/config.h"
+#include "printbridge/discovery.h"
 #include "printbridge/events.h"
 #include "printbridge/log.h"
 #include "printbridge/mqtt.h"
@@ -39,6 +40,7 @@ struct daemon {
     struct mqtt *old_mqtt;          /* being stopped after a reload rebuilt the client */
     struct publisher publisher;
     struct printer *printer;
+    struct discovery *discovery;    /* Home Assistant discovery (issue 8) */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t stats_timer;
     uint64_t started_ms;
@@ -148,6 +150,30 @@ static void printer_options_from(const struct config *c, struct printer_options 
     };
 }
 
+/* node_id: a buffer of DISCOVERY_MAX_ID for the id derived from the client id */
+static void discovery_settings_from(const struct config *c, char *node_id, struct discovery_settings *ds)
+{
+    if (c->ha_node_id)
+        snprintf(node_id, DISCOVERY_MAX_ID, "%s", c->ha_node_id);
+    else if (discovery_node_id_from(node_id, DISCOVERY_MAX_ID, c->mqtt_client_id) < 0)
+        snprintf(node_id, DISCOVERY_MAX_ID, "printbridge");
+    *ds = (struct discovery_settings){
+        .enabled = c->ha_enabled,
+        .prefix = c->ha_prefix,
+        .node_id = node_id,
+        .device_name = c->ha_device_name,
+        .base_topic = c->mqtt_base_topic,
+        .state_topic = c->topic_state,
+        .status_topic = c->topic_status,
+        .temperature_topic = c->topic_temperature,
+        .extruders = c->profile_extruders,
+        .heated_bed = c->profile_heated_bed,
+        .heated_chamber = c->profile_heated_chamber,
+        .republish_delay = c->ha_republish_delay,
+        .sw_version = PB_VERSION,
+    };
+}
+
 static bool str_differs(const char *a, const char *b)
 {
     return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
@@ -166,7 +192,8 @@ static bool mqtt_settings_differ(const struct config *a, const struct config *b)
            str_differs(a->mqtt_tls_cert_file, b->mqtt_tls_cert_file) ||
            str_differs(a->mqtt_tls_key_file, b->mqtt_tls_key_file) ||
            a->mqtt_tls_insecure != b->mqtt_tls_insecure || a->mqtt_queue_limit != b->mqtt_queue_limit ||
-           str_differs(a->mqtt_queue_file, b->mqtt_queue_file) || str_differs(a->topic_status, b->topic_status);
+           str_differs(a->mqtt_queue_file, b->mqtt_queue_file) || str_differs(a->topic_status, b->topic_status) ||
+           str_differs(a->ha_prefix, b->ha_prefix);
 }
 
 static bool profile_differs(const struct config *a, const struct config *b)
@@ -188,6 +215,7 @@ static void fire_connectivity(struct daemon *d, bool old, bool new_)
 static void on_mqtt_connected(void *ctx, bool first)
 {
     struct daemon *d = ctx;
+    discovery_on_connected(d->discovery);   /* the device first, then the states it reads */
     publisher_on_connected(&d->publisher, first, (long long)time(NULL));
     if (!first)
         fire_connectivity(d, false, true);
@@ -204,6 +232,12 @@ static void on_mqtt_lost(void *ctx)
 {
     struct daemon *d = ctx;
     fire_connectivity(d, true, false);   /* kept, delivered once the broker is back */
+}
+
+static void on_mqtt_watched(void *ctx, const char *payload, bool retained)
+{
+    struct daemon *d = ctx;
+    discovery_on_birth(d->discovery, payload, retained);
 }
 
 static void on_temperatures(void *ctx, const struct protocol_temps *t, long long ts)
@@ -285,6 +319,7 @@ static void on_publisher_closed(void *ctx)
     uv_close((uv_handle_t *)&d->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&d->sighup, on_handle_closed);
     uv_close((uv_handle_t *)&d->stats_timer, on_handle_closed);
+    discovery_close(d->discovery, NULL, NULL);
 }
 
 static void on_printer_destroyed(void *ctx)
@@ -299,6 +334,7 @@ static void on_mqtt_stopped(void *ctx)
     struct daemon *d = ctx;
     d->mqtt = NULL;
     publisher_set_mqtt(&d->publisher, NULL);
+    discovery_set_mqtt(d->discovery, NULL);
     printer_destroy(d->printer, on_printer_destroyed, d);
 }
 
@@ -357,8 +393,11 @@ static void reload(struct daemon *d)
         struct mqtt_options mo;
         struct mqtt *fresh;
         char status_topic[PUBLISHER_MAX_TOPIC];
-        struct mqtt_callbacks cb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost };
+        struct mqtt_callbacks cb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost, .watched = on_mqtt_watched };
         mqtt_options_from(&nc, status_topic, sizeof status_topic, &mo);
+        char birth[PUBLISHER_MAX_TOPIC];
+        if (discovery_birth_topic(birth, sizeof birth, nc.ha_prefix) > 0)
+            mo.watch_topic = birth;
         if (mqtt_create(&fresh, d->loop, &mo, &cb, d) < 0) {
             log_error("printbridge: reload: cannot set up the new broker connection; keeping the old one");
         } else {
@@ -369,6 +408,7 @@ static void reload(struct daemon *d)
             d->mqtt = fresh;
             snprintf(d->status_topic, sizeof d->status_topic, "%s", status_topic);
             publisher_set_mqtt(&d->publisher, fresh);
+            discovery_set_mqtt(d->discovery, fresh);
             mqtt_stop(d->old_mqtt, fresh, on_old_mqtt_stopped, d);
         }
     }
@@ -378,6 +418,11 @@ static void reload(struct daemon *d)
     struct publisher_settings ps;
     publisher_settings_from(&d->cfg, &ps);
     publisher_set_settings(&d->publisher, &ps);
+    struct discovery_settings ds;
+    char node_id[DISCOVERY_MAX_ID];
+    discovery_settings_from(&d->cfg, node_id, &ds);
+    if (discovery_set_settings(d->discovery, &ds) < 0)
+        log_error("printbridge: reload: cannot apply the homeassistant settings (out of memory); keeping the old ones");
     log_set_level((enum log_level)d->cfg.log_level);
     start_stats_timer(d);
     log_info("printbridge: configuration reloaded from %s", d->cfg.path);
@@ -406,8 +451,11 @@ static int run(struct daemon *d)
     events_init(&d->events);
 
     struct mqtt_options mo;
-    struct mqtt_callbacks mcb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost };
+    struct mqtt_callbacks mcb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost, .watched = on_mqtt_watched };
     mqtt_options_from(c, d->status_topic, sizeof d->status_topic, &mo);
+    char birth[PUBLISHER_MAX_TOPIC];
+    if (discovery_birth_topic(birth, sizeof birth, c->ha_prefix) > 0)
+        mo.watch_topic = birth;
     if (mqtt_create(&d->mqtt, d->loop, &mo, &mcb, d) < 0)
         return 1;
     struct publisher_settings ps;
@@ -415,6 +463,13 @@ static int run(struct daemon *d)
     publisher_init(&d->publisher, d->loop, d->mqtt, &ps);
     publisher_set_model_source(&d->publisher, model_source, d);
     events_add_sink(&d->events, publisher_on_event, &d->publisher);
+    struct discovery_settings ds;
+    char node_id[DISCOVERY_MAX_ID];
+    discovery_settings_from(c, node_id, &ds);
+    if (discovery_create(&d->discovery, d->loop, d->mqtt, &ds) < 0) {
+        log_error("printbridge: cannot set up Home Assistant discovery (out of memory or a too long topic)");
+        return 1;
+    }
 
     struct printer_options po;
     printer_options_from(c, &po);

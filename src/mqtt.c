@@ -32,6 +32,7 @@
 enum note_kind {
     NOTE_CONNECTED, NOTE_LOST, NOTE_CONNECT_FAILED, NOTE_FAREWELL_SENT, NOTE_DISCONNECTED,
     NOTE_ACK, NOTE_NACK,
+    NOTE_WATCHED,           /* a message on watch_topic: text = payload, code = retained */
 };
 
 struct note {
@@ -64,6 +65,7 @@ struct mqtt {
     uv_timer_t retry;
     char *uri;
     char *status_topic;     /* NULL: none */
+    char *watch_topic;      /* NULL: none; see mqtt_options */
     char *queue_file;
     bool status_retain;
     int version;
@@ -193,6 +195,8 @@ static void on_paho_connected(void *ctx, char *cause)
     (void)cause; /* its wording depends on how the connect started; never branch on it */
     if (m->status_topic)
         send_status(m, "connected", NULL);
+    if (m->watch_topic)     /* clean session: subscribe on every connect */
+        MQTTAsync_subscribe(m->client, m->watch_topic, 1, NULL);
     post_note(m, NOTE_CONNECTED, 0, NULL);
 }
 
@@ -205,8 +209,14 @@ static void on_paho_lost(void *ctx, char *cause)
 
 static int on_paho_message(void *ctx, char *topic, int topiclen, MQTTAsync_message *msg)
 {
-    (void)ctx;
+    struct mqtt *m = ctx;
     (void)topiclen;
+    /* only watch_topic is subscribed; a payload that does not fit a note cannot be one the
+     * watcher wants (HA's birth message is "online"), so it arrives as "" */
+    char text[sizeof ((struct note *)0)->text] = "";
+    if (msg->payloadlen > 0 && (size_t)msg->payloadlen < sizeof text)
+        memcpy(text, msg->payload, (size_t)msg->payloadlen);
+    post_note(m, NOTE_WATCHED, msg->retained, text);
     MQTTAsync_freeMessage(&msg);
     MQTTAsync_free(topic);
     return 1;
@@ -612,6 +622,10 @@ static void handle_note(struct mqtt *m, struct note *n)
     case NOTE_NACK:
         on_ack_note(m, n->code, n->kind == NOTE_ACK);
         break;
+    case NOTE_WATCHED:
+        if (!m->stopping && m->cb.watched)
+            m->cb.watched(m->ctx, n->text, n->code != 0);
+        break;
     case NOTE_FAREWELL_SENT:
         if (m->stopping)
             send_disconnect(m);
@@ -653,6 +667,7 @@ static void free_strings(struct mqtt *m)
     free(m->uri);
     free(m->status_topic);
     free(m->queue_file);
+    free(m->watch_topic);
     free(m->client_id);
     free(m->username);
     if (m->password) {
@@ -675,6 +690,7 @@ int mqtt_create(struct mqtt **out, uv_loop_t *loop, const struct mqtt_options *o
     size_t urilen = strlen(opt->host) + 32;
     m->uri = malloc(urilen);
     m->status_topic = dup_or_null(opt->status_topic, &ok);
+    m->watch_topic = dup_or_null(opt->watch_topic, &ok);
     m->queue_file = dup_or_null(opt->queue_file, &ok);
     m->client_id = dup_or_null(opt->client_id, &ok);
     m->username = dup_or_null(opt->username, &ok);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "printbridge/pyjson.h"
 
@@ -118,6 +119,14 @@ char *statetopic_json(const struct printer_model *m, const struct job_view *job,
                                   "firmware", m->firmware_name[0] ? pyjson_string_lossy(m->firmware_name,
                                                                                          strlen(m->firmware_name))
                                                                   : json_null()));
+    /* "eta": when the job will end, ISO 8601 in UTC, for Home Assistant's timestamp sensor (its
+     * templates cannot be trusted with time zones); null while unknown (issue 8) */
+    char eta[40] = "";
+    time_t end = (time_t)(ts + (job && job->has_print_time_left ? job->print_time_left : 0));
+    struct tm tm;
+    if (job && job->has_print_time_left && gmtime_r(&end, &tm))
+        strftime(eta, sizeof eta, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+    json_object_set_new(o, "eta", eta[0] ? json_string(eta) : json_null());
     if (ts_field)
         json_object_set_new(o, ts_field, json_integer(ts));
     out = pyjson_dumps(o);

@@ -777,7 +777,7 @@ START_TEST(test_unknown_group_is_an_error)
     expect_error("mqtt: {};\nmqqt: { port = 1; };\n", 2,
                  "unknown group 'mqqt'; did you mean 'mqtt'?");
     expect_error("serial: { port = \"auto\"; };\n", 1,
-                 "unknown group 'serial'; the groups are printer, mqtt, topics, qos, filter, profile, scripts and log");
+                 "unknown group 'serial'; the groups are printer, mqtt, topics, qos, filter, profile, scripts, homeassistant and log");
 }
 END_TEST
 
@@ -1064,7 +1064,8 @@ static const char *const all_keys[] = {
     "filter.classes_off", "filter.events_off", "filter.events_on",
     "profile.extruders", "profile.heated_bed", "profile.heated_chamber", "profile.volume_width",
     "profile.volume_depth", "profile.volume_height",
-    "scripts.afterPrinterConnected", "log.level",
+    "scripts.afterPrinterConnected", "homeassistant.enabled", "homeassistant.prefix",
+    "homeassistant.node_id", "homeassistant.device_name", "homeassistant.republish_delay", "log.level",
 };
 #define NALL (sizeof all_keys / sizeof all_keys[0])
 
@@ -1218,6 +1219,33 @@ START_TEST(test_example_config_documents_every_key_with_the_code_defaults)
 }
 END_TEST
 
+/* homeassistant (issue 8): defaults, and ids Home Assistant would refuse in a topic */
+START_TEST(test_homeassistant_defaults_and_id_checks)
+{
+    struct config c;
+    load_ok("", &c);
+    ck_assert(c.ha_enabled);
+    ck_assert_str_eq(c.ha_prefix, "homeassistant");
+    ck_assert_ptr_null(c.ha_node_id);
+    ck_assert_ptr_null(c.ha_device_name);
+    ck_assert_double_eq(c.ha_republish_delay, 5);
+    config_free(&c);
+    load_ok("homeassistant: { enabled = false; prefix = \"ha/disc\"; node_id = \"ender-3_a\"; };\n", &c);
+    ck_assert(!c.ha_enabled);
+    ck_assert_str_eq(c.ha_prefix, "ha/disc");
+    ck_assert_str_eq(c.ha_node_id, "ender-3_a");
+    config_free(&c);
+    expect_error("homeassistant: { node_id = \"ender 3\"; };\n", 1,
+                 "homeassistant.node_id must be letters, digits, '_' or '-' only, e.g. node_id = \"ender3\";");
+    expect_error("homeassistant: { prefix = \"homeassistant/\"; };\n", 1,
+                 "homeassistant.prefix must be a topic prefix without wildcards or a trailing '/', "
+                 "e.g. prefix = \"homeassistant\";");
+    expect_error("homeassistant: { prefix = \"ha/#\"; };\n", 1,
+                 "homeassistant.prefix must be a topic prefix without wildcards or a trailing '/', "
+                 "e.g. prefix = \"homeassistant\";");
+}
+END_TEST
+
 Suite *config_suite(void);
 Suite *config_suite(void)
 {
@@ -1299,6 +1327,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_missing_include_names_the_path_and_errno);
     tcase_add_test(tc, test_errors_name_the_path_as_given);
     tcase_add_test(tc, test_example_config_loads_cleanly_with_the_defaults);
+    tcase_add_test(tc, test_homeassistant_defaults_and_id_checks);
     tcase_add_test(tc, test_example_config_documents_every_key_with_the_code_defaults);
     suite_add_tcase(s, tc);
     return s;

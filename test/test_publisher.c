@@ -265,7 +265,7 @@ START_TEST(test_state_topic_bytes_after_startup)
         "\"user\": null}, \"currentZ\": null, "
         "\"progress\": {\"completion\": null, \"filepos\": null, \"printTime\": null, \"printTimeLeft\": null, "
         "\"printTimeLeftOrigin\": null}, \"offsets\": {}, \"resends\": {\"count\": 0, \"transmitted\": 0, \"ratio\": 0}, "
-        "\"temperature\": {}, \"connection\": {\"port\": null, \"baudrate\": null, \"firmware\": null}, "
+        "\"temperature\": {}, \"connection\": {\"port\": null, \"baudrate\": null, \"firmware\": null}, \"eta\": null, "
         "\"_timestamp\": 1700000000}");
     free(s);
 }
@@ -303,7 +303,7 @@ START_TEST(test_state_topic_bytes_when_operational)
         "\"progress\": {\"completion\": null, \"filepos\": null, \"printTime\": null, \"printTimeLeft\": null, "
         "\"printTimeLeftOrigin\": null}, \"offsets\": {}, \"resends\": {\"count\": 3, \"transmitted\": 200, \"ratio\": 1}, "
         "\"temperature\": {\"tool0\": {\"actual\": 210.0, \"target\": 210.0}, \"bed\": {\"actual\": 60.0, \"target\": null}}, "
-        "\"connection\": {\"port\": \"/dev/ttyUSB0\", \"baudrate\": 115200, \"firmware\": \"Marlin 2.1.2\"}, "
+        "\"connection\": {\"port\": \"/dev/ttyUSB0\", \"baudrate\": 115200, \"firmware\": \"Marlin 2.1.2\"}, \"eta\": null, "
         "\"ts\": 7}");
     free(s);
 }
@@ -335,6 +335,10 @@ START_TEST(test_state_topic_job_view_shapes)
     free(s);
     ck_assert(json_is_true(json_object_get(json_object_get(json_object_get(pd, "state"), "flags"), "printing")));
     json_decref(pd);
+    /* the state message adds when the job ends (issue 8): ts + printTimeLeft, in UTC */
+    s = statetopic_json(&m, &j, -1, "_timestamp", 1700000000);
+    ck_assert_ptr_nonnull(strstr(s, ", \"eta\": \"2023-11-14T22:28:32+00:00\", \"_timestamp\": 1700000000}"));
+    free(s);
 }
 END_TEST
 

@@ -78,6 +78,13 @@ struct config {
      * ones dropped; at most CONFIG_MAX_SCRIPT_LINES lines, hence the extra slot for the NULL. */
     char *script_after_connected[CONFIG_MAX_SCRIPT_LINES + 1]; /* NULL-terminated */
 
+    /* homeassistant: MQTT discovery (issue 8) */
+    bool ha_enabled;                /* default true */
+    char *ha_prefix;                /* discovery prefix, default "homeassistant" */
+    char *ha_node_id;               /* NULL: derived from mqtt_client_id (discovery_node_id_from) */
+    char *ha_device_name;           /* NULL: "printbridge <node id>" */
+    double ha_republish_delay;      /* s, upper bound of the random delay after HA's birth, default 5 */
+
     /* log */
     int log_level;                  /* enum log_level; default info */
 };

@@ -34,6 +34,10 @@ struct mqtt_options {
     const char *tls_cert_file;
     const char *tls_key_file;
     bool tls_insecure;          /* no host name check */
+    /* One exact topic (no wildcards) subscribed at QoS 1 on every connect, for Home
+     * Assistant's birth message; NULL: none. The smallest inbound path until a general one
+     * exists: payloads of 256 bytes or more arrive as "". */
+    const char *watch_topic;
 };
 
 struct mqtt_callbacks {
@@ -42,6 +46,8 @@ struct mqtt_callbacks {
     void (*connected)(void *ctx, bool first);
     /* The connection to the broker was lost (not called on mqtt_stop). */
     void (*lost)(void *ctx);
+    /* A message arrived on watch_topic (payload NUL-terminated, loop thread). */
+    void (*watched)(void *ctx, const char *payload, bool retained);
 };
 
 struct mqtt_counters {

@@ -91,6 +91,9 @@ m_wait_until() {
 # m_start_broker CONF PORT [NAME]: mosquitto -c CONF; waits until PORT accepts. Sets M_BROKER_PID.
 m_start_broker() {
   local conf=$1 port=$2 name=${3:-broker}
+  # stay the current user: as root mosquitto would switch to 'mosquitto', which cannot read
+  # /etc/hosts.allow or our files inside a 0700 chroot (fresh-machine.sh)
+  grep -q '^user ' "$conf" || printf 'user %s\n' "$(id -un)" >>"$conf"
   mosquitto -c "$conf" >>"$M_DIR/$name.log" 2>&1 &
   M_BROKER_PID=$!
   M_PIDS+=("$M_BROKER_PID")
