@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct hookconfig;
+
 #define CONFIG_MAX_SCRIPT_LINES 64
 
 struct config {
@@ -39,6 +41,10 @@ struct config {
     /* scripts (G-code sent at moments of the printer's life). Lines are trimmed and empty
      * ones dropped; at most CONFIG_MAX_SCRIPT_LINES lines, hence the extra slot for the NULL. */
     char *script_after_connected[CONFIG_MAX_SCRIPT_LINES + 1]; /* NULL-terminated */
+
+    /* events and inbound (issue 7): read by hookconfig.c; NULL when the file has neither
+     * group, hookconfig_or_defaults() then gives the defaults */
+    struct hookconfig *hooks;
 
     /* log */
     int log_level;                  /* enum log_level; default info */
