@@ -746,9 +746,13 @@ static void on_lost_timer(uv_timer_t *t)
     struct printer *p = t->data;
     if (!p->port)
         return;
-    log_warn("printer: lost %s (%s); will reconnect when it is back", p->path, strerror(-p->lost_err));
+    /* libuv reports a hung-up tty as EBADF, a read as EIO or 0 bytes: all mean the same */
+    int e = -p->lost_err;
+    const char *why = (e == EPIPE || e == EIO || e == EBADF || e == ENXIO || e == ENODEV)
+                          ? "the device hung up (unplugged, switched off or reset)" : strerror(e);
+    log_warn("printer: lost %s: %s; will reconnect when it is back", p->path, why);
     char text[PATH_SIZE + 128];
-    snprintf(text, sizeof text, "The serial port %s went away: %s", p->path, strerror(-p->lost_err));
+    snprintf(text, sizeof text, "The serial port %s went away: %s", p->path, why);
     fire_error(p, text, "connection");
     close_link(p, PRINTER_CLOSED_WITH_ERROR);
     p->reported_err = -ENOENT;  /* "gone" is announced; a missing device on retry is the same news */
