@@ -64,8 +64,6 @@ struct hooks {
     char *warned[MAX_WARNED];
     size_t nwarned;
     bool destroying;
-    void (*destroy_done)(void *ctx);
-    void *destroy_ctx;
 };
 
 static char read_buf[65536];
@@ -249,7 +247,6 @@ static void finish_early(struct hooks *h, const struct hook_def *def, const char
 
 static void start_command(struct run *r);
 static void start_queued(struct hooks *h);
-static void free_hooks(struct hooks *h);
 
 static void free_run(struct run *r)
 {
@@ -313,20 +310,6 @@ static void on_closed(uv_handle_t *handle)
     unlink_run(&h->running, r);
     h->nrunning--;
     finish_run(r);
-    if (h->destroying && !h->running)
-        free_hooks(h);
-}
-
-static void free_hooks(struct hooks *h)
-{
-    void (*done)(void *) = h->destroy_done;
-    void *ctx = h->destroy_ctx;
-    for (size_t i = 0; i < h->nwarned; i++)
-        free(h->warned[i]);
-    free(h->home);
-    free(h);
-    if (done)
-        done(ctx);
 }
 
 static void close_all(struct run *r)
@@ -634,11 +617,11 @@ void hooks_on_event(void *ctx, const char *name, json_t *payload, long long time
     }
 }
 
-void hooks_destroy(struct hooks *h, void (*done)(void *ctx), void *ctx)
+void hooks_stop(struct hooks *h)
 {
+    if (!h || h->destroying)
+        return;
     h->destroying = true;
-    h->destroy_done = done;
-    h->destroy_ctx = ctx;
     while (h->queue) {
         struct run *r = h->queue;
         h->queue = r->next;
@@ -647,13 +630,19 @@ void hooks_destroy(struct hooks *h, void (*done)(void *ctx), void *ctx)
         r->error = strdup("not run: shutting down");
         finish_run(r);
     }
-    if (!h->running) {
-        free_hooks(h);
-        return;
-    }
     for (struct run *r = h->running; r; r = r->next) {
         if (!r->error)
             r->error = strdup("killed: shutting down");
         abandon(r);
     }
+}
+
+void hooks_free(struct hooks *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->nwarned; i++)
+        free(h->warned[i]);
+    free(h->home);
+    free(h);
 }

@@ -11,8 +11,10 @@
 #include <time.h>
 #include <uv.h>
 
+#include "printbridge/commands.h"
 #include "printbridge/config.h"
 #include "printbridge/events.h"
+#include "printbridge/hooks.h"
 #include "printbridge/log.h"
 #include "printbridge/mqtt.h"
 #include "printbridge/portscan.h"
@@ -33,6 +35,8 @@ struct daemon {
     struct mqtt *mqtt;
     struct publisher publisher;
     struct printer *printer;
+    struct hooks *hooks;                /* issue 7: event hooks and inbound handlers */
+    struct commands_router *router;     /* issue 7: inbound commands */
     uv_signal_t sigterm, sigint, sighup;
     char status_topic[PUBLISHER_MAX_TOPIC];
     bool stopping;
@@ -100,6 +104,8 @@ static void stop(struct daemon *d, const char *why)
     d->stopping = true;
     log_info("printbridge: %s, shutting down", why);
     events_fire(&d->events, EVENT_SHUTDOWN, NULL);
+    commands_router_detach(d->router);      /* no replies once the broker link is going */
+    hooks_stop(d->hooks);                   /* kills running system hooks' process groups */
     printer_disconnect(d->printer);
     mqtt_stop(d->mqtt, on_mqtt_stopped, d);
 }
@@ -163,6 +169,15 @@ static int run(struct daemon *d)
     struct printer_callbacks pc = { .temperatures = on_temperatures };
     printer_create(&d->printer, d->loop, &d->events, &po, &pc, d);
 
+    /* issue 7: hooks see every event after the publisher; inbound commands need all three */
+    if (hooks_create(&d->hooks, d->loop, &d->events, c->hooks) < 0 ||
+        events_add_sink(&d->events, hooks_on_event, d->hooks) < 0 ||
+        commands_router_create(&d->router, c->mqtt_base_topic, c->hooks, d->mqtt, d->printer, d->hooks) < 0) {
+        log_error("printbridge: out of memory setting up hooks and inbound commands");
+        return 1;
+    }
+    hooks_set_printer(d->hooks, d->printer);
+
     uv_signal_t *sigs[] = { &d->sigterm, &d->sigint, &d->sighup };
     int nums[] = { SIGTERM, SIGINT, SIGHUP };
     for (int i = 0; i < 3; i++) {
@@ -177,6 +192,8 @@ static int run(struct daemon *d)
     printer_connect(d->printer);
 
     uv_run(d->loop, UV_RUN_DEFAULT);
+    commands_router_free(d->router);
+    hooks_free(d->hooks);
     int rc = uv_loop_close(d->loop);
     if (rc != 0)
         log_warn("printbridge: event loop closed with handles still open (%s)", uv_strerror(rc));

@@ -58,10 +58,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-    if (hooks)
-        hooks_destroy(hooks, NULL, NULL);
-    hooks = NULL;
+    hooks_stop(hooks);
     uv_run(&loop, UV_RUN_DEFAULT);
+    hooks_free(hooks);
+    hooks = NULL;
     ck_assert_int_eq(uv_loop_close(&loop), 0);
     json_decref(finished);
     char cmd[128];

@@ -87,4 +87,35 @@ struct commands_dedupe {
 bool commands_dedupe_seen(struct commands_dedupe *d, const char *key, double now);
 void commands_dedupe_clear(struct commands_dedupe *d);
 
+/* ---- the router (loop thread) --------------------------------------------------------- */
+
+struct commands_router;
+struct mqtt;
+struct mqtt_message;
+struct hooks;
+struct hookconfig;
+
+/* Job actions (command/job, hassControl/cancel and pause). Returns 0 or -1 with err. */
+typedef int commands_job_fn(void *ctx, const char *action, const json_t *args, char *err, size_t errsz);
+/* command/status: re-publish the state and temperature topics now. */
+typedef void commands_status_fn(void *ctx);
+
+/* Subscribes <base>command/#, <base>hassControl/+ and every handler's topic on m (unless
+ * inbound.enabled is false) and routes what arrives. hc and base_topic must outlive it. */
+int commands_router_create(struct commands_router **out, const char *base_topic, const struct hookconfig *hc,
+                           struct mqtt *m, struct printer *p, struct hooks *h);
+
+/* Until a job module registers, job commands get the error reply "not supported yet". */
+void commands_router_set_job_handler(struct commands_router *r, commands_job_fn *fn, void *ctx);
+void commands_router_set_status_handler(struct commands_router *r, commands_status_fn *fn, void *ctx);
+
+/* The mqtt message callback (ctx is the router); exposed for tests. */
+void commands_router_on_message(void *ctx, const struct mqtt_message *msg);
+
+/* Before mqtt_stop: no more replies (hook runs finishing later are not answered). */
+void commands_router_detach(struct commands_router *r);
+
+/* After the loop has ended (hooks destroyed). */
+void commands_router_free(struct commands_router *r);
+
 #endif

@@ -61,8 +61,12 @@ void hooks_fill_placeholders(const struct hooks *h, struct placeholders *ph);
 /* Number of system runs running and waiting. */
 size_t hooks_active(const struct hooks *h);
 
-/* Kills every running hook's process group, drops the queue (done callbacks are called
- * with an error), closes every handle; done(ctx) runs once all are closed. */
-void hooks_destroy(struct hooks *h, void (*done)(void *ctx), void *ctx);
+/* Shutdown, step 1: kills every running hook's process group and drops the queue (done
+ * callbacks are called with an error once each run's handles are closed); from now on
+ * events run nothing. The runner stays valid: events may still be fired at it. */
+void hooks_stop(struct hooks *h);
+
+/* Step 2, after the loop has ended (no run is left then). */
+void hooks_free(struct hooks *h);
 
 #endif
