@@ -489,6 +489,7 @@ struct mqtt_inbound {
     struct mqtt_message *head, *tail;   /* guarded by m->lock */
     size_t pending;                     /* guarded by m->lock */
     unsigned long dropped;              /* guarded by m->lock */
+    unsigned long replies_dropped;      /* loop thread only */
 };
 
 static void free_message(struct mqtt_message *msg)
@@ -585,6 +586,9 @@ static void inbound_drain(struct mqtt *m)
         pthread_mutex_unlock(&m->lock);
         msg = next;
     }
+    if (in->replies_dropped > 1)
+        log_warn("mqtt: %lu more command replies could not be sent (too many at once)", in->replies_dropped - 1);
+    in->replies_dropped = 0;
 }
 
 static void inbound_free(struct mqtt *m)
@@ -644,16 +648,18 @@ int mqtt_set_inbound(struct mqtt *m, char *const *filters, size_t nfilters, size
 int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, size_t len, const void *corr,
                        size_t corrlen)
 {
-    if (!corr || corrlen == 0)
-        return mqtt_publish(m, topic, payload, len, 1, false);
+    /* A reply answers a live request: never queued for later, and a burst that overflows
+     * Paho's buffer is counted and reported once per drain instead of once per reply. */
     if (m->stopping || !m->connected)
         return -ENOTCONN;
     MQTTProperties props = MQTTProperties_initializer;
-    MQTTProperty p = { .identifier = MQTTPROPERTY_CODE_CORRELATION_DATA };
-    p.value.data.data = (char *)corr;
-    p.value.data.len = (int)corrlen;
-    if (MQTTProperties_add(&props, &p) != 0)
-        return -ENOMEM;
+    if (corr && corrlen > 0) {
+        MQTTProperty p = { .identifier = MQTTPROPERTY_CODE_CORRELATION_DATA };
+        p.value.data.data = (char *)corr;
+        p.value.data.len = (int)corrlen;
+        if (MQTTProperties_add(&props, &p) != 0)
+            return -ENOMEM;
+    }
     MQTTAsync_message msg = MQTTAsync_message_initializer;
     msg.payload = (void *)payload;
     msg.payloadlen = (int)len;
@@ -662,5 +668,9 @@ int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, s
     msg.properties = props;
     int rc = MQTTAsync_sendMessage(m->client, topic, &msg, NULL);
     MQTTProperties_free(&props);
-    return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
+    if (rc == MQTTASYNC_SUCCESS)
+        return 0;
+    if (m->in && m->in->replies_dropped++ == 0)
+        log_warn("mqtt: cannot send a command reply on %s: %s", topic, MQTTAsync_strerror(rc));
+    return -EIO;
 }
