@@ -115,6 +115,14 @@ check:
 demo: $(DAEMON) $(SIM)
 	@scripts/demo.sh $(abspath $(BUILD))
 
+# The example Node-RED flow against a real, pinned Node-RED (npm ci into $(BUILD)/clients/,
+# needs Node.js and npm: scripts/install-deps.sh --clients). Not part of `make check`, so a bare
+# machine builds and tests without Node.js; CI runs both. SCREENSHOT=FILE also renders the
+# dashboard with headless chromium.
+.PHONY: check-clients
+check-clients: $(DAEMON) $(SIM)
+	@scripts/check-clients.sh $(abspath $(BUILD))$(if $(SCREENSHOT), --screenshot $(SCREENSHOT))
+
 install: $(DAEMON) $(SIM)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(DAEMON) $(SIM) $(DESTDIR)$(BINDIR)/

@@ -18,6 +18,29 @@ REQUIRES=(
   "cmd:openssl openssl" "cmd:pkill procps"
 )
 
+# --clients [--screenshot]: Node.js and npm for `make check-clients` (Node-RED 4.1 runs on
+# Debian 12's Node.js 20), plus chromium for the dashboard screenshot. Only check-clients asks
+# for them, so `make check` on a bare machine never needs them.
+install_clients() {
+  local need=() sudo=
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need+=(npm)
+  if [ "${1:-}" = --screenshot ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
+  [ ${#need[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-deps: not root and no sudo; install as root: ${need[*]}" >&2; return 1; }
+    sudo=sudo
+  fi
+  echo "install-deps: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+}
+if [ "${1:-}" = "--clients" ]; then
+  install_clients "${2:-}"
+  exit $?
+fi
+
 missing=()
 for req in "${REQUIRES[@]}"; do
   what=${req%% *}; pkg=${req#* }

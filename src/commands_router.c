@@ -36,6 +36,9 @@ struct commands_router {
     void *job_ctx;
     commands_status_fn *status;
     void *status_ctx;
+    struct mqtt *client;        /* the client our subscriptions are set on */
+    char **filters;             /* ... and what they are */
+    size_t nfilters;
     struct commands_dedupe dedupe;
     int waiting;                /* hook runs whose reply is still due */
     bool freed;                 /* free requested while runs were waiting */
@@ -329,7 +332,7 @@ void commands_router_on_message(void *ctx, const struct mqtt_message *msg)
 {
     struct commands_router *r = ctx;
     size_t n = strlen(msg->topic);
-    if (r->freed || strncmp(msg->topic, r->base, r->baselen) != 0)
+    if (r->freed || !r->hc->inbound_enabled || strncmp(msg->topic, r->base, r->baselen) != 0)
         return;
     /* our own replies come back on the same subscriptions */
     if (n >= 9 && strcmp(msg->topic + n - 9, "/response") == 0)
@@ -346,52 +349,108 @@ void commands_router_on_message(void *ctx, const struct mqtt_message *msg)
 
 /* ---- life cycle ---------------------------------------------------------------------------- */
 
-int commands_router_create(struct commands_router **out, const char *base_topic, const struct hookconfig *hcfg,
-                           struct mqtt *m, struct printer *p, struct hooks *h)
+/* <base>command/#, <base>hassControl/+ and each handler topic, once each. */
+static int build_filters(const char *base, const struct hookconfig *hc, char ***out, size_t *nout)
 {
-    const struct hookconfig *hc = hookconfig_or_defaults(hcfg);
-    struct commands_router *r = calloc(1, sizeof *r);
-    if (!r || !(r->base = strdup(base_topic))) {
-        free(r);
-        return -ENOMEM;
-    }
-    r->baselen = strlen(base_topic);
-    r->hc = hc;
-    r->mqtt = m;
-    r->printer = p;
-    r->hooks = h;
-    *out = r;
-    if (!hc->inbound_enabled) {
-        log_info("commands: inbound commands are switched off (inbound.enabled = false)");
-        return 0;
-    }
     size_t n = 0;
     char **filters = calloc(hc->nhandlers + 3, sizeof *filters);
     int rc = filters ? 0 : -ENOMEM;
-    if (!rc && (asprintf(&filters[n++], "%scommand/#", base_topic) < 0 ||
-                asprintf(&filters[n++], "%shassControl/+", base_topic) < 0))
+    if (!rc && (asprintf(&filters[n++], "%scommand/#", base) < 0 || asprintf(&filters[n++], "%shassControl/+", base) < 0))
         rc = -ENOMEM;
     for (size_t i = 0; !rc && i < hc->nhandlers; i++) {
         if (!hc->handlers[i].topic)
             continue;
-        if (asprintf(&filters[n], "%s%s", base_topic, hc->handlers[i].topic) < 0) {
+        if (asprintf(&filters[n], "%s%s", base, hc->handlers[i].topic) < 0) {
+            filters[n] = NULL;
             rc = -ENOMEM;
             break;
         }
         bool dup = false;   /* a topic handled twice is still subscribed once */
         for (size_t k = 0; k < n && !dup; k++)
             dup = strcmp(filters[k], filters[n]) == 0;
-        if (dup)
+        if (dup) {
             free(filters[n]);
-        else
+            filters[n] = NULL;
+        } else {
             n++;
+        }
     }
-    if (!rc)
-        rc = mqtt_set_inbound(m, filters, n, (size_t)hc->max_payload, MAX_PENDING, commands_router_on_message, r);
+    *out = filters;
+    *nout = n;
+    return rc;
+}
+
+static void free_filters(char **filters, size_t n)
+{
     for (size_t i = 0; filters && i < n; i++)
         free(filters[i]);
     free(filters);
+}
+
+static bool same_filters(char **a, size_t na, char **b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return true;
+}
+
+/* Subscribes on m unless that client already carries our subscriptions. */
+static int subscribe_on(struct commands_router *r, struct mqtt *m)
+{
+    char **filters;
+    size_t n;
+    r->mqtt = m;
+    if (!r->hc->inbound_enabled)
+        return 0;
+    int rc = build_filters(r->base, r->hc, &filters, &n);
+    if (rc == 0 && m != r->client) {
+        rc = mqtt_set_inbound(m, filters, n, (size_t)r->hc->max_payload, MAX_PENDING, commands_router_on_message, r);
+        if (rc == 0) {
+            r->client = m;
+            free_filters(r->filters, r->nfilters);
+            r->filters = filters;
+            r->nfilters = n;
+            return 0;
+        }
+    } else if (rc == 0 && !same_filters(filters, n, r->filters, r->nfilters)) {
+        log_warn("commands: the inbound topics changed; the new subscriptions take effect after a restart");
+    }
+    free_filters(filters, n);
     return rc;
+}
+
+int commands_router_create(struct commands_router **out, const char *base_topic, const struct hookconfig *hcfg,
+                           struct mqtt *m, struct printer *p, struct hooks *h)
+{
+    struct commands_router *r = calloc(1, sizeof *r);
+    if (!r || !(r->base = strdup(base_topic))) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->baselen = strlen(base_topic);
+    r->hc = hookconfig_or_defaults(hcfg);
+    r->printer = p;
+    r->hooks = h;
+    *out = r;
+    if (!r->hc->inbound_enabled)
+        log_info("commands: inbound commands are switched off (inbound.enabled = false)");
+    return subscribe_on(r, m);
+}
+
+int commands_router_reconfigure(struct commands_router *r, const char *base_topic, const struct hookconfig *hcfg,
+                                struct mqtt *m)
+{
+    char *base = strdup(base_topic);
+    if (!base)
+        return -ENOMEM;
+    free(r->base);
+    r->base = base;
+    r->baselen = strlen(base);
+    r->hc = hookconfig_or_defaults(hcfg);
+    return subscribe_on(r, m);
 }
 
 void commands_router_set_job_handler(struct commands_router *r, commands_job_fn *fn, void *ctx)
@@ -415,6 +474,7 @@ void commands_router_detach(struct commands_router *r)
 static void router_release(struct commands_router *r)
 {
     commands_dedupe_clear(&r->dedupe);
+    free_filters(r->filters, r->nfilters);
     free(r->base);
     free(r);
 }

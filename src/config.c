@@ -47,6 +47,7 @@ enum kind {
     KIND_BAUD,   /* an integer, or the string "auto" (stored as 0) */
     KIND_SCRIPT, /* a string split at '\n', or a list/array of strings */
     KIND_LEVEL,  /* a log level name, stored as enum log_level */
+    KIND_NAMES,  /* a list of names (or one string); stored like KIND_SCRIPT */
 };
 
 /* Extra validation of a string value; on failure writes the message tail ("must ...") into
@@ -66,7 +67,31 @@ struct key {
 };
 
 static check_fn check_port, check_usb_id, check_host, check_base_topic, check_client_id,
-    check_username;
+    check_username, check_protocol, check_topic, check_not_empty, check_field_name,
+    check_ha_prefix, check_ha_node_id;
+
+/* printer protocol engine: enumerated strings */
+static int check_one_of(const char *v, const char *const *names, char *why, size_t whysz)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(v, names[i]) == 0)
+            return 0;
+    snprintf(why, whysz, "must be one of \"%s\", \"%s\"%s%s%s, not \"%s\"", names[0], names[1],
+             names[2] ? ", \"" : "", names[2] ? names[2] : "", names[2] ? "\"" : "", v);
+    return -1;
+}
+
+static int check_checksum(const char *v, char *why, size_t whysz)
+{
+    static const char *const names[] = { "auto", "always", "never", NULL };
+    return check_one_of(v, names, why, whysz);
+}
+
+static int check_zchange_mode(const char *v, char *why, size_t whysz)
+{
+    static const char *const names[] = { "octoprint", "layer", NULL };
+    return check_one_of(v, names, why, whysz);
+}
 
 #define FIELD(f) offsetof(struct config, f)
 
@@ -92,6 +117,23 @@ static const struct key keys[] = {
       FIELD(printer_temperature_interval_target), "temperature_interval_target = 2;", NULL },
     { "printer", "autoreport_interval", KIND_INT, 0, 60, 2, NULL,
       FIELD(printer_autoreport_interval), "autoreport_interval = 2;", NULL },
+    /* protocol engine (issue 4) */
+    { "printer", "checksum", KIND_STRING, 0, 0, 0, "auto", FIELD(printer_checksum),
+      "checksum = \"auto\";", check_checksum },
+    { "printer", "history_size", KIND_INT, 1000, 1000000, 1000, NULL,
+      FIELD(printer_history_size), "history_size = 1000;", NULL },
+    { "printer", "advanced_ok_window", KIND_INT, 0, 64, 8, NULL,
+      FIELD(printer_advanced_ok_window), "advanced_ok_window = 8;", NULL },
+    { "printer", "emergency_stop_on_error", KIND_BOOL, 0, 0, 1, NULL,
+      FIELD(printer_emergency_stop_on_error), "emergency_stop_on_error = true;", NULL },
+    { "printer", "blocked_commands", KIND_STRING, 0, 0, 0, "M0 M1", FIELD(printer_blocked_commands),
+      "blocked_commands = \"M0 M1\";", NULL },
+    { "printer", "reconnect", KIND_BOOL, 0, 0, 1, NULL, FIELD(printer_reconnect),
+      "reconnect = true;", NULL },
+    { "printer", "shutdown_command", KIND_STRING, 0, 0, 0, NULL, FIELD(printer_shutdown_command),
+      "shutdown_command = \"sudo systemctl poweroff\";", NULL },
+    { "printer", "zchange_mode", KIND_STRING, 0, 0, 0, "octoprint", FIELD(printer_zchange_mode),
+      "zchange_mode = \"octoprint\";", check_zchange_mode },
 
     { "mqtt", "host", KIND_STRING, 0, 0, 0, "localhost", FIELD(mqtt_host),
       "host = \"localhost\";", check_host },
@@ -107,13 +149,96 @@ static const struct key keys[] = {
       "password = \"secret\";", NULL },
     { "mqtt", "keepalive", KIND_INT, 0, 65535, 60, NULL, FIELD(mqtt_keepalive),
       "keepalive = 60;", NULL },
+    { "mqtt", "password_file", KIND_STRING, 0, 0, 0, NULL, FIELD(mqtt_password_file),
+      "password_file = \"/etc/printbridge.secret\";", check_not_empty },
+    { "mqtt", "protocol", KIND_STRING, 0, 0, 0, "3.1.1", FIELD(mqtt_protocol),
+      "protocol = \"3.1.1\";", check_protocol },
     { "mqtt", "retain", KIND_BOOL, 0, 0, 1, NULL, FIELD(mqtt_retain), "retain = true;", NULL },
+    { "mqtt", "status_retain", KIND_BOOL, 0, 0, 1, NULL, FIELD(mqtt_status_retain),
+      "status_retain = true;", NULL },
+    { "mqtt", "timestamp_field", KIND_STRING, 0, 0, 0, "_timestamp", FIELD(mqtt_timestamp_field),
+      "timestamp_field = \"_timestamp\";", check_field_name },
+    { "mqtt", "tls", KIND_BOOL, 0, 0, 0, NULL, FIELD(mqtt_tls), "tls = false;", NULL },
+    { "mqtt", "tls_ca_file", KIND_STRING, 0, 0, 0, NULL, FIELD(mqtt_tls_ca_file),
+      "tls_ca_file = \"/etc/ssl/certs/ca-certificates.crt\";", check_not_empty },
+    { "mqtt", "tls_cert_file", KIND_STRING, 0, 0, 0, NULL, FIELD(mqtt_tls_cert_file),
+      "tls_cert_file = \"/etc/printbridge/client.crt\";", check_not_empty },
+    { "mqtt", "tls_key_file", KIND_STRING, 0, 0, 0, NULL, FIELD(mqtt_tls_key_file),
+      "tls_key_file = \"/etc/printbridge/client.key\";", check_not_empty },
+    { "mqtt", "tls_insecure", KIND_BOOL, 0, 0, 0, NULL, FIELD(mqtt_tls_insecure),
+      "tls_insecure = false;", NULL },
+    { "mqtt", "queue_limit", KIND_INT, 0, 1000000, 1000, NULL, FIELD(mqtt_queue_limit),
+      "queue_limit = 1000;", NULL },
+    { "mqtt", "queue_file", KIND_STRING, 0, 0, 0, NULL, FIELD(mqtt_queue_file),
+      "queue_file = \"/var/lib/printbridge/queue\";", check_not_empty },
     { "mqtt", "temperature_threshold", KIND_FLOAT, 0, 100, 0.1, NULL,
       FIELD(mqtt_temperature_threshold), "temperature_threshold = 0.1;", NULL },
+    { "mqtt", "temperature_min_interval", KIND_FLOAT, 0, 3600, 0, NULL,
+      FIELD(mqtt_temperature_min_interval), "temperature_min_interval = 0;", NULL },
+    { "mqtt", "temperature_decimals", KIND_INT, -1, 6, -1, NULL,
+      FIELD(mqtt_temperature_decimals), "temperature_decimals = -1;", NULL },
+    { "mqtt", "printer_data", KIND_BOOL, 0, 0, 0, NULL, FIELD(mqtt_printer_data),
+      "printer_data = false;", NULL },
+    { "mqtt", "state_interval", KIND_FLOAT, 0, 3600, 1, NULL, FIELD(mqtt_state_interval),
+      "state_interval = 1;", NULL },
+    { "mqtt", "stats_interval", KIND_FLOAT, 0, 86400, 60, NULL, FIELD(mqtt_stats_interval),
+      "stats_interval = 60;", NULL },
+
+    { "topics", "event", KIND_STRING, 0, 0, 0, "event/{event}", FIELD(topic_event),
+      "event = \"event/{event}\";", check_topic },
+    { "topics", "progress", KIND_STRING, 0, 0, 0, "progress/{progress}", FIELD(topic_progress),
+      "progress = \"progress/{progress}\";", check_topic },
+    { "topics", "temperature", KIND_STRING, 0, 0, 0, "temperature/{temp}",
+      FIELD(topic_temperature), "temperature = \"temperature/{temp}\";", check_topic },
+    { "topics", "status", KIND_STRING, 0, 0, 0, "mqtt", FIELD(topic_status),
+      "status = \"mqtt\";", check_topic },
+    { "topics", "state", KIND_STRING, 0, 0, 0, "state", FIELD(topic_state),
+      "state = \"state\";", check_topic },
+    { "topics", "stats", KIND_STRING, 0, 0, 0, "stats", FIELD(topic_stats),
+      "stats = \"stats\";", check_topic },
+
+    { "qos", "event", KIND_INT, 0, 2, 0, NULL, FIELD(qos_event), "event = 1;", NULL },
+    { "qos", "progress", KIND_INT, 0, 2, 0, NULL, FIELD(qos_progress), "progress = 0;", NULL },
+    { "qos", "temperature", KIND_INT, 0, 2, 0, NULL, FIELD(qos_temperature),
+      "temperature = 0;", NULL },
+    { "qos", "state", KIND_INT, 0, 2, 0, NULL, FIELD(qos_state), "state = 0;", NULL },
+    { "qos", "stats", KIND_INT, 0, 2, 0, NULL, FIELD(qos_stats), "stats = 0;", NULL },
+
+    { "filter", "classes_off", KIND_NAMES, 0, 0, 0, NULL, FIELD(filter_classes_off),
+      "classes_off = [ \"position\", \"gcode\" ];", NULL },
+    { "filter", "events_off", KIND_NAMES, 0, 0, 0, NULL, FIELD(filter_events_off),
+      "events_off = [ \"ZChange\" ];", NULL },
+    { "filter", "events_on", KIND_NAMES, 0, 0, 0, NULL, FIELD(filter_events_on),
+      "events_on = [ \"Home\" ];", NULL },
+
+    { "profile", "extruders", KIND_INT, 1, 16, 1, NULL, FIELD(profile_extruders),
+      "extruders = 1;", NULL },
+    { "profile", "heated_bed", KIND_BOOL, 0, 0, 1, NULL, FIELD(profile_heated_bed),
+      "heated_bed = true;", NULL },
+    { "profile", "heated_chamber", KIND_BOOL, 0, 0, 0, NULL, FIELD(profile_heated_chamber),
+      "heated_chamber = false;", NULL },
+    { "profile", "volume_width", KIND_FLOAT, 1, 10000, 200, NULL, FIELD(profile_volume_width),
+      "volume_width = 200;", NULL },
+    { "profile", "volume_depth", KIND_FLOAT, 1, 10000, 200, NULL, FIELD(profile_volume_depth),
+      "volume_depth = 200;", NULL },
+    { "profile", "volume_height", KIND_FLOAT, 1, 10000, 200, NULL,
+      FIELD(profile_volume_height), "volume_height = 200;", NULL },
 
     { "scripts", "afterPrinterConnected", KIND_SCRIPT, 0, 0, 0, NULL,
       FIELD(script_after_connected),
       "afterPrinterConnected = [ \"M117 Hello\", \"M115\" ];", NULL },
+
+    /* Home Assistant discovery (issue 8); node_id and device_name default from the client id,
+     * see check_together */
+    { "homeassistant", "enabled", KIND_BOOL, 0, 0, 1, NULL, FIELD(ha_enabled), "enabled = true;", NULL },
+    { "homeassistant", "prefix", KIND_STRING, 0, 0, 0, "homeassistant", FIELD(ha_prefix),
+      "prefix = \"homeassistant\";", check_ha_prefix },
+    { "homeassistant", "node_id", KIND_STRING, 0, 0, 0, NULL, FIELD(ha_node_id),
+      "node_id = \"ender3\";", check_ha_node_id },
+    { "homeassistant", "device_name", KIND_STRING, 0, 0, 0, NULL, FIELD(ha_device_name),
+      "device_name = \"Ender 3\";", check_not_empty },
+    { "homeassistant", "republish_delay", KIND_FLOAT, 0, 300, 5, NULL, FIELD(ha_republish_delay),
+      "republish_delay = 5;", NULL },
 
     { "log", "level", KIND_LEVEL, 0, 0, LOG_LEVEL_INFO, NULL, FIELD(log_level),
       "level = \"info\";", NULL },
@@ -126,7 +251,12 @@ static const struct group {
 } groups[] = {
     { "printer", "printer: { port = \"auto\"; };" },
     { "mqtt", "mqtt: { host = \"localhost\"; };" },
+    { "topics", "topics: { event = \"event/{event}\"; };" },
+    { "qos", "qos: { event = 1; };" },
+    { "filter", "filter: { classes_off = [ \"position\" ]; };" },
+    { "profile", "profile: { extruders = 1; };" },
     { "scripts", "scripts: { afterPrinterConnected = \"M117 Hello\"; };" },
+    { "homeassistant", "homeassistant: { enabled = true; };" },
     { "log", "log: { level = \"info\"; };" },
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
@@ -139,6 +269,7 @@ static const char *const kind_wants[] = {
     [KIND_BAUD] = "an integer or \"auto\"",
     [KIND_SCRIPT] = "a string or a list of strings",
     [KIND_LEVEL] = "one of \"error\", \"warn\", \"info\" or \"debug\"",
+    [KIND_NAMES] = "a string or a list of strings",
 };
 
 /* A file's text, kept for the raw checks while one config_load runs. */
@@ -229,6 +360,7 @@ void config_defaults(struct config *cfg)
             *(bool *)f = k->def != 0;
             break;
         case KIND_SCRIPT:
+        case KIND_NAMES:
             break; /* empty: already zeroed */
         }
     }
@@ -246,7 +378,7 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < NKEYS; i++) {
         if (keys[i].kind == KIND_STRING)
             free(*(char **)field(cfg, &keys[i]));
-        else if (keys[i].kind == KIND_SCRIPT)
+        else if (keys[i].kind == KIND_SCRIPT || keys[i].kind == KIND_NAMES)
             free_script((char **)field(cfg, &keys[i]));
     }
     memset(cfg, 0, sizeof *cfg);
@@ -685,6 +817,104 @@ static int check_username(const char *v, char *why, size_t whysz)
     return -1;
 }
 
+static int check_not_empty(const char *v, char *why, size_t whysz)
+{
+    if (*v)
+        return 0;
+    snprintf(why, whysz, "must not be empty; remove the line to leave it unset");
+    return -1;
+}
+
+static int check_protocol(const char *v, char *why, size_t whysz)
+{
+    if (strcmp(v, "3.1.1") == 0 || strcmp(v, "5") == 0)
+        return 0;
+    snprintf(why, whysz, "must be \"3.1.1\" or \"5\", not \"%s\"", v);
+    return -1;
+}
+
+/* A sub-topic under base_topic; "" switches it off. */
+static int check_topic(const char *v, char *why, size_t whysz)
+{
+    if (strpbrk(v, "+#")) {
+        snprintf(why, whysz, "must not contain the MQTT wildcards '+' or '#', not \"%s\"", v);
+        return -1;
+    }
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            snprintf(why, whysz, "must not contain control characters such as a newline");
+            return -1;
+        }
+    if (v[0] == '/') {
+        snprintf(why, whysz, "must not start with '/' (base_topic already ends with one), "
+                             "not \"%s\"", v);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_field_name(const char *v, char *why, size_t whysz)
+{
+    if (!*v) {
+        snprintf(why, whysz, "must not be empty, e.g. timestamp_field = \"_timestamp\";");
+        return -1;
+    }
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\') {
+            snprintf(why, whysz, "must not contain quotes, backslashes or control characters");
+            return -1;
+        }
+    return 0;
+}
+
+/* Home Assistant's discovery prefix is a topic prefix without the slash ("homeassistant",
+ * "ha/discovery"): no wildcards, no empty level, no trailing slash */
+static int check_ha_prefix(const char *v, char *why, size_t whysz)
+{
+    size_t n = strlen(v);
+    if (n == 0 || v[0] == '/' || v[n - 1] == '/' || strstr(v, "//") || strpbrk(v, "#+")) {
+        snprintf(why, whysz, "must be a topic prefix without wildcards or a trailing '/', "
+                             "e.g. prefix = \"homeassistant\";");
+        return -1;
+    }
+    return 0;
+}
+
+/* Home Assistant allows only [a-zA-Z0-9_-] in a discovery topic's ids */
+static int check_ha_node_id(const char *v, char *why, size_t whysz)
+{
+    bool ok = *v != '\0';
+    for (const char *p = v; *p && ok; p++)
+        ok = isalnum((unsigned char)*p) && (unsigned char)*p < 0x80 ? true : *p == '_' || *p == '-';
+    if (!ok)
+        snprintf(why, whysz, "must be letters, digits, '_' or '-' only, e.g. node_id = \"ender3\";");
+    return ok ? 0 : -1;
+}
+
+/* OctoPrint-MQTT's event classes (wire-format.md 5.2) */
+static const char *const event_classes[] = {
+    "server", "comm", "files", "printjob", "gcode", "position", "timelapse", "slicing",
+    "settings", "unclassified",
+};
+
+static bool is_event_class(const char *v)
+{
+    for (size_t i = 0; i < sizeof event_classes / sizeof event_classes[0]; i++)
+        if (strcmp(event_classes[i], v) == 0)
+            return true;
+    return false;
+}
+
+static bool is_event_name(const char *v)
+{
+    if (!*v)
+        return false;
+    for (const char *p = v; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '$' && *p != '-' && *p != '.')
+            return false;
+    return true;
+}
+
 /* ---- readers ----------------------------------------------------------------------- */
 
 static int fail_type(struct loader *l, const config_setting_t *s, const struct key *k)
@@ -848,6 +1078,7 @@ static int read_key(struct loader *l, const config_setting_t *s, const struct ke
         *(bool *)f = config_setting_get_bool(s) != 0;
         return 0;
     case KIND_SCRIPT:
+    case KIND_NAMES:
         if (raw_has_nul(l, s))
             return fail(l, s, "%s.%s must not contain a NUL character (\\x00)", k->group,
                         k->name);
@@ -917,6 +1148,48 @@ static int check_together(struct loader *l, struct config *c)
         return fail(l, seen_at(l, FIELD(mqtt_password)),
                     "mqtt.password is set but mqtt.username is not; add username = \"...\"; "
                     "or remove the password");
+    if (c->mqtt_password_file) {
+        s = seen_at(l, FIELD(mqtt_password_file));
+        if (c->mqtt_password)
+            return fail(l, s, "mqtt.password_file and mqtt.password are both set; keep one");
+        if (!c->mqtt_username)
+            return fail(l, s, "mqtt.password_file is set but mqtt.username is not; add "
+                              "username = \"...\";");
+        FILE *f = fopen(c->mqtt_password_file, "r");
+        char line[1024];
+        if (!f)
+            return fail(l, s, "mqtt.password_file: cannot read %s: %s", c->mqtt_password_file,
+                        strerror(errno));
+        if (!fgets(line, sizeof line, f))
+            line[0] = '\0';
+        fclose(f);
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            return fail(l, s, "mqtt.password_file: %s is empty; put the password on its "
+                              "first line", c->mqtt_password_file);
+        if (!(c->mqtt_password = strdup(line)))
+            return fail_oom(l);
+        explicit_bzero(line, sizeof line);
+    }
+    if ((c->mqtt_tls_cert_file != NULL) != (c->mqtt_tls_key_file != NULL))
+        return fail(l, seen_at(l, c->mqtt_tls_cert_file ? FIELD(mqtt_tls_cert_file)
+                                                        : FIELD(mqtt_tls_key_file)),
+                    "mqtt.tls_cert_file and mqtt.tls_key_file go together; set both or "
+                    "neither");
+    for (int i = 0; c->filter_classes_off[i]; i++)
+        if (!is_event_class(c->filter_classes_off[i]))
+            return fail(l, seen_at(l, FIELD(filter_classes_off)),
+                        "filter.classes_off: unknown event class \"%s\"; the classes are "
+                        "server, comm, files, printjob, gcode, position, timelapse, slicing, "
+                        "settings and unclassified", c->filter_classes_off[i]);
+    for (int w = 0; w < 2; w++) {
+        char **names = w ? c->filter_events_on : c->filter_events_off;
+        for (int i = 0; names[i]; i++)
+            if (!is_event_name(names[i]))
+                return fail(l, seen_at(l, w ? FIELD(filter_events_on) : FIELD(filter_events_off)),
+                            "filter.%s: \"%s\" is not an event name such as \"ZChange\"",
+                            w ? "events_on" : "events_off", names[i]);
+    }
     if (c->printer_usb_id) {
         for (char *p = c->printer_usb_id; *p; p++)
             *p = (char)tolower((unsigned char)*p);

@@ -68,6 +68,8 @@ struct hooks {
 
 static char read_buf[65536];
 
+static void start_queued(struct hooks *h);
+
 /* ---- set-up ---------------------------------------------------------------------------- */
 
 int hooks_create(struct hooks **out, uv_loop_t *loop, struct events *ev, const struct hookconfig *hc)
@@ -86,6 +88,12 @@ int hooks_create(struct hooks **out, uv_loop_t *loop, struct events *ev, const s
     h->hc = hookconfig_or_defaults(hc);
     *out = h;
     return 0;
+}
+
+void hooks_set_config(struct hooks *h, const struct hookconfig *hc)
+{
+    h->hc = hookconfig_or_defaults(hc);
+    start_queued(h);    /* a larger max_concurrent may let waiting runs start */
 }
 
 void hooks_set_printer(struct hooks *h, struct printer *p)
@@ -246,7 +254,6 @@ static void finish_early(struct hooks *h, const struct hook_def *def, const char
 /* ---- system runs ------------------------------------------------------------------------- */
 
 static void start_command(struct run *r);
-static void start_queued(struct hooks *h);
 
 static void free_run(struct run *r)
 {

@@ -1152,3 +1152,45 @@ bool protocol_param_int(const char *cmd, char letter, long *value)
     *value = (long)u;
     return true;
 }
+
+/* ---- ADVANCED_OK ------------------------------------------------------------------------ */
+
+int protocol_parse_advanced_ok(const char *line, bool *has_n, unsigned long *n, int *planner, int *buffer)
+{
+    bool got_p = false, got_b = false;
+    *has_n = false;
+    if (strncmp(line, "ok", 2) != 0 || (line[2] != ' ' && line[2] != '\t'))
+        return -1;
+    const char *s = line + 2;
+    for (;;) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!*s)
+            break;
+        const char *tok = s;
+        while (*s && *s != ' ' && *s != '\t')
+            s++;
+        size_t len = (size_t)(s - tok);
+        if (len < 2 || len > 10 || !strchr("NPB", tok[0]))
+            continue;
+        unsigned long v = 0;
+        size_t i;
+        for (i = 1; i < len && tok[i] >= '0' && tok[i] <= '9'; i++)
+            v = v * 10 + (unsigned long)(tok[i] - '0');
+        if (i != len)
+            continue;
+        if (tok[0] == 'N') {
+            *has_n = true;
+            *n = v;
+        } else if (v <= 1000000) {
+            if (tok[0] == 'P') {
+                *planner = (int)v;
+                got_p = true;
+            } else {
+                *buffer = (int)v;
+                got_b = true;
+            }
+        }
+    }
+    return got_p && got_b ? 0 : -1;
+}

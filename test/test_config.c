@@ -150,6 +150,14 @@ static void assert_default_values(const struct config *c)
     ck_assert_double_eq(c->printer_temperature_interval, 5);
     ck_assert_double_eq(c->printer_temperature_interval_target, 2);
     ck_assert_int_eq(c->printer_autoreport_interval, 2);
+    ck_assert_str_eq(c->printer_checksum, "auto");
+    ck_assert_int_eq(c->printer_history_size, 1000);
+    ck_assert_int_eq(c->printer_advanced_ok_window, 8);
+    ck_assert_int_eq(c->printer_emergency_stop_on_error, true);
+    ck_assert_str_eq(c->printer_blocked_commands, "M0 M1");
+    ck_assert_int_eq(c->printer_reconnect, true);
+    ck_assert_ptr_null(c->printer_shutdown_command);
+    ck_assert_str_eq(c->printer_zchange_mode, "octoprint");
     ck_assert_str_eq(c->mqtt_host, "localhost");
     ck_assert_int_eq(c->mqtt_port, 1883);
     ck_assert_str_eq(c->mqtt_base_topic, "octoprint/");
@@ -160,6 +168,38 @@ static void assert_default_values(const struct config *c)
     ck_assert_int_eq(c->mqtt_keepalive, 60);
     ck_assert_int_eq(c->mqtt_retain, true);
     ck_assert_double_eq(c->mqtt_temperature_threshold, 0.1);
+    ck_assert_ptr_null(c->mqtt_password_file);
+    ck_assert_str_eq(c->mqtt_protocol, "3.1.1");
+    ck_assert_int_eq(c->mqtt_status_retain, true);
+    ck_assert_str_eq(c->mqtt_timestamp_field, "_timestamp");
+    ck_assert_int_eq(c->mqtt_tls, false);
+    ck_assert_ptr_null(c->mqtt_tls_ca_file);
+    ck_assert_ptr_null(c->mqtt_tls_cert_file);
+    ck_assert_ptr_null(c->mqtt_tls_key_file);
+    ck_assert_int_eq(c->mqtt_tls_insecure, false);
+    ck_assert_int_eq(c->mqtt_queue_limit, 1000);
+    ck_assert_ptr_null(c->mqtt_queue_file);
+    ck_assert_double_eq(c->mqtt_temperature_min_interval, 0);
+    ck_assert_int_eq(c->mqtt_temperature_decimals, -1);
+    ck_assert_int_eq(c->mqtt_printer_data, false);
+    ck_assert_double_eq(c->mqtt_state_interval, 1);
+    ck_assert_double_eq(c->mqtt_stats_interval, 60);
+    ck_assert_str_eq(c->topic_event, "event/{event}");
+    ck_assert_str_eq(c->topic_progress, "progress/{progress}");
+    ck_assert_str_eq(c->topic_temperature, "temperature/{temp}");
+    ck_assert_str_eq(c->topic_status, "mqtt");
+    ck_assert_str_eq(c->topic_state, "state");
+    ck_assert_str_eq(c->topic_stats, "stats");
+    ck_assert_int_eq(c->qos_event + c->qos_progress + c->qos_temperature + c->qos_state + c->qos_stats, 0);
+    ck_assert_ptr_null(c->filter_classes_off[0]);
+    ck_assert_ptr_null(c->filter_events_off[0]);
+    ck_assert_ptr_null(c->filter_events_on[0]);
+    ck_assert_int_eq(c->profile_extruders, 1);
+    ck_assert_int_eq(c->profile_heated_bed, true);
+    ck_assert_int_eq(c->profile_heated_chamber, false);
+    ck_assert_double_eq(c->profile_volume_width, 200);
+    ck_assert_double_eq(c->profile_volume_depth, 200);
+    ck_assert_double_eq(c->profile_volume_height, 200);
     ck_assert_ptr_null(c->script_after_connected[0]);
     ck_assert_int_eq(c->log_level, LOG_LEVEL_INFO);
 }
@@ -745,13 +785,13 @@ START_TEST(test_unknown_group_is_an_error)
     expect_error("mqtt: {};\nmqqt: { port = 1; };\n", 2,
                  "unknown group 'mqqt'; did you mean 'mqtt'?");
     expect_error("serial: { port = \"auto\"; };\n", 1,
-                 "unknown group 'serial'; the groups are printer, mqtt, scripts and log");
+                 "unknown group 'serial'; the groups are printer, mqtt, topics, qos, filter, profile, scripts, homeassistant and log");
 }
 END_TEST
 
 START_TEST(test_nested_group_inside_a_group_is_unknown)
 {
-    expect_error("mqtt: {\n  tls: { cafile = \"x\"; };\n};\n", 2, "unknown setting 'mqtt.tls'");
+    expect_error("mqtt: {\n  ssl: { cafile = \"x\"; };\n};\n", 2, "unknown setting 'mqtt.ssl'");
 }
 END_TEST
 
@@ -919,6 +959,100 @@ START_TEST(test_errors_name_the_path_as_given)
 }
 END_TEST
 
+
+START_TEST(test_mqtt_publishing_keys_are_read)
+{
+    struct config c;
+    const char *pw = write_file("secret", "s3cret\nignored\n");
+    char *text;
+    ck_assert_int_ge(asprintf(&text,
+            "mqtt: { username = \"u\"; password_file = \"%s\"; protocol = \"5\";\n"
+            "  status_retain = false; timestamp_field = \"ts\"; tls = true;\n"
+            "  tls_ca_file = \"ca.crt\"; tls_cert_file = \"c.crt\"; tls_key_file = \"c.key\";\n"
+            "  tls_insecure = true; queue_limit = 5; queue_file = \"/tmp/q\";\n"
+            "  temperature_min_interval = 10; temperature_decimals = 1; printer_data = true;\n"
+            "  state_interval = 0.5; stats_interval = 0; };\n"
+            "topics: { event = \"ev/{event}\"; progress = \"\"; temperature = \"t/{temp}\";\n"
+            "  status = \"online\"; state = \"st\"; stats = \"\"; };\n"
+            "qos: { event = 1; progress = 2; temperature = 1; state = 1; stats = 1; };\n"
+            "filter: { classes_off = [ \"position\", \"gcode\" ]; events_off = \"Home\";\n"
+            "  events_on = [ \"ZChange\" ]; };\n"
+            "profile: { extruders = 2; heated_bed = false; heated_chamber = true;\n"
+            "  volume_width = 250; volume_depth = 210; volume_height = 220.5; };\n", pw), 0);
+    load_ok(text, &c);
+    free(text);
+    ck_assert_str_eq(c.mqtt_password, "s3cret");
+    ck_assert_str_eq(c.mqtt_protocol, "5");
+    ck_assert_int_eq(c.mqtt_status_retain, false);
+    ck_assert_str_eq(c.mqtt_timestamp_field, "ts");
+    ck_assert_int_eq(c.mqtt_tls, true);
+    ck_assert_str_eq(c.mqtt_tls_ca_file, "ca.crt");
+    ck_assert_str_eq(c.mqtt_tls_cert_file, "c.crt");
+    ck_assert_str_eq(c.mqtt_tls_key_file, "c.key");
+    ck_assert_int_eq(c.mqtt_tls_insecure, true);
+    ck_assert_int_eq(c.mqtt_queue_limit, 5);
+    ck_assert_str_eq(c.mqtt_queue_file, "/tmp/q");
+    ck_assert_double_eq(c.mqtt_temperature_min_interval, 10);
+    ck_assert_int_eq(c.mqtt_temperature_decimals, 1);
+    ck_assert_int_eq(c.mqtt_printer_data, true);
+    ck_assert_double_eq(c.mqtt_state_interval, 0.5);
+    ck_assert_double_eq(c.mqtt_stats_interval, 0);
+    ck_assert_str_eq(c.topic_event, "ev/{event}");
+    ck_assert_str_eq(c.topic_progress, "");
+    ck_assert_str_eq(c.topic_temperature, "t/{temp}");
+    ck_assert_str_eq(c.topic_status, "online");
+    ck_assert_str_eq(c.topic_state, "st");
+    ck_assert_str_eq(c.topic_stats, "");
+    ck_assert_int_eq(c.qos_event, 1);
+    ck_assert_int_eq(c.qos_progress, 2);
+    ck_assert_int_eq(c.qos_temperature, 1);
+    ck_assert_int_eq(c.qos_state, 1);
+    ck_assert_int_eq(c.qos_stats, 1);
+    ck_assert_str_eq(c.filter_classes_off[0], "position");
+    ck_assert_str_eq(c.filter_classes_off[1], "gcode");
+    ck_assert_ptr_null(c.filter_classes_off[2]);
+    ck_assert_str_eq(c.filter_events_off[0], "Home");
+    ck_assert_str_eq(c.filter_events_on[0], "ZChange");
+    ck_assert_int_eq(c.profile_extruders, 2);
+    ck_assert_int_eq(c.profile_heated_bed, false);
+    ck_assert_int_eq(c.profile_heated_chamber, true);
+    ck_assert_double_eq(c.profile_volume_height, 220.5);
+    config_free(&c);
+}
+END_TEST
+
+START_TEST(test_mqtt_publishing_key_errors)
+{
+    char *text, *want;
+    expect_error("mqtt: {\n protocol = \"3.1\"; };\n", 2,
+                 "mqtt.protocol must be \"3.1.1\" or \"5\", not \"3.1\"");
+    expect_error("topics: { event = \"event/#\"; };\n", 1,
+                 "topics.event must not contain the MQTT wildcards '+' or '#', not \"event/#\"");
+    expect_error("topics: { state = \"/state\"; };\n", 1,
+                 "topics.state must not start with '/' (base_topic already ends with one), not \"/state\"");
+    expect_error("qos: { event = 3; };\n", 1, "qos.event must be between 0 and 2, not 3");
+    expect_error("filter: {\n classes_off = [ \"positions\" ]; };\n", 2,
+                 "filter.classes_off: unknown event class \"positions\"; the classes are server, comm, "
+                 "files, printjob, gcode, position, timelapse, slicing, settings and unclassified");
+    expect_error("filter: { events_off = [ \"a/b\" ]; };\n", 1,
+                 "filter.events_off: \"a/b\" is not an event name such as \"ZChange\"");
+    expect_error("mqtt: { tls_cert_file = \"c\"; };\n", 1,
+                 "mqtt.tls_cert_file and mqtt.tls_key_file go together; set both or neither");
+    expect_error("mqtt: { password_file = \"/x\"; };\n", 1,
+                 "mqtt.password_file is set but mqtt.username is not; add username = \"...\";");
+    expect_error("mqtt: { username = \"u\"; password = \"p\";\npassword_file = \"/x\"; };\n", 2,
+                 "mqtt.password_file and mqtt.password are both set; keep one");
+    ck_assert_int_ge(asprintf(&text, "mqtt: { username = \"u\";\n password_file = \"%s/none\"; };\n",
+                              tmpdir), 0);
+    ck_assert_int_ge(asprintf(&want, "mqtt.password_file: cannot read %s/none: No such file or directory",
+                              tmpdir), 0);
+    expect_error(text, 2, want);
+    free(text);
+    free(want);
+    expect_error("profile: { extruders = 0; };\n", 1, "profile.extruders must be between 1 and 16, not 0");
+}
+END_TEST
+
 /* ---- the shipped example ------------------------------------------------------------------ */
 
 static const char *const all_keys[] = {
@@ -926,9 +1060,23 @@ static const char *const all_keys[] = {
     "printer.reconnect_max_delay", "printer.connection_timeout",
     "printer.communication_timeout", "printer.temperature_interval",
     "printer.temperature_interval_target", "printer.autoreport_interval",
+    "printer.checksum", "printer.history_size", "printer.advanced_ok_window",
+    "printer.emergency_stop_on_error", "printer.blocked_commands", "printer.reconnect",
+    "printer.shutdown_command", "printer.zchange_mode",
     "mqtt.host", "mqtt.port", "mqtt.base_topic", "mqtt.client_id", "mqtt.username",
     "mqtt.password", "mqtt.keepalive", "mqtt.retain", "mqtt.temperature_threshold",
-    "scripts.afterPrinterConnected", "log.level",
+    "mqtt.password_file", "mqtt.protocol", "mqtt.status_retain", "mqtt.timestamp_field",
+    "mqtt.tls", "mqtt.tls_ca_file", "mqtt.tls_cert_file", "mqtt.tls_key_file",
+    "mqtt.tls_insecure", "mqtt.queue_limit", "mqtt.queue_file",
+    "mqtt.temperature_min_interval", "mqtt.temperature_decimals", "mqtt.printer_data",
+    "mqtt.state_interval", "mqtt.stats_interval",
+    "topics.event", "topics.progress", "topics.temperature", "topics.status", "topics.state",
+    "topics.stats", "qos.event", "qos.progress", "qos.temperature", "qos.state", "qos.stats",
+    "filter.classes_off", "filter.events_off", "filter.events_on",
+    "profile.extruders", "profile.heated_bed", "profile.heated_chamber", "profile.volume_width",
+    "profile.volume_depth", "profile.volume_height",
+    "scripts.afterPrinterConnected", "homeassistant.enabled", "homeassistant.prefix",
+    "homeassistant.node_id", "homeassistant.device_name", "homeassistant.republish_delay", "log.level",
     /* issue 7: events and inbound (read by hookconfig.c) */
     "events.enabled", "events.timeout", "events.max_concurrent", "events.max_queued",
     "events.max_output", "events.progress_percent", "events.progress_minutes",
@@ -1002,10 +1150,16 @@ START_TEST(test_example_config_documents_every_key_with_the_code_defaults)
             snprintf(doc, sizeof doc, "%.*s", (int)(p - block), block);
             ck_assert_msg(strstr(doc, "Type:") && strstr(doc, "Default"),
                           "%s: %s lacks a Type: or Default line above it", path, full);
-            memcpy(o, line, (size_t)(p - line)); /* uncomment: drop the '#' */
-            o += p - line;
-            memcpy(o, p + 1, len - (size_t)(p - line) - 1);
-            o += len - (size_t)(p - line) - 1;
+            if (strcmp(full, "mqtt.password_file") == 0) {
+                /* excludes mqtt.password and names a file that need not exist: keep it */
+                memcpy(o, line, len);
+                o += len;
+            } else {
+                memcpy(o, line, (size_t)(p - line)); /* uncomment: drop the '#' */
+                o += p - line;
+                memcpy(o, p + 1, len - (size_t)(p - line) - 1);
+                o += len - (size_t)(p - line) - 1;
+            }
         } else {
             memcpy(o, line, len);
             o += len;
@@ -1037,7 +1191,39 @@ START_TEST(test_example_config_documents_every_key_with_the_code_defaults)
     ck_assert_int_eq(c.mqtt_keepalive, d.mqtt_keepalive);
     ck_assert_int_eq(c.mqtt_retain, d.mqtt_retain);
     ck_assert_double_eq(c.mqtt_temperature_threshold, d.mqtt_temperature_threshold);
+    ck_assert_str_eq(c.mqtt_protocol, d.mqtt_protocol);
+    ck_assert_int_eq(c.mqtt_status_retain, d.mqtt_status_retain);
+    ck_assert_str_eq(c.mqtt_timestamp_field, d.mqtt_timestamp_field);
+    ck_assert_int_eq(c.mqtt_tls, d.mqtt_tls);
+    ck_assert_int_eq(c.mqtt_tls_insecure, d.mqtt_tls_insecure);
+    ck_assert_int_eq(c.mqtt_queue_limit, d.mqtt_queue_limit);
+    ck_assert_double_eq(c.mqtt_temperature_min_interval, d.mqtt_temperature_min_interval);
+    ck_assert_int_eq(c.mqtt_temperature_decimals, d.mqtt_temperature_decimals);
+    ck_assert_int_eq(c.mqtt_printer_data, d.mqtt_printer_data);
+    ck_assert_double_eq(c.mqtt_state_interval, d.mqtt_state_interval);
+    ck_assert_double_eq(c.mqtt_stats_interval, d.mqtt_stats_interval);
+    ck_assert_str_eq(c.topic_event, d.topic_event);
+    ck_assert_str_eq(c.topic_progress, d.topic_progress);
+    ck_assert_str_eq(c.topic_temperature, d.topic_temperature);
+    ck_assert_str_eq(c.topic_status, d.topic_status);
+    ck_assert_str_eq(c.topic_state, d.topic_state);
+    ck_assert_str_eq(c.topic_stats, d.topic_stats);
+    ck_assert_int_eq(c.qos_event, d.qos_event);
+    ck_assert_int_eq(c.qos_progress, d.qos_progress);
+    ck_assert_int_eq(c.qos_temperature, d.qos_temperature);
+    ck_assert_int_eq(c.qos_state, d.qos_state);
+    ck_assert_int_eq(c.qos_stats, d.qos_stats);
+    ck_assert_int_eq(c.profile_extruders, d.profile_extruders);
+    ck_assert_int_eq(c.profile_heated_bed, d.profile_heated_bed);
+    ck_assert_int_eq(c.profile_heated_chamber, d.profile_heated_chamber);
+    ck_assert_double_eq(c.profile_volume_width, d.profile_volume_width);
+    ck_assert_double_eq(c.profile_volume_depth, d.profile_volume_depth);
+    ck_assert_double_eq(c.profile_volume_height, d.profile_volume_height);
     ck_assert_int_eq(c.log_level, d.log_level);
+    ck_assert_ptr_nonnull(c.mqtt_tls_ca_file);
+    ck_assert_ptr_nonnull(c.mqtt_queue_file);
+    ck_assert_ptr_nonnull(c.filter_classes_off[0]);
+    ck_assert_ptr_nonnull(c.filter_events_on[0]);
     /* keys without a literal default are shown with an example value */
     ck_assert_ptr_nonnull(c.printer_usb_id);
     ck_assert_ptr_nonnull(c.mqtt_client_id);
@@ -1046,6 +1232,33 @@ START_TEST(test_example_config_documents_every_key_with_the_code_defaults)
     ck_assert_ptr_nonnull(c.script_after_connected[0]);
     config_free(&d);
     config_free(&c);
+}
+END_TEST
+
+/* homeassistant (issue 8): defaults, and ids Home Assistant would refuse in a topic */
+START_TEST(test_homeassistant_defaults_and_id_checks)
+{
+    struct config c;
+    load_ok("", &c);
+    ck_assert(c.ha_enabled);
+    ck_assert_str_eq(c.ha_prefix, "homeassistant");
+    ck_assert_ptr_null(c.ha_node_id);
+    ck_assert_ptr_null(c.ha_device_name);
+    ck_assert_double_eq(c.ha_republish_delay, 5);
+    config_free(&c);
+    load_ok("homeassistant: { enabled = false; prefix = \"ha/disc\"; node_id = \"ender-3_a\"; };\n", &c);
+    ck_assert(!c.ha_enabled);
+    ck_assert_str_eq(c.ha_prefix, "ha/disc");
+    ck_assert_str_eq(c.ha_node_id, "ender-3_a");
+    config_free(&c);
+    expect_error("homeassistant: { node_id = \"ender 3\"; };\n", 1,
+                 "homeassistant.node_id must be letters, digits, '_' or '-' only, e.g. node_id = \"ender3\";");
+    expect_error("homeassistant: { prefix = \"homeassistant/\"; };\n", 1,
+                 "homeassistant.prefix must be a topic prefix without wildcards or a trailing '/', "
+                 "e.g. prefix = \"homeassistant\";");
+    expect_error("homeassistant: { prefix = \"ha/#\"; };\n", 1,
+                 "homeassistant.prefix must be a topic prefix without wildcards or a trailing '/', "
+                 "e.g. prefix = \"homeassistant\";");
 }
 END_TEST
 
@@ -1062,6 +1275,8 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_empty_file_gives_the_defaults_and_keeps_the_path_as_given);
     tcase_add_test(tc, test_empty_groups_and_comments_give_the_defaults);
     tcase_add_test(tc, test_every_key_is_read);
+    tcase_add_test(tc, test_mqtt_publishing_keys_are_read);
+    tcase_add_test(tc, test_mqtt_publishing_key_errors);
     tcase_add_test(tc, test_config_free_zeroes_and_is_safe_twice_and_on_zeroed_struct);
     tcase_add_test(tc, test_error_text_is_truncated_to_the_buffer_and_may_be_omitted);
     tcase_add_test(tc, test_baudrate_and_port_accept_auto);
@@ -1128,6 +1343,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_missing_include_names_the_path_and_errno);
     tcase_add_test(tc, test_errors_name_the_path_as_given);
     tcase_add_test(tc, test_example_config_loads_cleanly_with_the_defaults);
+    tcase_add_test(tc, test_homeassistant_defaults_and_id_checks);
     tcase_add_test(tc, test_example_config_documents_every_key_with_the_code_defaults);
     suite_add_tcase(s, tc);
     return s;

@@ -105,6 +105,12 @@ typedef void commands_status_fn(void *ctx);
 int commands_router_create(struct commands_router **out, const char *base_topic, const struct hookconfig *hc,
                            struct mqtt *m, struct printer *p, struct hooks *h);
 
+/* A configuration reload: new settings (hc may be freed right after the old one is
+ * replaced) and possibly a new broker client m, on which the command topics are then
+ * subscribed. New handler topics on the same client need a restart (logged). */
+int commands_router_reconfigure(struct commands_router *r, const char *base_topic, const struct hookconfig *hc,
+                                struct mqtt *m);
+
 /* Until a job module registers, job commands get the error reply "not supported yet". */
 void commands_router_set_job_handler(struct commands_router *r, commands_job_fn *fn, void *ctx);
 void commands_router_set_status_handler(struct commands_router *r, commands_status_fn *fn, void *ctx);

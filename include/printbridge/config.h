@@ -26,6 +26,15 @@ struct config {
     double printer_temperature_interval;  /* M105 poll when no target is set, s (default 5) */
     double printer_temperature_interval_target; /* M105 poll when a target > 25 C, s (default 2) */
     int printer_autoreport_interval;    /* M155 S<n> when the firmware offers it; 0 disables (default 2) */
+    /* printer: protocol engine (issue 4) */
+    char *printer_checksum;             /* "auto" (default), "always", "never" */
+    int printer_history_size;           /* lines kept for resends (default 1000) */
+    int printer_advanced_ok_window;     /* commands in flight with ADVANCED_OK (default 8) */
+    bool printer_emergency_stop_on_error;    /* M112 + heaters off on a fatal error (default true) */
+    char *printer_blocked_commands;     /* G-codes never sent (default "M0 M1") */
+    bool printer_reconnect;             /* reopen a lost port on a backoff (default true) */
+    char *printer_shutdown_command;     /* run on //action:shutdown; NULL: ignored */
+    char *printer_zchange_mode;         /* "octoprint" (default) or "layer" */
 
     /* mqtt */
     char *mqtt_host;                /* default "localhost" */
@@ -35,12 +44,57 @@ struct config {
     char *mqtt_username;            /* NULL when unset */
     char *mqtt_password;            /* NULL when unset */
     int mqtt_keepalive;             /* seconds, default 60 */
+    char *mqtt_password_file;       /* NULL when unset; its first line becomes mqtt_password */
+    char *mqtt_protocol;            /* "3.1.1" (default) or "5" */
     bool mqtt_retain;               /* broker.retain of OctoPrint-MQTT, default true */
+    bool mqtt_status_retain;        /* broker.lwRetain, default true */
+    char *mqtt_timestamp_field;     /* default "_timestamp" */
+    bool mqtt_tls;                  /* default false */
+    char *mqtt_tls_ca_file;         /* NULL: the system CA store */
+    char *mqtt_tls_cert_file;       /* client certificate, NULL when unset */
+    char *mqtt_tls_key_file;        /* its key, NULL when unset */
+    bool mqtt_tls_insecure;         /* skip the host name check, default false */
+    int mqtt_queue_limit;           /* offline buffer, messages; default 1000 */
+    char *mqtt_queue_file;          /* offline buffer kept here across restarts; NULL: memory only */
     double mqtt_temperature_threshold; /* degrees C, default 0.1 */
+    double mqtt_temperature_min_interval; /* s between two messages of one sensor, default 0 */
+    int mqtt_temperature_decimals;  /* round values to this many decimals; -1 (default): as read */
+    bool mqtt_printer_data;         /* printer_data in progress/printing, default false */
+    double mqtt_state_interval;     /* s, at most one <base>state per interval, default 1 */
+    double mqtt_stats_interval;     /* s between <base>stats messages, default 60; 0: off */
+
+    /* topics: templates under mqtt.base_topic; "" switches a topic off */
+    char *topic_event;              /* "event/{event}" */
+    char *topic_progress;           /* "progress/{progress}" */
+    char *topic_temperature;        /* "temperature/{temp}" */
+    char *topic_status;             /* "mqtt" */
+    char *topic_state;              /* "state" */
+    char *topic_stats;              /* "stats" */
+
+    /* qos: per message kind, 0..2 (the status topic is always 1) */
+    int qos_event, qos_progress, qos_temperature, qos_state, qos_stats;
+
+    /* filter: NULL-terminated lists of names */
+    char *filter_classes_off[CONFIG_MAX_SCRIPT_LINES + 1];
+    char *filter_events_off[CONFIG_MAX_SCRIPT_LINES + 1];
+    char *filter_events_on[CONFIG_MAX_SCRIPT_LINES + 1];
+
+    /* profile: what the machine has */
+    int profile_extruders;          /* default 1 */
+    bool profile_heated_bed;        /* default true */
+    bool profile_heated_chamber;    /* default false */
+    double profile_volume_width, profile_volume_depth, profile_volume_height; /* mm, 200 */
 
     /* scripts (G-code sent at moments of the printer's life). Lines are trimmed and empty
      * ones dropped; at most CONFIG_MAX_SCRIPT_LINES lines, hence the extra slot for the NULL. */
     char *script_after_connected[CONFIG_MAX_SCRIPT_LINES + 1]; /* NULL-terminated */
+
+    /* homeassistant: MQTT discovery (issue 8) */
+    bool ha_enabled;                /* default true */
+    char *ha_prefix;                /* discovery prefix, default "homeassistant" */
+    char *ha_node_id;               /* NULL: derived from mqtt_client_id (discovery_node_id_from) */
+    char *ha_device_name;           /* NULL: "printbridge <node id>" */
+    double ha_republish_delay;      /* s, upper bound of the random delay after HA's birth, default 5 */
 
     /* events and inbound (issue 7): read by hookconfig.c; NULL when the file has neither
      * group, hookconfig_or_defaults() then gives the defaults */

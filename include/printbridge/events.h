@@ -38,5 +38,16 @@ const char *events_class(const char *name);
 #define EVENT_PRINTER_STATE_CHANGED "PrinterStateChanged"
 #define EVENT_FIRMWARE_DATA "FirmwareData"
 #define EVENT_PRINTER_RESET "PrinterReset"
+#define EVENT_ESTOP "EStop"
+#define EVENT_TOOL_CHANGE "ToolChange"
+#define EVENT_INVALID_TOOL_REPORTED "InvalidToolReported"
+#define EVENT_Z_CHANGE "ZChange"
+#define EVENT_POSITION_UPDATE "PositionUpdate"
+#define EVENT_COMMAND_SUPPRESSED "CommandSuppressed"
+/* OctoPrint-MQTT's synthetic event for "echo:busy: paused for user" (wire-format.md 5.5) */
+#define EVENT_PAUSED_FOR_USER "PausedForUser"
+/* "//action:notification <message>": OctoPrint only shows it in its UI; printbridge
+ * publishes it as {"message": ...} (unclassified) */
+#define EVENT_ACTION_NOTIFICATION "ActionNotification"
 
 #endif

@@ -41,6 +41,10 @@ typedef void hooks_done_fn(void *ctx, const struct hooks_result *r);
 /* hc must outlive the runner (it is the daemon's configuration). */
 int hooks_create(struct hooks **out, uv_loop_t *loop, struct events *ev, const struct hookconfig *hc);
 
+/* A configuration reload: hc replaces the previous one (which may be freed right after).
+ * Runs already triggered keep their expanded commands. */
+void hooks_set_config(struct hooks *h, const struct hookconfig *hc);
+
 /* Where G-code hooks go and {__currentZ} comes from; may be NULL (G-code hooks then fail). */
 void hooks_set_printer(struct hooks *h, struct printer *p);
 

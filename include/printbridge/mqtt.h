@@ -1,6 +1,12 @@
 /* mqtt.h: the broker connection. A thin shell around Paho's asynchronous client that keeps
  * Paho's threads away from printbridge's state: every Paho callback only copies what happened
- * into a queue and wakes the loop. Publishing is called on the loop thread only. */
+ * into a queue and wakes the loop. Publishing is called on the loop thread only.
+ *
+ * Nothing is lost that was asked to be kept: a message published with keep (QoS 1 and 2
+ * always count as keep) while the broker is unreachable waits in a bounded FIFO; a QoS 1/2
+ * message handed to Paho stays "in flight" here until the broker acknowledged it, and goes
+ * back to the front of the FIFO if the connection drops first. With queue_file set, what is
+ * still waiting at shutdown is written there and sent after the next start. */
 #ifndef PRINTBRIDGE_MQTT_H
 #define PRINTBRIDGE_MQTT_H
 
@@ -17,30 +23,67 @@ struct mqtt_options {
     const char *username;       /* NULL: anonymous */
     const char *password;
     int keepalive;              /* seconds */
-    const char *status_topic;   /* <base>mqtt: will "disconnected", "connected" on every connect */
+    int version;                /* 4 (MQTT 3.1.1) or 5 */
+    const char *status_topic;   /* <base>mqtt: will "disconnected", "connected" on every connect;
+                                 * NULL: no status messages, no will */
     bool status_retain;
     size_t queue_limit;         /* messages kept while the broker is unreachable */
+    const char *queue_file;     /* NULL: the offline buffer is memory only */
+    bool tls;
+    const char *tls_ca_file;    /* NULL: system CA store */
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    bool tls_insecure;          /* no host name check */
+    /* One exact topic (no wildcards) subscribed at QoS 1 on every connect, for Home
+     * Assistant's birth message; NULL: none. The smallest inbound path until a general one
+     * exists: payloads of 256 bytes or more arrive as "". */
+    const char *watch_topic;
 };
 
-/* Runs on the loop thread after every successful connect, once the offline queue has been
- * flushed. first is true only for the first connect of this process. */
-typedef void (*mqtt_connected_fn)(void *ctx, bool first);
+struct mqtt_callbacks {
+    /* After every successful connect, once the offline buffer was handed to Paho. first is
+     * true only for this client's first connect. */
+    void (*connected)(void *ctx, bool first);
+    /* The connection to the broker was lost (not called on mqtt_stop). */
+    void (*lost)(void *ctx);
+    /* A message arrived on watch_topic (payload NUL-terminated, loop thread). */
+    void (*watched)(void *ctx, const char *payload, bool retained);
+};
 
-int mqtt_start(struct mqtt **out, uv_loop_t *loop, const struct mqtt_options *opt,
-               mqtt_connected_fn on_connected, void *ctx);
+struct mqtt_counters {
+    unsigned long published;    /* messages handed to the broker connection */
+    unsigned long buffered;     /* waiting now (offline buffer + unacknowledged) */
+    unsigned long dropped;      /* lost to a full buffer since start */
+};
 
-/* Publishes now when connected, otherwise keeps the message in a bounded FIFO (oldest dropped
- * and counted) that is sent in order after the next connect. Returns 0 or a negative code. */
-int mqtt_publish(struct mqtt *m, const char *topic, const char *payload, size_t len, int qos, bool retain);
+/* Creates the client without connecting (see mqtt_connect). Logs why on failure. */
+int mqtt_create(struct mqtt **out, uv_loop_t *loop, const struct mqtt_options *opt,
+                const struct mqtt_callbacks *cb, void *ctx);
+
+/* Starts connecting; retries with backoff (1 s doubling up to 60 s) until mqtt_stop. The
+ * messages in queue_file, if any, are loaded first. */
+void mqtt_connect(struct mqtt *m);
+
+/* Publishes now when connected. Otherwise, if keep or qos > 0 or the client never was
+ * connected yet, keeps the message in the
+ * bounded FIFO (when full the oldest QoS 0 message goes first, then the oldest of any kind;
+ * counted) sent in order after the next connect; a QoS 0 message without keep is dropped
+ * (as OctoPrint-MQTT does). Returns 0, or a negative code when nothing was kept. */
+int mqtt_publish(struct mqtt *m, const char *topic, const char *payload, size_t len, int qos,
+                 bool retain, bool keep);
 
 bool mqtt_connected(const struct mqtt *m);
 
-/* Messages dropped from the offline queue so far. */
-unsigned long mqtt_dropped(const struct mqtt *m);
+void mqtt_get_counters(const struct mqtt *m, struct mqtt_counters *out);
+
+/* Messages dropped from the full buffer since the last call (for a report event). */
+unsigned long mqtt_take_dropped(struct mqtt *m);
 
 /* Clean shutdown: publishes "disconnected" on the status topic, sends a real DISCONNECT (so
- * the broker discards the will), destroys the client and calls done on the loop thread. */
-void mqtt_stop(struct mqtt *m, void (*done)(void *ctx), void *ctx);
+ * the broker discards the will), destroys the client and calls done on the loop thread.
+ * Messages still waiting go to heir's buffer (in front of its own) when heir is not NULL,
+ * else to queue_file when set. */
+void mqtt_stop(struct mqtt *m, struct mqtt *heir, void (*done)(void *ctx), void *ctx);
 
 /* ---- inbound messages (issue 7) ------------------------------------------------------- */
 

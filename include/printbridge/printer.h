@@ -1,7 +1,8 @@
 /* printer.h: the printer link: connection life cycle (open, handshake, reconnect with
- * backoff), the send queue with line numbers and checksums, one-command-in-flight flow
- * control, resends, temperature polling or autoreport, and OctoPrint's state machine with its
- * events (serial-protocol.md 2, 3, 5-7, 11, 13). */
+ * backoff), the send queue with line numbers and checksums, flow control (one command in
+ * flight, or a window with ADVANCED_OK), resends, error classes and fatal errors, timeouts
+ * and their recovery, temperature polling or autoreport, file streaming, and OctoPrint's
+ * state machine with its state and G-code events (serial-protocol.md 2-14). */
 #ifndef PRINTBRIDGE_PRINTER_H
 #define PRINTBRIDGE_PRINTER_H
 
@@ -9,6 +10,7 @@
 #include <uv.h>
 
 #include "printbridge/events.h"
+#include "printbridge/gcodeevents.h"
 #include "printbridge/protocol.h"
 
 /* OctoPrint's comm states (serial-protocol.md 13.1), plus OFFLINE for "no connection". */
@@ -23,6 +25,18 @@ enum printer_state {
 const char *printer_state_id(enum printer_state s);
 /* "Operational", "Offline after error", ... */
 const char *printer_state_string(enum printer_state s);
+
+/* When lines carry "N<n> ... *<checksum>" (serial-protocol.md 5.3). M110 always does. */
+enum printer_checksum {
+    PRINTER_CHECKSUM_AUTO,      /* as OctoPrint: until the firmware is identified, while streaming */
+    PRINTER_CHECKSUM_ALWAYS,    /* every G/M/T command */
+    PRINTER_CHECKSUM_NEVER,     /* only M110 */
+};
+
+/* "auto", "always", "never" -> the mode; -1 for anything else. */
+int printer_checksum_parse(const char *name);
+/* "octoprint", "layer" -> the ZChange mode; -1 for anything else. */
+int printer_zchange_mode_parse(const char *name);
 
 struct printer_options {
     const char *port;               /* path or "auto" */
@@ -40,6 +54,16 @@ struct printer_options {
     int extruders;                  /* 1.. */
     bool heated_bed;
     bool heated_chamber;
+    /* protocol engine */
+    enum printer_checksum checksum;
+    int history_size;               /* lines kept for resend requests; < 1000: 1000 */
+    int advanced_ok_window;         /* most commands in flight with ADVANCED_OK; <= 1: one */
+    bool send_m112_on_error;        /* fatal error: M112 and heaters off before closing */
+    const char *blocked_commands;   /* G-codes never sent ("M0 M1"), or NULL */
+    bool reconnect;                 /* reopen a lost or failed port on a backoff */
+    const char *shutdown_command;   /* run by "//action:shutdown" (sh -c); NULL: ignored */
+    enum gcodeevents_zmode zchange_mode;
+    const char *print_file;         /* stream this file once operational (--print), or NULL */
 };
 
 /* What OctoPrint calls printer data (wire-format.md 6.2): read by the state topic and Home
@@ -67,6 +91,22 @@ struct printer_model {
     long long temps_time;           /* epoch seconds of the last temperature report */
     unsigned long lines_sent;       /* lines written to the printer (resends included) */
     unsigned long resends;          /* resend requests received */
+    /* last position report (M114 answer or autoreport) */
+    bool has_position;
+    double x, y, z, e;
+    bool has_f;
+    double f;                       /* last F sent with G0/G1/G28 */
+    /* firmware features */
+    bool advanced_ok;               /* oks carry P/B: the window is in use */
+    bool emergency_parser;
+    bool busy_protocol;
+    /* a file being streamed by printer_stream_file */
+    bool job_active;
+    bool job_paused;
+    char job_file[512];
+    long long job_size;             /* bytes, -1 when unknown */
+    long long job_pos;              /* bytes read and handed to the send path */
+    unsigned long job_lines;        /* commands taken from the file */
 };
 
 struct printer_callbacks {
@@ -91,9 +131,26 @@ int printer_set_options(struct printer *p, const struct printer_options *opt);
  * retried with backoff until printer_disconnect. */
 void printer_connect(struct printer *p);
 
-/* Queues a G-code command from a user, script or hook. Returns 0, or -EINVAL for a line
- * carrying a newline or NUL, -ENOTCONN when no printer is connected. */
+/* Queues a G-code command from a user, script or hook: comments and surrounding whitespace
+ * are stripped, M112 (and M108/M410 when the firmware has an emergency parser) goes out at
+ * once, "@pause"/"@resume"/"@cancel" act on the stream and are never sent. Returns 0 (also
+ * for a line that is empty once stripped), -EINVAL for a line carrying a newline, carriage
+ * return or NUL, -E2BIG for an over-long line, -EPERM when the command was suppressed
+ * (blocked, or for a heater or tool the printer does not have; CommandSuppressed fired),
+ * -ENOTCONN when no printer is operational. */
 int printer_send(struct printer *p, const char *cmd);
+/* The same for len bytes that need not be NUL-terminated (payloads from the network). */
+int printer_send_buf(struct printer *p, const char *cmd, size_t len);
+
+/* Streams a G-code file through the send path: read line by line in constant memory, every
+ * line numbered and checksummed, progress in bytes in the model. The state goes PRINTING,
+ * then FINISHING and OPERATIONAL once the last line is acknowledged. Job events
+ * (PrintStarted, ...) are not fired here. Returns 0, -ENOTCONN (not operational), -EBUSY
+ * (already streaming) or the negative errno of opening the file. */
+int printer_stream_file(struct printer *p, const char *path);
+
+/* Stops a stream (nothing more is read; what is in flight completes). */
+void printer_stream_cancel(struct printer *p);
 
 /* Closes the link (Disconnecting ... Disconnected) and stops reconnecting. */
 void printer_disconnect(struct printer *p);

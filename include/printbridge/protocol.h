@@ -120,6 +120,14 @@ int protocol_parse_capability(const char *line, char *name, size_t namesz, bool 
 /* Returns 0 and the requested line number, or -1 if the line is not a resend request. */
 int protocol_parse_resend(const char *line, unsigned long *n);
 
+/* ---- ADVANCED_OK ------------------------------------------------------------------------ */
+
+/* Marlin's ADVANCED_OK acknowledgement "ok N<last line> P<free planner slots> B<free command
+ * buffer slots>" (N optional; "ok P15 B3" is accepted). Returns 0 and the values when the
+ * line starts with "ok" and carries both P and B as whole tokens; -1 otherwise (a plain "ok",
+ * "ok T:... B:60"). has_n tells whether N was there. */
+int protocol_parse_advanced_ok(const char *line, bool *has_n, unsigned long *n, int *planner, int *buffer);
+
 /* ---- errors (9) ------------------------------------------------------------------------- */
 
 enum protocol_error_class {

@@ -142,7 +142,12 @@ pb_start_broker() {
   local port=$1 log
   PB_NSTART=$((PB_NSTART + 1))
   log=$PB_DIR/broker.$PB_NSTART.log
-  pb_bg mosquitto -p "$port" -v >"$log" 2>&1
+  # A config naming our own user: started as root, mosquitto would otherwise switch to the
+  # 'mosquitto' user, which cannot read /etc/hosts.allow inside a 0700 chroot (tcpd then
+  # refuses every client) nor files in our temp folder.
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\nuser %s\n' "$port" "$(id -un)" \
+    >"$PB_DIR/broker.$PB_NSTART.conf"
+  pb_bg mosquitto -c "$PB_DIR/broker.$PB_NSTART.conf" -v >"$log" 2>&1
   PB_BROKER_PID=$!
   PB_PIDS+=("$PB_BROKER_PID")
   local deadline=$(( SECONDS + $(pb_t 10) ))
