@@ -17,6 +17,7 @@
 #include "printbridge/discovery.h"
 #include "printbridge/events.h"
 #include "printbridge/hooks.h"
+#include "printbridge/triggers.h"
 #include "printbridge/log.h"
 #include "printbridge/mqtt.h"
 #include "printbridge/portscan.h"
@@ -45,6 +46,7 @@ struct daemon {
     struct discovery *discovery;    /* Home Assistant discovery (issue 8) */
     struct hooks *hooks;            /* event hooks and inbound handlers (issue 7) */
     struct commands_router *router; /* inbound commands (issue 7) */
+    struct triggers *triggers;      /* line triggers (issue 7); printer.c does not feed them yet */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t stats_timer;
     uint64_t started_ms;
@@ -438,6 +440,8 @@ static void reload(struct daemon *d)
     hooks_set_config(d->hooks, d->cfg.hooks);
     if (commands_router_reconfigure(d->router, d->cfg.mqtt_base_topic, d->cfg.hooks, d->mqtt) < 0)
         log_error("printbridge: reload: cannot subscribe the command topics on the new broker connection");
+    if (triggers_set_config(d->triggers, d->cfg.hooks, err, sizeof err) < 0)
+        log_error("printbridge: reload: %s", err);
     /* after the move: the filter lists are arrays inside struct config */
     struct publisher_settings ps;
     publisher_settings_from(&d->cfg, &ps);
@@ -509,6 +513,11 @@ static int run(struct daemon *d)
         log_error("printbridge: cannot set up hooks and inbound commands (out of memory)");
         return 1;
     }
+    char terr[512];
+    if (triggers_create(&d->triggers, c->hooks, &d->events, d->hooks, terr, sizeof terr) < 0) {
+        log_error("printbridge: %s", terr);
+        return 1;
+    }
     hooks_set_printer(d->hooks, d->printer);
 
     uv_signal_t *sigs[] = { &d->sigterm, &d->sigint, &d->sighup };
@@ -530,6 +539,7 @@ static int run(struct daemon *d)
 
     uv_run(d->loop, UV_RUN_DEFAULT);
     commands_router_free(d->router);
+    triggers_free(d->triggers);
     hooks_free(d->hooks);
     int rc = uv_loop_close(d->loop);
     if (rc != 0)
