@@ -160,8 +160,15 @@ static const json_t *lookup_path(const json_t *obj, const char *name, size_t len
     return NULL;
 }
 
+static bool has_json_suffix(const char *name, size_t len)
+{
+    return len > 2 && name[len - 2] == '!' && name[len - 1] == 'j';
+}
+
 static bool is_name(const char *name, size_t len)
 {
+    if (has_json_suffix(name, len))
+        len -= 2;
     if (len == 0)
         return false;
     for (size_t i = 0; i < len; i++)
@@ -218,10 +225,50 @@ static char *topic_level(const char *topic, const char *digits, size_t ndigits)
     return strndup(p, e ? (size_t)(e - p) : strlen(p));
 }
 
+/* The text escaped for the inside of a JSON string: what {key!j} writes. */
+static char *json_escape(char *v)
+{
+    struct buf b = { .max = (size_t)-1 };
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        char esc[8];
+        int rc;
+        if (*p == '"' || *p == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)*p;
+            rc = put(&b, esc, 2);
+        } else if (*p == '\n') {
+            rc = put(&b, "\\n", 2);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", *p);
+            rc = puts_(&b, esc);
+        } else {
+            rc = put(&b, (const char *)p, 1);
+        }
+        if (rc < 0) {
+            free(b.s);
+            free(v);
+            return NULL;
+        }
+    }
+    free(v);
+    return b.s ? b.s : strdup("");
+}
+
+static char *value_of(const struct placeholders *ph, const char *name, size_t len);
+
 char *placeholders_value(const struct placeholders *ph, const char *name, size_t len)
 {
     if (!is_name(name, len))
         return NULL;
+    if (has_json_suffix(name, len)) {
+        char *v = value_of(ph, name, len - 2);
+        return v ? json_escape(v) : NULL;
+    }
+    return value_of(ph, name, len);
+}
+
+static char *value_of(const struct placeholders *ph, const char *name, size_t len)
+{
     if (len > 2 && name[0] == '_' && name[1] == '_') {
         if (name_is(name, len, "__eventname"))
             return ph->eventname ? strdup(ph->eventname) : NULL;

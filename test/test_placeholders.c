@@ -110,6 +110,14 @@ START_TEST(test_inbound_payload_and_topic_levels)
 }
 END_TEST
 
+START_TEST(test_json_escaped_values)
+{
+    json_object_set_new(payload, "name", json_string("a \"b\" \\ c\nd\x01"));
+    expect("{\"content\": \"{name!j} in {time!j} s\"}", "{\"content\": \"a \\\"b\\\" \\\\ c\\nd\\u0001 in 5252.5 s\"}");
+    expect("{nope!j} {!j}", "{nope!j} {!j}");
+}
+END_TEST
+
 START_TEST(test_shell_quoting_of_hostile_values)
 {
     json_object_set_new(payload, "name", json_string("x'; touch /tmp/pwned; echo '$(id)\n"));
@@ -142,6 +150,7 @@ Suite *placeholders_suite(void)
     tcase_add_test(tc, test_payload_keys_render_like_python_str);
     tcase_add_test(tc, test_unknown_and_non_names_are_left_as_written);
     tcase_add_test(tc, test_inbound_payload_and_topic_levels);
+    tcase_add_test(tc, test_json_escaped_values);
     tcase_add_test(tc, test_shell_quoting_of_hostile_values);
     tcase_add_test(tc, test_length_bound_is_reported);
     suite_add_tcase(s, tc);

@@ -4,7 +4,9 @@
  * Syntax follows Python's str.format as OctoPrint uses it: "{name}" is replaced, "{{" and
  * "}}" are literal braces. A "{...}" that is not a placeholder name (JSON such as
  * {"content": 1}) or names nothing known is left exactly as written, so hand-written JSON
- * bodies mostly survive; double the braces when one would otherwise be taken for a name. */
+ * bodies mostly survive; double the braces when one would otherwise be taken for a name.
+ * "{name!j}" writes the value escaped for the inside of a JSON string (" \ and control
+ * characters), so a webhook body stays valid JSON whatever a file is called. */
 #ifndef PRINTBRIDGE_PLACEHOLDERS_H
 #define PRINTBRIDGE_PLACEHOLDERS_H
 
