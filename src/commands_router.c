@@ -36,6 +36,9 @@ struct commands_router {
     void *job_ctx;
     commands_status_fn *status;
     void *status_ctx;
+    commands_upload_fn *upload;     /* command/upload/<path>, NULL: refused */
+    void *upload_ctx;
+    size_t upload_limit;            /* bytes; uploads may exceed inbound.max_payload */
     struct mqtt *client;        /* the client our subscriptions are set on */
     char **filters;             /* ... and what they are */
     size_t nfilters;
@@ -232,6 +235,51 @@ static void execute(struct commands_router *r, struct reply_to *to, struct comma
 
 /* ---- the gate ------------------------------------------------------------------------------ */
 
+/* ---- uploads ------------------------------------------------------------------------------ */
+
+struct upload_wait {
+    struct reply_to to;
+};
+
+static void on_upload_done(void *ctx, int rc, const char *error)
+{
+    struct upload_wait *w = ctx;
+    struct commands_router *r = w->to.r;
+    send_reply(&w->to, rc < 0 ? (error && *error ? error : "the upload failed") : NULL, NULL);
+    reply_free(&w->to);
+    free(w);
+    r->waiting--;
+    if (r->freed && r->waiting == 0)
+        router_release(r);
+}
+
+/* The payload is the file itself (binary allowed); the reply comes once it is stored. */
+static void route_upload(struct commands_router *r, const struct mqtt_message *msg, const char *path,
+                         struct reply_to *to)
+{
+    char err[512];
+    if (!r->upload) {
+        send_reply(to, "uploads are not available (no storage folder); nothing was stored", NULL);
+        return;
+    }
+    if (!msg->payload) {
+        snprintf(err, sizeof err, "upload of %zu bytes is over storage.max_upload_size; nothing was stored", msg->len);
+        send_reply(to, err, NULL);
+        return;
+    }
+    struct upload_wait *w = malloc(sizeof *w);
+    if (!w) {
+        send_reply(to, "out of memory; nothing was stored", NULL);
+        return;
+    }
+    w->to = *to;                /* the wait owns the reply target now */
+    memset(to, 0, sizeof *to);
+    r->waiting++;
+    err[0] = '\0';
+    if (r->upload(r->upload_ctx, path, msg->payload, msg->len, on_upload_done, w, err, sizeof err) < 0)
+        on_upload_done(w, -1, err);
+}
+
 static void route(struct commands_router *r, const struct mqtt_message *msg, struct reply_to *to)
 {
     const char *rel = msg->topic + r->baselen;
@@ -243,7 +291,12 @@ static void route(struct commands_router *r, const struct mqtt_message *msg, str
                  msg->topic);
         return;
     }
-    if (!msg->payload) {
+    if (strncmp(rel, "command/upload/", 15) == 0) {
+        route_upload(r, msg, rel + 15, to);
+        return;
+    }
+    /* the subscription admits upload-sized payloads; everything else keeps the small limit */
+    if (!msg->payload || msg->len > (size_t)r->hc->max_payload) {
         snprintf(err, sizeof err, "payload of %zu bytes is over inbound.max_payload (%d bytes); nothing was done",
                  msg->len, r->hc->max_payload);
         send_reply(to, err, NULL);
@@ -407,7 +460,8 @@ static int subscribe_on(struct commands_router *r, struct mqtt *m)
         return 0;
     int rc = build_filters(r->base, r->hc, &filters, &n);
     if (rc == 0 && m != r->client) {
-        rc = mqtt_set_inbound(m, filters, n, (size_t)r->hc->max_payload, MAX_PENDING, commands_router_on_message, r);
+        size_t limit = (size_t)r->hc->max_payload > r->upload_limit ? (size_t)r->hc->max_payload : r->upload_limit;
+        rc = mqtt_set_inbound(m, filters, n, limit, MAX_PENDING, commands_router_on_message, r);
         if (rc == 0) {
             r->client = m;
             free_filters(r->filters, r->nfilters);
@@ -451,6 +505,15 @@ int commands_router_reconfigure(struct commands_router *r, const char *base_topi
     r->baselen = strlen(base);
     r->hc = hookconfig_or_defaults(hcfg);
     return subscribe_on(r, m);
+}
+
+void commands_router_set_upload_handler(struct commands_router *r, commands_upload_fn *fn, void *ctx, size_t limit)
+{
+    r->upload = fn;
+    r->upload_ctx = ctx;
+    r->upload_limit = limit;
+    if (r->client && limit > (size_t)r->hc->max_payload)
+        mqtt_set_inbound_limit(r->client, limit);
 }
 
 void commands_router_set_job_handler(struct commands_router *r, commands_job_fn *fn, void *ctx)

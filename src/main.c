@@ -330,6 +330,43 @@ static int on_job_command(void *ctx, const char *action, const json_t *args, cha
     return rc < 0 ? -1 : 0;
 }
 
+/* command/upload/<path>: the storage module stores it off the loop; the router replies when
+ * storage says how it went (stored, or e.g. disk full with nothing left behind) */
+struct upload_call {
+    commands_upload_done_fn *done;
+    void *done_ctx;
+};
+
+static void on_upload_stored(void *ctx, int rc, const char *rel, const char *err)
+{
+    struct upload_call *c = ctx;
+    (void)rel;
+    c->done(c->done_ctx, rc, err);
+    free(c);
+}
+
+static int on_upload(void *ctx, const char *path, const char *data, size_t len, commands_upload_done_fn *done,
+                     void *done_ctx, char *err, size_t errsz)
+{
+    struct daemon *d = ctx;
+    if (!d->storage) {
+        snprintf(err, errsz, "no usable storage folder (storage.folder); nothing was stored");
+        return -1;
+    }
+    struct upload_call *c = malloc(sizeof *c);
+    if (!c) {
+        snprintf(err, errsz, "out of memory; nothing was stored");
+        return -1;
+    }
+    c->done = done;
+    c->done_ctx = done_ctx;
+    if (storage_upload(d->storage, path, data, len, false, false, on_upload_stored, c, err, errsz) < 0) {
+        free(c);
+        return -1;
+    }
+    return 0;
+}
+
 static void on_job_progress(void *ctx, const char *location, const char *path, int progress)
 {
     struct daemon *d = ctx;
@@ -629,6 +666,7 @@ static int run(struct daemon *d)
     }
     hooks_set_printer(d->hooks, d->printer);
     commands_router_set_job_handler(d->router, on_job_command, d);
+    commands_router_set_upload_handler(d->router, on_upload, d, (size_t)c->storage_max_upload_size << 20);
     events_add_sink(&d->events, progress_steps_on_event, d);
 
     uv_signal_t *sigs[] = { &d->sigterm, &d->sigint, &d->sighup };

@@ -1030,6 +1030,7 @@ static void inbound_arrived(struct mqtt *m, const char *topic, int topiclen, con
 {
     pthread_mutex_lock(&m->lock);
     struct mqtt_inbound *in = m->in;
+    size_t max_payload = in ? in->max_payload : 0;  /* may change: read it under the lock */
     bool room = in && in->pending < in->max_pending;
     if (in && room)
         in->pending++;      /* reserve the slot; copy outside the lock */
@@ -1041,7 +1042,7 @@ static void inbound_arrived(struct mqtt *m, const char *topic, int topiclen, con
     struct mqtt_message *c = calloc(1, sizeof *c);
     size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
     bool ok = c && (c->topic = topiclen > 0 ? strndup(topic, (size_t)topiclen) : strdup(topic));
-    if (ok && len <= in->max_payload && (ok = (c->payload = malloc(len + 1)) != NULL)) {
+    if (ok && len <= max_payload && (ok = (c->payload = malloc(len + 1)) != NULL)) {
         memcpy(c->payload, msg->payload, len);
         c->payload[len] = '\0';
     }
@@ -1120,6 +1121,14 @@ static void inbound_free(struct mqtt *m)
     free(in->qos);
     free(in);
     m->in = NULL;
+}
+
+void mqtt_set_inbound_limit(struct mqtt *m, size_t max_payload)
+{
+    pthread_mutex_lock(&m->lock);
+    if (m->in)
+        m->in->max_payload = max_payload;
+    pthread_mutex_unlock(&m->lock);
 }
 
 int mqtt_set_inbound(struct mqtt *m, char *const *filters, size_t nfilters, size_t max_payload, size_t max_pending,

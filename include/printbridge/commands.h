@@ -111,6 +111,14 @@ int commands_router_create(struct commands_router **out, const char *base_topic,
 int commands_router_reconfigure(struct commands_router *r, const char *base_topic, const struct hookconfig *hc,
                                 struct mqtt *m);
 
+/* command/upload/<path>: stores len bytes as path; done(done_ctx, rc, error) follows once the
+ * file is stored or refused. Returns 0, or -1 with err when refused at once. */
+typedef void commands_upload_done_fn(void *done_ctx, int rc, const char *error);
+typedef int commands_upload_fn(void *ctx, const char *path, const char *data, size_t len,
+                               commands_upload_done_fn *done, void *done_ctx, char *err, size_t errsz);
+/* limit: the largest upload in bytes (MQTT payloads up to it are accepted on command/upload/). */
+void commands_router_set_upload_handler(struct commands_router *r, commands_upload_fn *fn, void *ctx, size_t limit);
+
 /* Until a job module registers, job commands get the error reply "not supported yet". */
 void commands_router_set_job_handler(struct commands_router *r, commands_job_fn *fn, void *ctx);
 void commands_router_set_status_handler(struct commands_router *r, commands_status_fn *fn, void *ctx);

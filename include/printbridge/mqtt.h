@@ -106,6 +106,9 @@ typedef void (*mqtt_message_fn)(void *ctx, const struct mqtt_message *msg);
  * every message on the loop thread. Payloads over max_payload bytes are not copied; beyond
  * max_pending messages waiting for the loop, new ones are dropped and counted in the log.
  * Call once; filters are copied. Returns 0, -EALREADY or -ENOMEM. */
+/* Changes the largest inbound payload kept (a bigger one arrives with payload NULL). */
+void mqtt_set_inbound_limit(struct mqtt *m, size_t max_payload);
+
 int mqtt_set_inbound(struct mqtt *m, char *const *filters, size_t nfilters, size_t max_payload,
                      size_t max_pending, mqtt_message_fn fn, void *ctx);
 
