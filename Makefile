@@ -3,6 +3,8 @@
 #   make            build build/printbridge and build/printbridge-sim
 #   make check      build and run every test, plain and again under ASan + UBSan
 #   make demo       simulator + private mosquitto + daemon, showing the MQTT traffic
+#   make bench      speed, memory and scale beside peers (bench-quick: under a minute)
+#   make check-clients   the example Node-RED flow against a real Node-RED
 #   make install    PREFIX (default /usr/local) and DESTDIR are honoured
 #   make clean
 #
@@ -132,6 +134,36 @@ install: $(DAEMON) $(SIM)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/printbridge $(DESTDIR)$(BINDIR)/printbridge-sim $(DESTDIR)$(UNITDIR)/printbridge.service
+
+# ---- make bench, make bench-quick (bench/, docs/bench.md) ------------------------------------
+# The bench's C tools are built into $(BUILD)/bench/ with the project's flags; the peers it
+# measures against (Printrun's printcore and gcoder) are installed by the bench itself through
+# `scripts/install-deps.sh --bench`, so `make check` never needs them.
+BENCH_DIR   := $(BUILD)/bench
+BENCH_TOOLS := $(BENCH_DIR)/pb-stream $(BENCH_DIR)/pb-respond $(BENCH_DIR)/pb-gcode-gen $(BENCH_DIR)/pb-latency
+.PHONY: bench-quick bench-tools bench-deps
+
+$(BENCH_DIR)/pb-latency: bench/pb-latency.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(ALLCFLAGS) -o $@ $< -lpaho-mqtt3as -lpthread -lutil
+
+$(BENCH_DIR)/%: bench/%.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(ALLCFLAGS) -o $@ $< -lutil
+
+bench-tools: $(BENCH_TOOLS)
+
+bench-deps:
+	@scripts/install-deps.sh --bench --check >/dev/null 2>&1 || scripts/install-deps.sh --bench
+
+bench: $(DAEMON) $(SIM) $(BENCH_TOOLS) bench-deps
+	@/usr/bin/python3 bench/run.py --build $(abspath $(BUILD))
+
+bench-quick: $(DAEMON) $(SIM) $(BENCH_TOOLS) bench-deps
+	@/usr/bin/python3 bench/run.py --build $(abspath $(BUILD)) --quick
+# ---- end of bench ------------------------------------------------------------------------------
 
 clean:
 	rm -rf build

@@ -2,7 +2,21 @@
 # install-deps.sh: install what printbridge needs to build, test and run its demo, from
 # Debian/Ubuntu packages. `--check` only reports whether anything is missing (exit 1 if so).
 # make calls this by itself when a library or tool is missing.
+# `--bench` adds what `make bench` compares against (Printrun's printcore and gcoder, from the
+# Debian package `printcore`, the part of Printrun without its GUI); make bench calls
+# `install-deps.sh --bench --check` and installs only when that fails, so a bare machine's
+# `make check` never needs them. `--bench --check` checks both sets.
 set -euo pipefail
+
+BENCH=0
+CHECK=0
+for arg in "$@"; do
+  case $arg in
+    --bench) BENCH=1 ;;
+    --check) CHECK=1 ;;
+    *) echo "usage: $0 [--bench] [--check]" >&2; exit 2 ;;
+  esac
+done
 
 PACKAGES=(build-essential pkg-config clang libpaho-mqtt-dev libserialport-dev libjansson-dev
           libconfig-dev check libsubunit-dev libuv1-dev mosquitto mosquitto-clients openssl
@@ -17,6 +31,12 @@ REQUIRES=(
   "cmd:mosquitto mosquitto" "cmd:mosquitto_sub mosquitto-clients" "cmd:mosquitto_pub mosquitto-clients"
   "cmd:openssl openssl" "cmd:pkill procps"
 )
+if [ "$BENCH" = 1 ]; then
+  PACKAGES+=(python3 printcore)
+  REQUIRES+=("file:/usr/bin/python3 python3"
+             "file:/usr/lib/python3/dist-packages/printrun/printcore.py printcore"
+             "file:/usr/lib/python3/dist-packages/printrun/gcoder.py printcore")
+fi
 
 # --clients [--screenshot]: Node.js and npm for `make check-clients` (Node-RED 4.1 runs on
 # Debian 12's Node.js 20), plus chromium for the dashboard screenshot. Only check-clients asks
@@ -59,7 +79,7 @@ if [ -z "$(compgen -G "/usr/lib/*/libpaho-mqtt3as.so")$(compgen -G "/usr/lib/lib
   missing+=(libpaho-mqtt-dev)
 fi
 
-if [ "${1:-}" = "--check" ]; then
+if [ "$CHECK" = 1 ]; then
   if [ ${#missing[@]} -gt 0 ]; then
     echo "missing: $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
     exit 1

@@ -227,6 +227,28 @@ static const struct key keys[] = {
     { "scripts", "afterPrinterConnected", KIND_SCRIPT, 0, 0, 0, NULL,
       FIELD(script_after_connected),
       "afterPrinterConnected = [ \"M117 Hello\", \"M115\" ];", NULL },
+    /* jobs (issue 5) */
+#define SCRIPT_KEY(name, field) { "scripts", name, KIND_SCRIPT, 0, 0, 0, NULL, FIELD(field), \
+                                  name " = [ \"M117 Hello\" ];", NULL }
+    SCRIPT_KEY("beforePrintStarted", script_before_print_started),
+    SCRIPT_KEY("afterPrintDone", script_after_print_done),
+    SCRIPT_KEY("afterPrintCancelled", script_after_print_cancelled),
+    SCRIPT_KEY("afterPrintPaused", script_after_print_paused),
+    SCRIPT_KEY("beforePrintResumed", script_before_print_resumed),
+    SCRIPT_KEY("beforePrinterDisconnected", script_before_printer_disconnected),
+    SCRIPT_KEY("beforeToolChange", script_before_tool_change),
+    SCRIPT_KEY("afterToolChange", script_after_tool_change),
+#undef SCRIPT_KEY
+    { "storage", "folder", KIND_STRING, 0, 0, 0, "/var/lib/printbridge/files", FIELD(storage_folder),
+      "folder = \"/var/lib/printbridge/files\";", NULL },
+    { "storage", "max_upload_size", KIND_INT, 1, 2047, 100, NULL, FIELD(storage_max_upload_size),
+      "max_upload_size = 100;", NULL },
+    { "analysis", "filament_diameter", KIND_FLOAT, 0.1, 10, 1.75, NULL, FIELD(analysis_filament_diameter),
+      "filament_diameter = 1.75;", NULL },
+    { "analysis", "acceleration", KIND_FLOAT, 1, 100000, 1500, NULL, FIELD(analysis_acceleration),
+      "acceleration = 1500.0;", NULL },
+    { "analysis", "junction_deviation", KIND_FLOAT, 0.001, 5, 0.05, NULL, FIELD(analysis_junction_deviation),
+      "junction_deviation = 0.05;", NULL },
 
     /* Home Assistant discovery (issue 8); node_id and device_name default from the client id,
      * see check_together */
@@ -256,6 +278,8 @@ static const struct group {
     { "filter", "filter: { classes_off = [ \"position\" ]; };" },
     { "profile", "profile: { extruders = 1; };" },
     { "scripts", "scripts: { afterPrinterConnected = \"M117 Hello\"; };" },
+    { "storage", "storage: { folder = \"/var/lib/printbridge/files\"; };" },
+    { "analysis", "analysis: { filament_diameter = 1.75; };" },
     { "homeassistant", "homeassistant: { enabled = true; };" },
     { "log", "log: { level = \"info\"; };" },
 };

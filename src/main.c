@@ -24,6 +24,8 @@
 #include "printbridge/printer.h"
 #include "printbridge/publisher.h"
 #include "printbridge/statetopic.h"
+#include "printbridge/storage.h"
+#include "printbridge/job.h"
 
 #ifndef PB_VERSION
 #define PB_VERSION "0.0.0"
@@ -52,6 +54,9 @@ struct daemon {
     uint64_t started_ms;
     char status_topic[PUBLISHER_MAX_TOPIC];
     bool stopping;
+    struct storage *storage;        /* local files (issue 5) */
+    struct job *job;
+    struct job_view job_view;       /* what the state topic shows of the job */
     bool stop_new_after_old;
     const char *print_file;         /* --print */
 };
@@ -270,7 +275,71 @@ static void on_model_changed(void *ctx, const struct printer_model *m)
 {
     struct daemon *d = ctx;
     (void)m;
+    job_on_model_changed(d->job);
+    d->publisher.job = job_fill_view(d->job, m, &d->job_view) ? &d->job_view : NULL;
     publisher_on_model(&d->publisher);
+}
+
+static void on_job_progress(void *ctx, const char *location, const char *path, int progress)
+{
+    struct daemon *d = ctx;
+    publisher_publish_progress(&d->publisher, location, path, progress);
+}
+
+/* the printer's received lines feed the job module (SD status, file lists, positions) */
+static void on_printer_line(void *ctx, const char *line)
+{
+    struct daemon *d = ctx;
+    job_on_line(d->job, line);
+    triggers_on_line(d->triggers, TRIGGER_RECEIVED, line);
+}
+
+/* command/job and hassControl/cancel|pause (issue 7's router) -> the job module */
+static int on_job_command(void *ctx, const char *action, const json_t *args, char *err, size_t errsz)
+{
+    struct daemon *d = ctx;
+    if (strcmp(action, "start") == 0)
+        return job_start(d->job, err, errsz);
+    if (strcmp(action, "pause") == 0)
+        return job_pause(d->job, err, errsz);
+    if (strcmp(action, "resume") == 0)
+        return job_resume(d->job, err, errsz);
+    if (strcmp(action, "cancel") == 0)
+        return job_cancel(d->job, err, errsz);
+    char *text = args ? json_dumps(args, 0) : NULL;
+    int rc = text ? job_command(d->job, text, strlen(text), err, errsz) : -EINVAL;
+    if (!text)
+        snprintf(err, errsz, "unknown job command \"%.40s\"", action);
+    free(text);
+    return rc;
+}
+
+static void start_jobs(struct daemon *d)
+{
+    struct config *c = &d->cfg;
+    struct storage_options so = { .folder = c->storage_folder,
+                                  .max_upload_size = (long long)c->storage_max_upload_size << 20 };
+    analysis_options_default(&so.analysis);
+    so.analysis.filament_diameter = c->analysis_filament_diameter;
+    so.analysis.acceleration = c->analysis_acceleration;
+    so.analysis.junction_deviation = c->analysis_junction_deviation;
+    if (storage_create(&d->storage, d->loop, &d->events, &so) < 0)
+        log_error("storage: %s unusable; local files are disabled", c->storage_folder);
+    static char journal[4096];
+    snprintf(journal, sizeof journal, "%s/.printbridge/journal.json", c->storage_folder);
+    struct job_options jo = { .publish_progress = on_job_progress, .publish_ctx = d,
+                              .extruders = c->profile_extruders, .heated_bed = c->profile_heated_bed,
+                              .journal_path = d->storage ? journal : NULL };
+    jo.scripts[JOB_SCRIPT_BEFORE_PRINT_STARTED] = c->script_before_print_started;
+    jo.scripts[JOB_SCRIPT_AFTER_PRINT_DONE] = c->script_after_print_done;
+    jo.scripts[JOB_SCRIPT_AFTER_PRINT_CANCELLED] = c->script_after_print_cancelled;
+    jo.scripts[JOB_SCRIPT_AFTER_PRINT_PAUSED] = c->script_after_print_paused;
+    jo.scripts[JOB_SCRIPT_BEFORE_PRINT_RESUMED] = c->script_before_print_resumed;
+    jo.scripts[JOB_SCRIPT_BEFORE_PRINTER_DISCONNECTED] = c->script_before_printer_disconnected;
+    jo.scripts[JOB_SCRIPT_BEFORE_TOOL_CHANGE] = c->script_before_tool_change;
+    jo.scripts[JOB_SCRIPT_AFTER_TOOL_CHANGE] = c->script_after_tool_change;
+    if (job_create(&d->job, d->loop, &d->events, d->printer, d->storage, &jo) == 0)
+        events_add_sink(&d->events, job_on_event, d->job);
 }
 
 static const struct printer_model *model_source(void *ctx)
@@ -346,6 +415,12 @@ static void on_printer_destroyed(void *ctx)
 {
     struct daemon *d = ctx;
     d->printer = NULL;
+    d->publisher.job = NULL;
+    job_destroy(d->job);
+    d->job = NULL;
+    if (d->storage)
+        storage_destroy(d->storage, NULL, NULL);
+    d->storage = NULL;
     publisher_close(&d->publisher, on_publisher_closed, d);
 }
 
@@ -366,6 +441,7 @@ static void stop(struct daemon *d, const char *why)
     log_info("printbridge: %s, shutting down", why);
     uv_timer_stop(&d->stats_timer);
     events_fire(&d->events, EVENT_SHUTDOWN, NULL);
+    job_stop(d->job);
     commands_router_detach(d->router);  /* no replies once the broker link is going */
     hooks_stop(d->hooks);               /* kills running system hooks' process groups */
     printer_disconnect(d->printer);
@@ -501,11 +577,13 @@ static int run(struct daemon *d)
 
     struct printer_options po;
     printer_options_from(c, d->print_file, &po);
-    struct printer_callbacks pc = { .temperatures = on_temperatures, .changed = on_model_changed };
+    struct printer_callbacks pc = { .temperatures = on_temperatures, .changed = on_model_changed,
+                                    .line = on_printer_line };
     if (printer_create(&d->printer, d->loop, &d->events, &po, &pc, d) < 0) {
         log_error("printbridge: cannot set up the printer link (out of memory)");
         return 1;
     }
+    start_jobs(d);
     /* issue 7: hooks see every event after the publisher; inbound commands need all three */
     if (hooks_create(&d->hooks, d->loop, &d->events, c->hooks) < 0 ||
         events_add_sink(&d->events, hooks_on_event, d->hooks) < 0 ||
@@ -519,6 +597,7 @@ static int run(struct daemon *d)
         return 1;
     }
     hooks_set_printer(d->hooks, d->printer);
+    commands_router_set_job_handler(d->router, on_job_command, d);
 
     uv_signal_t *sigs[] = { &d->sigterm, &d->sigint, &d->sighup };
     int nums[] = { SIGTERM, SIGINT, SIGHUP };

@@ -53,6 +53,7 @@
 #define RESEND_OK_TIMEOUT_MS 500
 #define KILL_JOIN_TIMEOUT_MS 1000
 #define WATCH_MS 100
+#define WATCH_MAX_MS 1000
 #define SD_AUTOREPORT_INTERVAL 1
 #define POS_AUTOREPORT_INTERVAL 5
 /* the last terminal lines quoted in a firmware Error's "logs" */
@@ -854,6 +855,46 @@ void printer_stream_cancel(struct printer *p)
         set_state(p, PRINTER_OPERATIONAL);
 }
 
+/* ---- job control (issue 5) ------------------------------------------------------------ */
+
+int printer_set_job_state(struct printer *p, enum printer_state s)
+{
+    if (!p->port || !printer_state_is_operational(p->state))
+        return -ENOTCONN;
+    if (s != PRINTER_OPERATIONAL && !printer_state_is_printing(s) && s != PRINTER_PAUSED)
+        return -EINVAL;
+    set_state(p, s);
+    return 0;
+}
+
+void printer_stream_hold(struct printer *p, bool hold)
+{
+    if (!p->job || p->model.job_paused == hold)
+        return;
+    p->model.job_paused = hold;
+    if (!hold)
+        pump(p);
+}
+
+void printer_stream_stop(struct printer *p)
+{
+    if (!p->job)
+        return;
+    log_info("printer: stream of %s stopped after %lu lines", p->model.job_file, p->model.job_lines);
+    job_close(p);
+    gcodeevents_z_forget(&p->z);
+}
+
+void printer_set_job_times(struct printer *p, bool has_print_time, long long print_time,
+                           bool has_left, long long left, const char *origin)
+{
+    p->model.has_print_time = has_print_time;
+    p->model.print_time = print_time;
+    p->model.has_time_left = has_left;
+    p->model.print_time_left = left;
+    snprintf(p->model.time_left_origin, sizeof p->model.time_left_origin, "%s", origin ? origin : "");
+}
+
 /* ---- timers ------------------------------------------------------------------------- */
 
 static double poll_interval(const struct printer *p)
@@ -931,18 +972,38 @@ static void handle_timeout(struct printer *p)
     }
 }
 
+/* The watchdog wakes at the nearest deadline, but at least every second (a deadline can move
+ * closer when the communication interval shrinks) and at most every 100 ms: an idle printer
+ * costs one wake-up a second instead of ten. */
+static void on_watch_timer(uv_timer_t *t);
+
+static void watch_rearm(struct printer *p)
+{
+    uint64_t now = uv_now(p->loop), next = p->line_deadline;
+    if (p->inflight > 0 && p->ok_deadline < next)
+        next = p->ok_deadline;
+    uint64_t delay = next > now ? next - now : 0;
+    if (delay < WATCH_MS)
+        delay = WATCH_MS;
+    if (delay > WATCH_MAX_MS)
+        delay = WATCH_MAX_MS;
+    uv_timer_start(&p->watch_timer, on_watch_timer, delay, 0);
+}
+
 static void on_watch_timer(uv_timer_t *t)
 {
     struct printer *p = t->data;
     if (!p->port || !printer_state_is_operational(p->state))
         return;
     uint64_t now = uv_now(p->loop);
-    if (now < p->dwell_until)
-        return;
-    bool line_expired = now >= p->line_deadline;
-    bool ok_expired = p->inflight > 0 && !p->long_running && !p->heating && now >= p->ok_deadline;
-    if (line_expired || ok_expired)
-        handle_timeout(p);
+    if (now >= p->dwell_until) {
+        bool line_expired = now >= p->line_deadline;
+        bool ok_expired = p->inflight > 0 && !p->long_running && !p->heating && now >= p->ok_deadline;
+        if (line_expired || ok_expired)
+            handle_timeout(p);
+    }
+    if (p->port && printer_state_is_operational(p->state))
+        watch_rearm(p);
 }
 
 /* ---- connection life cycle ----------------------------------------------------------- */
@@ -988,7 +1049,7 @@ static void on_connected(struct printer *p)
         if (printer_send(p, *l) < 0)
             log_warn("printer: afterPrinterConnected line not sent: %s", *l);
     reset_deadlines(p);
-    uv_timer_start(&p->watch_timer, on_watch_timer, WATCH_MS, WATCH_MS);
+    watch_rearm(p);
     uv_timer_start(&p->poll_timer, on_poll_timer, ms(poll_interval(p)), ms(poll_interval(p)));
     if (p->opt.print_file && !p->print_started) {
         p->print_started = true;
@@ -1478,6 +1539,8 @@ static void on_line(void *ctx, const char *line, size_t len)
     if (!printer_state_is_operational(p->state))
         return;
     p->line_deadline = uv_now(p->loop) + ms(comm_interval(p));
+    if (p->cb.line)
+        p->cb.line(p->cb_ctx, line);
 
     if (p->split_pending) {
         /* old firmware: "Error:0" then ": Extruder switched off. MAXTEMP triggered !" */

@@ -14,6 +14,7 @@
 #include "printbridge/log.h"
 #include "printbridge/mqtt.h"
 #include "printbridge/pyjson.h"
+#include "printbridge/statetopic.h"
 
 #define EVENT_PAUSED_FOR_USER "PausedForUser"
 #define EVENT_CONNECTIVITY_CHANGED "ConnectivityChanged"
@@ -342,6 +343,28 @@ void publisher_on_model(struct publisher *p)
     uv_timer_start(&p->state_timer, on_state_timer, (uint64_t)(wait * 1000.0) + 1, 0);
 }
 
+/* ---- progress ------------------------------------------------------------------------- */
+
+void publisher_publish_progress(struct publisher *p, const char *location, const char *path, int progress)
+{
+    char topic[PUBLISHER_MAX_TOPIC];
+    if (publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.progress_topic, "progress", "printing") < 0)
+        return;
+    json_t *pd = NULL;
+    if (p->s.printer_data && p->model_fn) {
+        const struct printer_model *m = p->model_fn(p->model_ctx);
+        if (m)
+            pd = statetopic_printer_data(m, p->job);
+    }
+    free(p->progress_last);
+    p->progress_last = publisher_progress_json(location, path, progress, pd, p->s.timestamp_field,
+                                               (long long)time(NULL));
+    json_decref(pd);
+    p->progress_from_job = true;
+    if (p->progress_last)
+        send_kind(p, topic, p->progress_last, PUBLISHER_PROGRESS_PRINTING, NULL);
+}
+
 /* ---- connects -------------------------------------------------------------------------- */
 
 void publisher_on_connected(struct publisher *p, bool first, long long timestamp)
@@ -377,6 +400,10 @@ void publisher_on_connected(struct publisher *p, bool first, long long timestamp
         if (p->stats_last &&
             publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.stats_topic, "", "") >= 0)
             send_kind(p, topic, p->stats_last, PUBLISHER_STATS, NULL);
+        /* a job's progress is state worth restoring; the start-up reset is sent once only */
+        if (p->progress_last && p->progress_from_job &&
+            publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.progress_topic, "progress", "printing") >= 0)
+            send_kind(p, topic, p->progress_last, PUBLISHER_PROGRESS_PRINTING, NULL);
     }
     uv_timer_stop(&p->state_timer);
     publish_state(p, true);

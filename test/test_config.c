@@ -759,8 +759,8 @@ END_TEST
 START_TEST(test_unknown_key_without_a_close_match_has_no_suggestion)
 {
     expect_error("mqtt: { colour = \"red\"; };\n", 1, "unknown setting 'mqtt.colour'");
-    expect_error("scripts: { beforePrintStarted = \"G28\"; };\n", 1,
-                 "unknown setting 'scripts.beforePrintStarted'");
+    expect_error("scripts: { beforePrintStartd = \"G28\"; };\n", 1,
+                 "unknown setting 'scripts.beforePrintStartd'; did you mean 'scripts.beforePrintStarted'?");
 }
 END_TEST
 
@@ -785,7 +785,7 @@ START_TEST(test_unknown_group_is_an_error)
     expect_error("mqtt: {};\nmqqt: { port = 1; };\n", 2,
                  "unknown group 'mqqt'; did you mean 'mqtt'?");
     expect_error("serial: { port = \"auto\"; };\n", 1,
-                 "unknown group 'serial'; the groups are printer, mqtt, topics, qos, filter, profile, scripts, homeassistant and log");
+                 "unknown group 'serial'; the groups are printer, mqtt, topics, qos, filter, profile, scripts, storage, analysis, homeassistant and log");
 }
 END_TEST
 
@@ -1077,6 +1077,12 @@ static const char *const all_keys[] = {
     "profile.volume_depth", "profile.volume_height",
     "scripts.afterPrinterConnected", "homeassistant.enabled", "homeassistant.prefix",
     "homeassistant.node_id", "homeassistant.device_name", "homeassistant.republish_delay", "log.level",
+    /* jobs (issue 5) */
+    "scripts.beforePrintStarted", "scripts.afterPrintDone", "scripts.afterPrintCancelled",
+    "scripts.afterPrintPaused", "scripts.beforePrintResumed", "scripts.beforePrinterDisconnected",
+    "scripts.beforeToolChange", "scripts.afterToolChange", "storage.folder",
+    "storage.max_upload_size", "analysis.filament_diameter", "analysis.acceleration",
+    "analysis.junction_deviation",
     /* issue 7: events and inbound (read by hookconfig.c) */
     "events.enabled", "events.timeout", "events.max_concurrent", "events.max_queued",
     "events.max_output", "events.progress_percent", "events.progress_minutes",

@@ -90,6 +90,20 @@ START_TEST(test_m110_skips_the_line_number_check_and_sets_its_n)
 }
 END_TEST
 
+/* printcore opens with "N-1 M110*<cs>": Marlin takes the line's own N, so N0 comes next */
+START_TEST(test_negative_m110_line_resets_to_minus_one)
+{
+    struct sim_gcode_line l = split("N-1 M110*15");
+    ck_assert(l.has_n && l.is_m110 && !l.m110_has_n);
+    ck_assert_int_eq(l.n, -1);
+    ck_assert_uint_eq(l.computed, 15);
+    ck_assert_int_eq(sim_gcode_check(&l, 57), SIM_LINE_OK);
+    ck_assert_int_eq(sim_gcode_new_last_n(&l, 57), -1);
+    l = split("N0 G21*26");
+    ck_assert_int_eq(sim_gcode_check(&l, -1), SIM_LINE_OK);
+}
+END_TEST
+
 START_TEST(test_checksum_covers_everything_before_the_last_star)
 {
     struct sim_gcode_line l = split("N1 M117 a*b*12");
@@ -174,6 +188,7 @@ Suite *sim_gcode_suite(void)
     tcase_add_test(tc, test_numbered_line_without_star_lacks_its_checksum);
     tcase_add_test(tc, test_unnumbered_lines_are_always_accepted_and_lose_their_star);
     tcase_add_test(tc, test_m110_skips_the_line_number_check_and_sets_its_n);
+    tcase_add_test(tc, test_negative_m110_line_resets_to_minus_one);
     tcase_add_test(tc, test_checksum_covers_everything_before_the_last_star);
     suite_add_tcase(s, tc);
     tc = tcase_create("commands");

@@ -88,6 +88,20 @@ struct config {
     /* scripts (G-code sent at moments of the printer's life). Lines are trimmed and empty
      * ones dropped; at most CONFIG_MAX_SCRIPT_LINES lines, hence the extra slot for the NULL. */
     char *script_after_connected[CONFIG_MAX_SCRIPT_LINES + 1]; /* NULL-terminated */
+    /* jobs (issue 5): the other OctoPrint script names, storage and analysis */
+    char *script_before_print_started[CONFIG_MAX_SCRIPT_LINES + 1];
+    char *script_after_print_done[CONFIG_MAX_SCRIPT_LINES + 1];
+    char *script_after_print_cancelled[CONFIG_MAX_SCRIPT_LINES + 1]; /* empty: profile default */
+    char *script_after_print_paused[CONFIG_MAX_SCRIPT_LINES + 1];
+    char *script_before_print_resumed[CONFIG_MAX_SCRIPT_LINES + 1];
+    char *script_before_printer_disconnected[CONFIG_MAX_SCRIPT_LINES + 1];
+    char *script_before_tool_change[CONFIG_MAX_SCRIPT_LINES + 1];
+    char *script_after_tool_change[CONFIG_MAX_SCRIPT_LINES + 1];
+    char *storage_folder;               /* default "/var/lib/printbridge/files" */
+    int storage_max_upload_size;        /* MiB, default 100 */
+    double analysis_filament_diameter;  /* mm, default 1.75 */
+    double analysis_acceleration;       /* mm/s^2, default 1500 */
+    double analysis_junction_deviation; /* mm, default 0.05 */
 
     /* homeassistant: MQTT discovery (issue 8) */
     bool ha_enabled;                /* default true */

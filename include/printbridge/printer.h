@@ -107,6 +107,11 @@ struct printer_model {
     long long job_size;             /* bytes, -1 when unknown */
     long long job_pos;              /* bytes read and handed to the send path */
     unsigned long job_lines;        /* commands taken from the file */
+    /* the job's times (issue 5; written by job.c through printer_set_job_times) */
+    bool has_print_time, has_time_left;
+    long long print_time;           /* s */
+    long long print_time_left;      /* s */
+    char time_left_origin[16];      /* "linear", "analysis", "mixed-analysis", "" */
 };
 
 struct printer_callbacks {
@@ -114,6 +119,9 @@ struct printer_callbacks {
     /* Something in the model changed (state, temperatures, firmware, ...). Called after the
      * corresponding events fired; cheap to receive, consumers rate-limit themselves. */
     void (*changed)(void *ctx, const struct printer_model *m);
+    /* Every line received while operational, before the printer acts on it (SD card
+     * messages for the job module). May be NULL. */
+    void (*line)(void *ctx, const char *line);
 };
 
 struct printer;
@@ -151,6 +159,24 @@ int printer_stream_file(struct printer *p, const char *path);
 
 /* Stops a stream (nothing more is read; what is in flight completes). */
 void printer_stream_cancel(struct printer *p);
+
+/* ---- job control (issue 5): job.c drives OctoPrint's job states around the stream ---- */
+
+/* Sets a job state (OPERATIONAL, STARTING, PRINTING, PAUSING, PAUSED, RESUMING, CANCELLING,
+ * FINISHING) with its PrinterStateChanged. Returns 0, -ENOTCONN (not operational) or
+ * -EINVAL (not a job state). */
+int printer_set_job_state(struct printer *p, enum printer_state s);
+
+/* Holds the stream (no more file lines are read; queued commands still go out) or lets it
+ * go on, without changing the state. */
+void printer_stream_hold(struct printer *p, bool hold);
+
+/* Closes the stream like printer_stream_cancel, but leaves the state to the caller. */
+void printer_stream_stop(struct printer *p);
+
+/* Stores the job's print time and time left in the model for the state topic. */
+void printer_set_job_times(struct printer *p, bool has_print_time, long long print_time,
+                           bool has_left, long long left, const char *origin);
 
 /* Closes the link (Disconnecting ... Disconnected) and stops reconnecting. */
 void printer_disconnect(struct printer *p);

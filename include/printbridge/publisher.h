@@ -77,6 +77,7 @@ struct publisher {
     void *model_ctx;
     const struct job_view *job;         /* NULL until a job module exists */
     char *progress_last;                /* last progress/printing payload */
+    bool progress_from_job;             /* progress_last is a job's, not the start-up reset */
     char *stats_last;
     void (*closed)(void *ctx);
     void *closed_ctx;
@@ -99,6 +100,10 @@ void publisher_set_model_source(struct publisher *p, const struct printer_model 
 
 /* The printer model changed: the state topic follows, at most once per state_interval. */
 void publisher_on_model(struct publisher *p);
+
+/* A job's progress on progress/printing (QoS, retain and printer_data as configured); kept
+ * and sent again after every reconnect. */
+void publisher_publish_progress(struct publisher *p, const char *location, const char *path, int progress);
 
 /* After a broker connect: on the first one the progress reset messages (4.2); on every other
  * one the last temperatures and stats again, and on every one the state topic (retained

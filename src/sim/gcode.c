@@ -64,13 +64,15 @@ void sim_gcode_split(const char *line, size_t len, struct sim_gcode_line *l)
         end = star;
     }
     const char *p = line;
-    if (p < end && *p == 'N' && p + 1 < end && isdigit((unsigned char)p[1])) {
+    /* "N-1 M110" (printcore's reset) is accepted like Marlin: the next line is N0 */
+    bool negative = p + 2 < end && *p == 'N' && p[1] == '-' && isdigit((unsigned char)p[2]);
+    if (p < end && *p == 'N' && ((p + 1 < end && isdigit((unsigned char)p[1])) || negative)) {
         long n = 0;
-        p++;
+        p += negative ? 2 : 1;
         while (p < end && isdigit((unsigned char)*p))
             n = n * 10 + (*p++ - '0');
         l->has_n = true;
-        l->n = n;
+        l->n = negative ? -n : n;
     }
     while (p < end && isspace((unsigned char)*p))
         p++;

@@ -1,0 +1,843 @@
+#!/usr/bin/python3
+"""run.py: `make bench` and `make bench-quick` -- printbridge's speed, memory and scale measured
+beside its peers (Printrun's printcore and gcoder) and beside the floor a pseudo-terminal
+allows (bench/pb-stream.c against bench/pb-respond.c).
+
+    bench/run.py --build BUILD [--quick] [--only NAME[,NAME...]]
+
+BUILD holds printbridge, printbridge-sim and bench/ with the C tools (the Makefile builds
+them). Prints one table at the end and writes BUILD/bench/results.json. A target that is missed
+is reported as MISS and does not change the exit status; the exit status is 1 only when a
+measurement could not run at all. Every process started here is stopped on the way out (also on
+Ctrl-C or SIGTERM); temporary files live in BUILD/bench/run/ and are removed.
+
+The machine is assumed shared and noisy: every figure is the median of several runs with the
+spread (min..max) shown, runs of the two sides of a ratio are interleaved, and one warm-up run
+is thrown away before each series. Uses only the Python standard library (printcore's own
+scripts need Printrun's modules; they run under the same /usr/bin/python3).
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+PROCS = []          # every Popen started here, stopped by cleanup()
+ROWS = []           # the table
+FAILED = []         # measurements that could not run
+
+
+class BenchError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# processes
+
+def start(cmd, log, **kw):
+    f = open(log, "ab")
+    p = subprocess.Popen(cmd, stdout=kw.pop("stdout", f), stderr=f, stdin=subprocess.DEVNULL, **kw)
+    f.close()
+    PROCS.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, timeout=5.0):
+    if p is None:
+        return None
+    if p.poll() is None:
+        try:
+            p.send_signal(sig)
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    if p in PROCS:
+        PROCS.remove(p)
+    return p.returncode
+
+
+def stop_all(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        if p in PROCS:
+            PROCS.remove(p)
+
+
+def cleanup():
+    stop_all(list(PROCS))
+
+
+def wait_until(cond, timeout, what, proc=None, step=0.01):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if proc is not None and proc.poll() is not None:
+            raise BenchError("%s: the process exited (status %s)" % (what, proc.returncode))
+        if time.monotonic() > deadline:
+            raise BenchError("%s: not within %.0f s" % (what, timeout))
+        time.sleep(step)
+
+
+def run_tool(cmd, timeout, log):
+    """run a tool that prints one key=value line; return the dict"""
+    with open(log, "ab") as f:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=f, stdin=subprocess.DEVNULL, timeout=timeout)
+    out = r.stdout.decode(errors="replace").strip().splitlines()
+    if r.returncode != 0 or not out:
+        raise BenchError("%s failed (status %d; see %s)" % (os.path.basename(cmd[0]), r.returncode, log))
+    return kv(out[-1])
+
+
+def kv(line):
+    d = {}
+    for part in line.split():
+        if "=" in part:
+            k, v = part.split("=", 1)
+            try:
+                d[k] = float(v)
+            except ValueError:
+                d[k] = v
+    return d
+
+
+def proc_status_kb(pid, key):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def proc_pss_kb(pid):
+    """proportional set size: shared library pages divided among the processes mapping them"""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def proc_cpu(pid):
+    """utime+stime of a process in seconds (10 ms ticks)"""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_cpu_ns(pid):
+    """CPU time of a process's live threads in seconds, from the scheduler's nanosecond
+    counters (/proc/PID/task/*/schedstat); falls back to proc_cpu without schedstats"""
+    total = 0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return proc_cpu(pid)
+    return total / 1e9
+
+
+# ---------------------------------------------------------------------------------------------
+# the pieces of a set-up: broker, simulator, daemon, subscriber
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+class Bench:
+    def __init__(self, build, quick):
+        self.build = build
+        self.quick = quick
+        self.tools = os.path.join(build, "bench")
+        self.dir = os.path.join(self.tools, "run")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.daemon = os.path.join(build, "printbridge")
+        self.sim = os.path.join(build, "printbridge-sim")
+        self.log = os.path.join(self.dir, "bench.log")
+        self.n = 0
+        self.results = {}
+        help_text = subprocess.run([self.daemon, "--help"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT).stdout.decode(errors="replace")
+        self.has_print = "--print" in help_text
+        self.has_analyse = "--analy" in help_text
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def tool(self, name):
+        return os.path.join(self.tools, name)
+
+    def uniq(self):
+        self.n += 1
+        return self.n
+
+    def broker(self):
+        for _ in range(8):
+            port = free_port()
+            p = start(["mosquitto", "-p", str(port)], self.path("broker.%d.log" % self.uniq()))
+            try:
+                wait_until(lambda: port_open(port), 10, "mosquitto on port %d" % port, p)
+                return p, port
+            except BenchError:
+                stop(p)
+        raise BenchError("could not start mosquitto")
+
+    def start_sim(self, link, *args):
+        if os.path.lexists(link):
+            os.unlink(link)
+        p = start([self.sim, "--link", link] + list(args), self.path("sim.%d.log" % self.uniq()))
+        wait_until(lambda: os.path.exists(link), 10, "printbridge-sim creating %s" % link, p)
+        return p
+
+    def start_responder(self, link):
+        p = start([self.tool("pb-respond"), "--link", link], self.path("respond.%d.log" % self.uniq()))
+        wait_until(lambda: os.path.exists(link), 10, "pb-respond creating %s" % link, p)
+        return p
+
+    def config(self, link, port, base, extra=""):
+        cfg = self.path("pb.%d.conf" % self.uniq())
+        client = "pb-bench-" + base.strip("/").replace("/", "-")
+        with open(cfg, "w") as f:
+            f.write('printer: { port = "%s"; baudrate = 115200; reconnect_delay = 1; };\n'
+                    'mqtt: { host = "127.0.0.1"; port = %d; base_topic = "%s"; client_id = "%s"; };\n'
+                    'log: { level = "warn"; };\n%s\n' % (link, port, base, client, extra))
+        return cfg
+
+    def start_daemon(self, cfg, *args):
+        return start([self.daemon, "-c", cfg] + list(args), self.path("daemon.%d.log" % self.uniq()))
+
+    def subscriber(self, port, *topics):
+        """mosquitto_sub in the background; returns (proc, messages) where messages is a list
+        of (arrival unix time, topic, payload) that a thread keeps filling"""
+        probe = "pbbench/probe/%d" % self.uniq()
+        cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-F", "%U|%t|%p", "-t", probe]
+        for t in topics:
+            cmd += ["-t", t]
+        p = start(cmd, self.path("sub.%d.log" % self.uniq()), stdout=subprocess.PIPE)
+        msgs = []
+
+        def reader():
+            for raw in p.stdout:
+                parts = raw.decode(errors="replace").rstrip("\n").split("|", 2)
+                if len(parts) == 3 and parts[1] != probe:
+                    msgs.append((float(parts[0]), parts[1], parts[2]))
+                elif len(parts) == 3:
+                    probed.set()
+        probed = threading.Event()
+        threading.Thread(target=reader, daemon=True).start()
+        # the subscription is live once a probe published after it comes back
+        deadline = time.monotonic() + 10
+        while not probed.is_set():
+            if time.monotonic() > deadline or p.poll() is not None:
+                raise BenchError("mosquitto_sub did not start")
+            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", probe, "-m", "x"],
+                           stderr=subprocess.DEVNULL)
+            probed.wait(0.05)
+        return p, msgs
+
+    def gcode(self, name, *how):
+        out = self.path(name)
+        if not os.path.exists(out):
+            subprocess.run([self.tool("pb-gcode-gen")] + list(how) + [out], check=True)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics and the table
+
+def med(values):
+    return statistics.median(values) if values else None
+
+
+def spread(values, fmt):
+    if len(values) < 2:
+        return ""
+    return " (%s..%s, n=%d)" % (fmt % min(values), fmt % max(values), len(values))
+
+
+def row(section, measure, figure, target, ok, data=None):
+    """ok: True (PASS), False (MISS) or None (no target or not measurable)"""
+    ROWS.append((section, measure, figure, target, "" if ok is None else ("PASS" if ok else "MISS")))
+    return {"measure": measure, "figure": figure, "target": target,
+            "result": None if ok is None else ("PASS" if ok else "MISS"), "data": data or {}}
+
+
+def na(section, measure, why, target=""):
+    return row(section, measure, "n/a (%s)" % why, target, None)
+
+
+def print_table(title):
+    widths = [max(len(r[i]) for r in ROWS + [("", "Measure", "Figure", "Target", "Result")]) for i in range(1, 5)]
+    lines = [title, ""]
+    head = ("Measure", "Figure (median, spread)", "Target", "Result")
+    widths[1] = max(widths[1], len(head[1]))
+    fmt = "| %-*s | %-*s | %-*s | %-*s |"
+    lines.append(fmt % (widths[0], head[0], widths[1], head[1], widths[2], head[2], widths[3], head[3]))
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    section = None
+    for r in ROWS:
+        if r[0] != section:
+            section = r[0]
+            lines.append(fmt % (widths[0], "**%s**" % section, widths[1], "", widths[2], "", widths[3], ""))
+        lines.append(fmt % (widths[0], r[1], widths[1], r[2], widths[2], r[3], widths[3], r[4]))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. streaming
+
+def stream_minimal(b, target, gcode, window=1):
+    return run_tool([b.tool("pb-stream"), "--window", str(window), target, gcode], 120, b.log)
+
+
+def bench_floor(b, R):
+    """issue 3: pb-stream through printbridge-sim --fast against pb-respond; flood rate"""
+    S = "Streaming"
+    lines = 20000 if b.quick else 200000
+    gcode = b.gcode("stream.gcode", "--lines", str(lines))
+    floor_gcode = b.gcode("floor.gcode", "--lines", "60000") if b.quick else gcode
+    warm = b.gcode("warm.gcode", "--lines", "5000")
+    runs = 3 if b.quick else 5
+    resp_link, sim_link = b.path("respond.tty"), b.path("simfast.tty")
+    resp = b.start_responder(resp_link)
+    sim = b.start_sim(sim_link, "--fast")
+    try:
+        stream_minimal(b, resp_link, warm)
+        stream_minimal(b, sim_link, warm)
+        r_resp, r_sim, cpu_sim = [], [], []
+        for _ in range(runs):     # interleaved: drift on a shared machine hits both alike
+            r_resp.append(stream_minimal(b, resp_link, floor_gcode)["lines_per_s"])
+            x = stream_minimal(b, sim_link, floor_gcode)
+            r_sim.append(x["lines_per_s"])
+            cpu_sim.append(x["cpu_us_per_line"])
+        stream_minimal(b, sim_link, warm, 64)
+        flood = [stream_minimal(b, sim_link, gcode, 64)["lines_per_s"] for _ in range(runs)]
+    finally:
+        stop(sim)
+        stop(resp)
+    ratios = [s / r for s, r in zip(r_sim, r_resp)]
+    R["floor"] = {"lines": 60000 if b.quick else lines, "responder_lines_per_s": r_resp, "sim_lines_per_s": r_sim,
+                  "streamer_cpu_us_per_line": cpu_sim, "sim_flood_lines_per_s": flood}
+    R["rows"].append(row(S, "minimal C streamer -> minimal responder (pty floor), lines/s",
+                         "%.0f%s" % (med(r_resp), spread(r_resp, "%.0f")), "reference", None))
+    R["rows"].append(row(S, "minimal C streamer -> printbridge-sim --fast, lines/s",
+                         "%.0f%s" % (med(r_sim), spread(r_sim, "%.0f")), "reference", None))
+    R["rows"].append(row(S, "  sim / responder (issue 3)", "%.0f%%%s" % (100 * med(ratios), spread([100 * x for x in ratios], "%.0f%%")),
+                         ">= 90%", med(ratios) >= 0.9))
+    R["rows"].append(row(S, "printbridge-sim --fast, 64 lines in flight, lines/s (issue 3)",
+                         "%.0f%s" % (med(flood), spread(flood, "%.0f")), ">= 100000", med(flood) >= 100000))
+    return med(r_sim)
+
+
+def stream_printbridge(b, gcode, sim_args, timeout):
+    """printbridge -c CFG --print GCODE to a simulator; timed from the PrintStarted event to the
+    PrintDone event as a subscriber sees them; CPU from /proc at the same two moments"""
+    broker, port = b.broker()
+    link = b.path("pbstream.%d.tty" % b.uniq())
+    procs = [broker]
+    try:
+        procs.append(b.start_sim(link, *sim_args))
+        base = "bench/stream%d/" % b.uniq()
+        sub, msgs = b.subscriber(port, base + "event/+")
+        procs.append(sub)
+        cfg = b.config(link, port, base, 'scripts: { afterPrinterConnected = [ ]; };')
+        d = b.start_daemon(cfg, "--print", gcode)
+        procs.append(d)
+        mark = {}
+
+        def seen():
+            # the job starts with PrintStarted (jobs issue) or the state PRINTING, and ends with
+            # PrintDone or the return to OPERATIONAL
+            for _, topic, payload in msgs[mark.get("i", 0):]:
+                mark["i"] = mark.get("i", 0) + 1
+                ev = topic.rsplit("/", 1)[1]
+                state = payload_state(payload) if ev == "PrinterStateChanged" else None
+                if "t0" not in mark and (ev == "PrintStarted" or state == "PRINTING"):
+                    mark["t0"], mark["c0"] = time.monotonic(), proc_cpu_ns(d.pid)
+                elif ev in ("PrintFailed", "PrintCancelled", "Error") or (
+                        "t0" in mark and (ev == "PrintDone" or state == "OPERATIONAL")):
+                    mark["t1"], mark["c1"], mark["ev"] = time.monotonic(), proc_cpu_ns(d.pid), ev
+                    return True
+            return False
+        wait_until(seen, timeout, "printbridge streaming %s" % os.path.basename(gcode), d, step=0.002)
+        if mark["ev"] not in ("PrintDone", "PrinterStateChanged") or "t0" not in mark:
+            raise BenchError("printbridge --print ended with %s (see %s)" % (mark["ev"], b.dir))
+        n = sum(1 for _ in open(gcode))
+        secs = mark["t1"] - mark["t0"]
+        return {"lines": n, "seconds": secs, "lines_per_s": n / secs,
+                "cpu_us_per_line": (mark["c1"] - mark["c0"]) * 1e6 / n}
+    finally:
+        stop_all(procs)
+
+
+def payload_state(payload):
+    try:
+        return json.loads(payload).get("state_id")
+    except (ValueError, AttributeError):
+        return None
+
+
+def stream_printcore(b, gcode, nlines, hold=0):
+    link = b.path("printcore.%d.tty" % b.uniq())
+    sim = b.start_sim(link, "--fast")
+    try:
+        cmd = [PYTHON, os.path.join(HERE, "printcore_stream.py"), link, gcode]
+        if nlines:
+            cmd += ["--lines", str(nlines)]
+        if hold:
+            cmd += ["--hold", str(hold)]
+        return run_tool(cmd, 600, b.log)
+    finally:
+        stop(sim)
+
+
+def bench_streaming(b, R, floor):
+    S = "Streaming"
+    lines = 20000 if b.quick else 200000
+    gcode = b.gcode("stream.gcode", "--lines", str(lines))
+    warm = b.gcode("warm.gcode", "--lines", "5000")
+    runs = 2 if b.quick else 3
+
+    # printcore: at ~1000 lines/s the whole file would take minutes; a prefix of it is enough
+    # for a steady rate
+    pc_lines = 2000 if b.quick else 10000
+    pc = None
+    try:
+        stream_printcore(b, warm, 1000)
+        pcs = [stream_printcore(b, gcode, pc_lines) for _ in range(1 if b.quick else 3)]
+        pc = {"lines_per_s": med([x["lines_per_s"] for x in pcs]),
+              "cpu_us_per_line": med([x["cpu_us_per_line"] for x in pcs]), "runs": pcs}
+        R["printcore"] = pc
+        lps = [x["lines_per_s"] for x in pcs]
+        cpu = [x["cpu_us_per_line"] for x in pcs]
+        R["rows"].append(row(S, "printcore -> printbridge-sim --fast, lines/s (first %d lines)" % pc_lines,
+                             "%.0f%s" % (med(lps), spread(lps, "%.0f")), "reference", None))
+        R["rows"].append(row(S, "printcore CPU per line, us",
+                             "%.1f%s" % (med(cpu), spread(cpu, "%.1f")), "reference", None))
+    except (BenchError, subprocess.TimeoutExpired) as e:
+        FAILED.append("printcore streaming: %s" % e)
+        R["rows"].append(na(S, "printcore -> printbridge-sim --fast", "could not run: %s" % e))
+
+    if not b.has_print:
+        for what in ("one in flight", "ADVANCED_OK (--advanced-ok --buffer 16)"):
+            R["rows"].append(na(S, "printbridge -> sim --fast, %s, lines/s" % what, "needs --print",
+                                ">= 70% of minimal" if what == "one in flight" else ">= 2x one in flight"))
+        R["rows"].append(na(S, "printbridge CPU per line vs printcore", "needs --print", "< 1/10"))
+        return
+    try:
+        stream_printbridge(b, warm, ["--fast"], 60)
+        one, adv = [], []
+        for _ in range(runs):
+            one.append(stream_printbridge(b, gcode, ["--fast"], 300))
+            adv.append(stream_printbridge(b, gcode, ["--fast", "--advanced-ok", "--buffer", "16"], 300))
+    except (BenchError, subprocess.TimeoutExpired) as e:
+        FAILED.append("printbridge streaming: %s" % e)
+        R["rows"].append(na(S, "printbridge -> sim --fast", "could not run: %s" % e))
+        return
+    R["printbridge_stream"] = {"one_in_flight": one, "advanced_ok": adv}
+    l1 = [x["lines_per_s"] for x in one]
+    la = [x["lines_per_s"] for x in adv]
+    c1 = [x["cpu_us_per_line"] for x in one]
+    ca = [x["cpu_us_per_line"] for x in adv]
+    R["rows"].append(row(S, "printbridge -> sim --fast, one in flight, lines/s",
+                         "%.0f%s = %.0f%% of minimal" % (med(l1), spread(l1, "%.0f"), 100 * med(l1) / floor),
+                         ">= 70% of minimal", med(l1) >= 0.7 * floor))
+    R["rows"].append(row(S, "printbridge -> sim --fast --advanced-ok --buffer 16, lines/s",
+                         "%.0f%s = %.1fx one in flight" % (med(la), spread(la, "%.0f"), med(la) / med(l1)),
+                         ">= 2x one in flight", med(la) >= 2 * med(l1)))
+    cpu = med(c1 + ca)
+    if pc:
+        R["rows"].append(row(S, "printbridge CPU per line, us (one in flight / ADVANCED_OK)",
+                             "%.1f / %.1f = 1/%.0f of printcore" % (med(c1), med(ca), pc["cpu_us_per_line"] / cpu),
+                             "< 1/10 of printcore", cpu * 10 < pc["cpu_us_per_line"]))
+        R["rows"].append(row(S, "printbridge one in flight / printcore, lines/s",
+                             "%.1fx" % (med(l1) / pc["lines_per_s"]), "reference (about 20x)", None))
+    else:
+        R["rows"].append(row(S, "printbridge CPU per line, us (one in flight / ADVANCED_OK)",
+                             "%.1f / %.1f" % (med(c1), med(ca)), "< 1/10 of printcore", None))
+
+
+# ---------------------------------------------------------------------------------------------
+# 2 + 3. memory and idle cost
+
+def connected_daemon(b, port, link, base, msgs, extra=""):
+    cfg = b.config(link, port, base, extra)
+    d = b.start_daemon(cfg)
+    wait_until(lambda: any(t == base + "event/Connected" for _, t, _p in msgs), 20,
+               "printbridge connecting to the simulator", d)
+    return d
+
+
+def bench_idle(b, R):
+    S1, S2 = "Memory", "Idle cost"
+    secs = 5 if b.quick else 30
+    broker, port = b.broker()
+    procs = [broker]
+    try:
+        link = b.path("idle.tty")
+        procs.append(b.start_sim(link))     # a normal simulator: it autoreports temperatures
+        base = "bench/idle/"
+        sub, msgs = b.subscriber(port, base + "#")
+        procs.append(sub)
+        # heating: the autoreported temperatures change, so they are published too
+        d = connected_daemon(b, port, link, base, msgs,
+                             'scripts: { afterPrinterConnected = [ "M104 S210", "M140 S60" ]; };')
+        procs.append(d)
+        time.sleep(2)       # warm-up: M155 set, first reports published
+        n0 = len(msgs)
+        c0, t0 = proc_cpu_ns(d.pid), time.monotonic()
+        time.sleep(secs)
+        up = (proc_cpu_ns(d.pid) - c0) / (time.monotonic() - t0) * 100
+        temps = sum(1 for m in msgs[n0:] if "/temperature/" in m[1])
+        hwm = proc_status_kb(d.pid, "VmHWM")
+        rss = proc_status_kb(d.pid, "VmRSS")
+        anon = proc_status_kb(d.pid, "RssAnon")
+        rfile = proc_status_kb(d.pid, "RssFile")
+        stop(broker)
+        time.sleep(2)
+        c0, t0 = proc_cpu_ns(d.pid), time.monotonic()
+        time.sleep(secs)
+        down = (proc_cpu_ns(d.pid) - c0) / (time.monotonic() - t0) * 100
+        hwm2 = proc_status_kb(d.pid, "VmHWM")
+        if d.poll() is not None:
+            raise BenchError("printbridge exited while the broker was down")
+    finally:
+        stop_all(procs)
+    R["idle"] = {"seconds": secs, "cpu_pct_broker_up": up, "cpu_pct_broker_down": down,
+                 "temperature_messages": temps, "vmhwm_kb": hwm, "vmrss_kb": rss, "rss_anon_kb": anon,
+                 "rss_file_kb": rfile, "vmhwm_kb_after_broker_down": hwm2}
+    R["rows"].append(row(S1, "printbridge idle, connected, peak RSS (VmHWM)",
+                         "%.2f MB (now: %.2f MB own + %.2f MB shared-library pages)" % (hwm / 1024, anon / 1024, rfile / 1024),
+                         "< 5 MB", hwm < 5 * 1024))
+    R["rows"].append(row(S2, "printbridge CPU, broker up, %d s, temperatures autoreported (heating)" % secs,
+                         "%.3f%% (%d temperature messages)" % (up, temps), "< 0.1%", up < 0.1))
+    R["rows"].append(row(S2, "printbridge CPU, broker down, %d s" % secs,
+                         "%.3f%%" % down, "< 0.1%", down < 0.1))
+
+
+def bench_memory_stream(b, R, pc_only=False):
+    S = "Memory"
+    mb = 10 if b.quick else 100
+    hold = 3 if b.quick else 10
+    big = b.gcode("big.gcode", "--bytes", str(mb * 1000 * 1000))
+    try:
+        pb = None
+        if b.has_print:
+            broker, port = b.broker()
+            procs = [broker]
+            try:
+                link = b.path("bigstream.tty")
+                procs.append(b.start_sim(link, "--fast", "--advanced-ok", "--buffer", "16"))
+                base = "bench/big/"
+                sub, msgs = b.subscriber(port, base + "event/+")
+                procs.append(sub)
+                cfg = b.config(link, port, base)
+                d = b.start_daemon(cfg, "--print", big)
+                procs.append(d)
+                wait_until(lambda: any(t.endswith("/PrintStarted") or payload_state(p) == "PRINTING"
+                                       for _, t, p in msgs), 30,
+                           "printbridge starting to print %s" % big, d)
+                time.sleep(hold)
+                pb = proc_status_kb(d.pid, "VmHWM")
+            finally:
+                stop_all(procs)
+        try:
+            pc = stream_printcore(b, big, 0, hold)
+        except (BenchError, subprocess.TimeoutExpired) as e:
+            FAILED.append("printcore memory: %s" % e)
+            pc = None
+        R["memory_stream"] = {"file_mb": mb, "hold_s": hold, "printbridge_vmhwm_kb": pb, "printcore": pc}
+        if pb is not None:
+            R["rows"].append(row(S, "printbridge streaming a %d MB file (peak RSS after %d s)" % (mb, hold),
+                                 "%.2f MB" % (pb / 1024) + (" = 1/%.0f of printcore" % (pc["peak_rss_kb"] / pb) if pc else ""),
+                                 "< 1/10 of printcore", (pb * 10 < pc["peak_rss_kb"]) if pc else None))
+        else:
+            R["rows"].append(na(S, "printbridge streaming a %d MB file" % mb, "needs --print", "< 1/10 of printcore"))
+        if pc:
+            R["rows"].append(row(S, "printcore on the same job (peak RSS, job loaded in %.0f s, %d s streamed)"
+                                 % (pc["load_seconds"], hold), "%.1f MB" % (pc["peak_rss_kb"] / 1024), "reference", None))
+        else:
+            R["rows"].append(na(S, "printcore on the same job", "could not run"))
+    finally:
+        os.unlink(big)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. latency
+
+def bench_latency(b, R):
+    S = "Event latency"
+    runs = 1 if b.quick else 3
+    count = 2000 if b.quick else 10000
+    # the event: a serial line that printbridge turns into an MQTT event today. FirmwareData
+    # (a FIRMWARE_NAME: line) exists from the walking skeleton; //action:notification comes
+    # with the protocol engine.
+    line, event = "FIRMWARE_NAME:pbseq%lu SOURCE_CODE_URL:bench", "FirmwareData"
+    med_, p99 = [], []
+    for _ in range(runs):
+        broker, port = b.broker()
+        procs = [broker]
+        try:
+            base = "bench/lat%d/" % b.uniq()
+            link = b.path("latency.%d.tty" % b.uniq())
+            topic = base + "event/" + event
+            out = b.path("latency.%d.out" % b.uniq())
+            f = open(out, "wb")
+            lat = start([b.tool("pb-latency"), "--link", link, "--port", str(port), "--topic", topic,
+                         "--line", line, "--rate", "1000", "--count", str(count), "--warmup", "500"],
+                        b.path("latency.%d.log" % b.uniq()), stdout=f)
+            f.close()
+            procs.append(lat)
+            wait_until(lambda: os.path.lexists(link), 10, "pb-latency creating its pty", lat)
+            cfg = b.config(link, port, base, 'scripts: { afterPrinterConnected = [ ]; };')
+            procs.append(b.start_daemon(cfg))
+            lat.wait(60 + count / 1000)
+            x = kv(open(out).read().strip().splitlines()[-1])
+            if lat.returncode != 0 or "p99_us" not in x:
+                raise BenchError("pb-latency failed (see %s)" % b.dir)
+            if x["received"] < x["sent"]:
+                raise BenchError("%d of %d events were lost" % (x["sent"] - x["received"], x["sent"]))
+            med_.append(x["median_us"] / 1000)
+            p99.append(x["p99_us"] / 1000)
+        finally:
+            stop_all(procs)
+    R["latency"] = {"event": event, "rate_hz": 1000, "count": count, "median_ms": med_, "p99_ms": p99}
+    R["rows"].append(row(S, "serial line -> subscriber, %s at 1000/s, median" % event,
+                         "%.3f ms%s" % (med(med_), spread(med_, "%.3f")), "", None))
+    R["rows"].append(row(S, "serial line -> subscriber, %s at 1000/s, p99" % event,
+                         "%.3f ms%s" % (med(p99), spread(p99, "%.3f")), "< 2 ms", med(p99) < 2))
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. analysis
+
+def bench_analysis(b, R):
+    S = "Analysis"
+    lines = 20000 if b.quick else 200000
+    gcode = b.gcode("stream.gcode", "--lines", str(lines))
+    runs = 1 if b.quick else 3
+    code = ("import sys,time\nfrom printrun import gcoder\nd=open(sys.argv[1]).read().splitlines(True)\n"
+            "t=time.process_time();g=gcoder.GCode(d);t=time.process_time()-t\n"
+            "print('seconds=%.4f mb_per_s=%.3f est=%s' % (t, len(''.join(d))/1e6/t, g.duration))\n")
+    try:
+        xs = [run_tool([PYTHON, "-c", code, gcode], 300, b.log)["mb_per_s"] for _ in range(runs)]
+    except (BenchError, subprocess.TimeoutExpired) as e:
+        FAILED.append("gcoder: %s" % e)
+        R["rows"].append(na(S, "Printrun gcoder.GCode, MB/s", "could not run: %s" % e))
+        xs = None
+    if xs:
+        R["gcoder_mb_per_s"] = xs
+        R["rows"].append(row(S, "Printrun gcoder.GCode on the %d-line file, MB/s (CPU time)" % lines,
+                             "%.2f%s" % (med(xs), spread(xs, "%.2f")), "reference", None))
+    R["rows"].append(na(S, "printbridge G-code analyser, MB/s", "analyser not built yet", ">= 50x gcoder"))
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. start-up
+
+def bench_startup(b, R):
+    S = "Start-up"
+    runs = 3 if b.quick else 10
+    broker, port = b.broker()
+    procs = [broker]
+    link = b.path("startup.tty")
+    times = []
+    try:
+        procs.append(b.start_sim(link, "--fast"))
+        for i in range(runs + 1):          # the first run is the warm-up
+            base = "bench/start%d/" % b.uniq()
+            sub, msgs = b.subscriber(port, base + "mqtt")
+            cfg = b.config(link, port, base)
+            t0 = time.time()
+            d = b.start_daemon(cfg)
+            try:
+                wait_until(lambda: msgs, 10, "the first retained message on %smqtt" % base, d, step=0.001)
+                if i:
+                    times.append((msgs[0][0] - t0) * 1000)
+            finally:
+                stop(d)
+                stop(sub)
+    finally:
+        stop_all(procs)
+    R["startup_ms"] = times
+    R["rows"].append(row(S, "process start -> first retained message (<base>mqtt)",
+                         "%.1f ms%s" % (med(times), spread(times, "%.1f")), "< 50 ms", med(times) < 50))
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. print farm
+
+def bench_farm(b, R):
+    S = "Print farm"
+    n = 10 if b.quick else 50
+    secs = 3 if b.quick else 10
+    broker, port = b.broker()
+    procs = [broker]
+    try:
+        sub, msgs = b.subscriber(port, "farm/+/event/Connected")
+        procs.append(sub)
+        sims, daemons = [], []
+        for i in range(n):
+            link = b.path("farm%02d.tty" % i)
+            sims.append(b.start_sim(link))
+        procs += sims
+        for i in range(n):
+            cfg = b.config(b.path("farm%02d.tty" % i), port, "farm/p%02d/" % i)
+            daemons.append(b.start_daemon(cfg))
+        procs += daemons
+
+        def bases():
+            return {t.split("/")[1] for _, t, _p in msgs}
+        try:
+            wait_until(lambda: len(bases()) >= n, 60, "all %d printers connected" % n)
+        except BenchError:
+            pass
+        connected = len(bases())
+        time.sleep(2)
+        c0, t0 = sum(proc_cpu_ns(d.pid) for d in daemons), time.monotonic()
+        time.sleep(secs)
+        cpu = (sum(proc_cpu_ns(d.pid) for d in daemons) - c0) / (time.monotonic() - t0) * 100
+        rss = sum(proc_status_kb(d.pid, "VmRSS") for d in daemons)
+        hwm = sum(proc_status_kb(d.pid, "VmHWM") for d in daemons)
+        pss = sum(proc_pss_kb(d.pid) for d in daemons)
+        sim_rss = sum(proc_status_kb(s.pid, "VmRSS") for s in sims)
+        alive = sum(1 for d in daemons if d.poll() is None)
+    finally:
+        stop_all(procs)
+    R["farm"] = {"instances": n, "connected": connected, "alive": alive, "rss_kb_total": rss,
+                 "vmhwm_kb_total": hwm, "pss_kb_total": pss, "cpu_pct_total": cpu, "sim_rss_kb_total": sim_rss, "seconds": secs}
+    R["rows"].append(row(S, "%d printbridge + %d simulators, one broker: every Connected arrived" % (n, n),
+                         "%d of %d (%d running)" % (connected, n, alive), "all", connected == n and alive == n))
+    R["rows"].append(row(S, "total memory of the %d printbridge: sum of RSS peaks (sum of PSS)" % n,
+                         "%.1f MB (%.1f MB)" % (hwm / 1024, pss / 1024), "< 250 MB" if n == 50 else "< %d MB" % (5 * n),
+                         hwm < 5 * n * 1024))
+    R["rows"].append(row(S, "total CPU of the %d printbridge over %d s (autoreporting)" % (n, secs),
+                         "%.2f%% of one core" % cpu, "", None))
+
+
+# ---------------------------------------------------------------------------------------------
+
+STEPS = ["floor", "streaming", "memory", "idle", "latency", "analysis", "startup", "farm"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="")
+    a = ap.parse_args()
+    only = [s for s in a.only.split(",") if s]
+    for s in only:
+        if s not in STEPS:
+            ap.error("--only: one of %s" % ", ".join(STEPS))
+
+    def on_signal(sig, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+    build = os.path.abspath(a.build)
+    b = Bench(build, a.quick)
+    R = {"quick": a.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": [],
+         "machine": {"cpus": os.cpu_count(), "load": os.getloadavg(), "uname": " ".join(os.uname())}}
+    t_start = time.monotonic()
+    floor = None
+    try:
+        for step in STEPS:
+            if only and step not in only:
+                continue
+            print("bench: %s ..." % step, flush=True)
+            t = time.monotonic()
+            try:
+                if step == "floor":
+                    floor = bench_floor(b, R)
+                elif step == "streaming":
+                    if floor is None:       # --only streaming: one quick floor run
+                        b.start_sim(b.path("floor.tty"), "--fast")
+                        floor = stream_minimal(b, b.path("floor.tty"), b.gcode(
+                            "stream.gcode", "--lines", str(20000 if a.quick else 200000)))["lines_per_s"]
+                        cleanup()
+                    bench_streaming(b, R, floor)
+                elif step == "memory":
+                    bench_memory_stream(b, R)
+                elif step == "idle":
+                    bench_idle(b, R)
+                elif step == "latency":
+                    bench_latency(b, R)
+                elif step == "analysis":
+                    bench_analysis(b, R)
+                elif step == "startup":
+                    bench_startup(b, R)
+                elif step == "farm":
+                    bench_farm(b, R)
+            except (BenchError, subprocess.TimeoutExpired, subprocess.CalledProcessError) as e:
+                FAILED.append("%s: %s" % (step, e))
+                R["rows"].append(na(step, step, "could not run: %s" % e))
+            cleanup()
+            print("bench: %s done in %.0f s" % (step, time.monotonic() - t), flush=True)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        cleanup()
+        return 130
+    finally:
+        cleanup()
+    R["seconds"] = time.monotonic() - t_start
+    R["failed"] = FAILED
+    title = "printbridge %s, %s, %d CPUs, load %.1f at start, %.0f s%s" % (
+        "make bench-quick" if a.quick else "make bench", R["started"], os.cpu_count(),
+        R["machine"]["load"][0], R["seconds"], "" if not a.quick else " (smaller files, fewer runs)")
+    table = print_table(title)
+    R["table"] = table
+    out = os.path.join(build, "bench", "results-quick.json" if a.quick else "results.json")
+    with open(out, "w") as f:
+        json.dump(R, f, indent=2)
+    with open(os.path.join(build, "bench", "results-quick.md" if a.quick else "results.md"), "w") as f:
+        f.write(table + "\n")
+    print()
+    print(table)
+    print()
+    print("bench: results in %s" % out)
+    if FAILED:
+        print("bench: could not measure: " + "; ".join(FAILED), file=sys.stderr)
+    if not os.environ.get("PB_BENCH_KEEP"):
+        shutil.rmtree(b.dir, ignore_errors=True)
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
