@@ -26,6 +26,7 @@
 #include "printbridge/statetopic.h"
 #include "printbridge/storage.h"
 #include "printbridge/job.h"
+#include "printbridge/progressnotify.h"
 
 #ifndef PB_VERSION
 #define PB_VERSION "0.0.0"
@@ -57,6 +58,7 @@ struct daemon {
     struct storage *storage;        /* local files (issue 5) */
     struct job *job;
     struct job_view job_view;       /* what the state topic shows of the job */
+    struct progressnotify progress_steps;   /* PrintProgress every N % / minutes */
     bool stop_new_after_old;
     const char *print_file;         /* --print */
 };
@@ -278,6 +280,54 @@ static void on_model_changed(void *ctx, const struct printer_model *m)
     job_on_model_changed(d->job);
     d->publisher.job = job_fill_view(d->job, m, &d->job_view) ? &d->job_view : NULL;
     publisher_on_model(&d->publisher);
+    if (d->progress_steps.active && d->publisher.job && d->job_view.has_completion) {
+        const struct job_view *v = &d->job_view;
+        json_t *payload = progressnotify_update(&d->progress_steps, v->completion,
+                                                v->has_print_time ? (double)v->print_time : 0,
+                                                v->has_print_time_left ? (double)v->print_time_left : -1);
+        if (payload)
+            events_fire(&d->events, EVENT_PRINT_PROGRESS, payload);
+    }
+}
+
+/* PrintProgress steps follow the job's life: armed by PrintStarted, disarmed at its end */
+static void progress_steps_on_event(void *ctx, const char *name, json_t *payload, long long ts)
+{
+    struct daemon *d = ctx;
+    (void)ts;
+    if (strcmp(name, "PrintStarted") == 0) {
+        const struct hookconfig *hc = d->cfg.hooks;
+        struct progressnotify_settings st = { .percent = hc ? hc->progress_percent : 0,
+                                              .minutes = hc ? hc->progress_minutes : 0,
+                                              .layers = 0 /* needs extrusion-aware moves; not wired yet */ };
+        progressnotify_start(&d->progress_steps, &st, json_string_value(json_object_get(payload, "name")),
+                             json_string_value(json_object_get(payload, "path")));
+    } else if (strcmp(name, "PrintDone") == 0 || strcmp(name, "PrintFailed") == 0 ||
+               strcmp(name, "PrintCancelled") == 0) {
+        progressnotify_stop(&d->progress_steps);
+    }
+}
+
+/* command/job and hassControl pause/cancel: the router decoded and vetted it, the job module
+ * decides whether it makes sense now */
+static int on_job_command(void *ctx, const char *action, const json_t *args, char *err, size_t errsz)
+{
+    struct daemon *d = ctx;
+    if (!d->job) {
+        snprintf(err, errsz, "print jobs are not available (storage folder unusable?)");
+        return -1;
+    }
+    json_t *o = json_is_object(args) ? json_deep_copy(args) : json_object();
+    if (!o || json_object_set_new(o, "command", json_string(action)) < 0) {
+        json_decref(o);
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    int rc = text ? job_command(d->job, text, strlen(text), err, errsz) : -1;
+    free(text);
+    return rc < 0 ? -1 : 0;
 }
 
 static void on_job_progress(void *ctx, const char *location, const char *path, int progress)
@@ -291,27 +341,8 @@ static void on_printer_line(void *ctx, const char *line)
 {
     struct daemon *d = ctx;
     job_on_line(d->job, line);
-    triggers_on_line(d->triggers, TRIGGER_RECEIVED, line);
-}
-
-/* command/job and hassControl/cancel|pause (issue 7's router) -> the job module */
-static int on_job_command(void *ctx, const char *action, const json_t *args, char *err, size_t errsz)
-{
-    struct daemon *d = ctx;
-    if (strcmp(action, "start") == 0)
-        return job_start(d->job, err, errsz);
-    if (strcmp(action, "pause") == 0)
-        return job_pause(d->job, err, errsz);
-    if (strcmp(action, "resume") == 0)
-        return job_resume(d->job, err, errsz);
-    if (strcmp(action, "cancel") == 0)
-        return job_cancel(d->job, err, errsz);
-    char *text = args ? json_dumps(args, 0) : NULL;
-    int rc = text ? job_command(d->job, text, strlen(text), err, errsz) : -EINVAL;
-    if (!text)
-        snprintf(err, errsz, "unknown job command \"%.40s\"", action);
-    free(text);
-    return rc;
+    if (d->triggers)
+        triggers_on_line(d->triggers, TRIGGER_RECEIVED, line);
 }
 
 static void start_jobs(struct daemon *d)
@@ -598,6 +629,7 @@ static int run(struct daemon *d)
     }
     hooks_set_printer(d->hooks, d->printer);
     commands_router_set_job_handler(d->router, on_job_command, d);
+    events_add_sink(&d->events, progress_steps_on_event, d);
 
     uv_signal_t *sigs[] = { &d->sigterm, &d->sigint, &d->sighup };
     int nums[] = { SIGTERM, SIGINT, SIGHUP };

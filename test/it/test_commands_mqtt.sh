@@ -4,7 +4,7 @@
 #   2. a retained command waiting on the broker is never executed
 #   3. oversize, NUL, bad JSON, unknown command, denied G-code: an error reply and nothing sent
 #   4. hassControl/{home,jog,commands,connect,cancel,pause} with the HA plugin's payloads
-#   5. command/status, command/job (refused: no print), command/hook/<name> and a configured
+#   5. command/status, command/job (refused while idle), command/hook/<name> and a configured
 #      topic handler with placeholders from the payload and topic levels
 #   6. state rules: G-code while disconnected, connect while connected; command/connection
 #   7. hassControl/stop sends M112 (last: the simulated firmware halts)
@@ -128,7 +128,7 @@ expected
 $expected"
 mark
 P -t octoprint/hassControl/cancel -m PRESS
-reply hassControl/cancel "${ERR}nothing to cancel: no print is running\"\\}" "the cancel reply (the job module refuses: no job)"
+reply hassControl/cancel "${ERR}nothing to cancel: no print is running\"\\}" "the cancel reply (the job module refuses: idle)"
 mark
 P -t octoprint/hassControl/pause -m Maybe
 reply hassControl/pause "${ERR}unknown payload \\\\\"Maybe\\\\\" on hassControl/pause; expected True or False\"\\}" "the unknown payload reply"
@@ -143,7 +143,7 @@ P -t octoprint/command/status -m '{"id": 10}'
 reply command/status '\{"id": 10, "result": "ok", "state": \{"id": "OPERATIONAL", "text": "Operational"\}, "temperatures": \{.*\}\}' "the status reply"
 mark
 P -t octoprint/command/job -m '{"command": "pause", "id": 11}'
-reply command/job '\{"id": 11, "result": "error", "error": "[^"]+"\}' "the job module's refusal to pause with no print"
+reply command/job '\{"id": 11, "result": "error", "error": "nothing to pause: no print is running"\}' "the job reply (refused: idle)"
 mark
 P -t octoprint/command/hook/note -m '{"id": 12, "level": "$(touch pwned); x'"'"'"}'
 reply command/hook/note '\{"id": 12, "result": "ok", "returncode": 0, "stdout": "", "stderr": ""\}' "the hook reply"
