@@ -15,6 +15,7 @@ PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
+MANDIR   ?= $(PREFIX)/share/man
 DESTDIR  ?=
 BUILD    ?= build
 SAN      ?=
@@ -129,11 +130,13 @@ install: $(DAEMON) $(SIM)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(DAEMON) $(SIM) $(DESTDIR)$(BINDIR)/
 	test -e $(DESTDIR)$(SYSCONFDIR)/printbridge.conf || install -m 0640 etc/printbridge.conf $(DESTDIR)$(SYSCONFDIR)/printbridge.conf
-	sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/printbridge.service > $(DESTDIR)$(UNITDIR)/printbridge.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/printbridge.service
+	for u in printbridge.service printbridge@.service; do sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/printbridge && install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/printbridge.8 $(DESTDIR)$(MANDIR)/man8/ && install -m 0644 man/printbridge.conf.5 $(DESTDIR)$(MANDIR)/man5/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/printbridge $(DESTDIR)$(BINDIR)/printbridge-sim $(DESTDIR)$(UNITDIR)/printbridge.service
+	rm -f $(DESTDIR)$(BINDIR)/printbridge $(DESTDIR)$(BINDIR)/printbridge-sim $(DESTDIR)$(UNITDIR)/printbridge.service \
+	      $(DESTDIR)$(UNITDIR)/printbridge@.service $(DESTDIR)$(MANDIR)/man8/printbridge.8 $(DESTDIR)$(MANDIR)/man5/printbridge.conf.5
 
 # ---- make bench, make bench-quick (bench/, docs/bench.md) ------------------------------------
 # The bench's C tools are built into $(BUILD)/bench/ with the project's flags; the peers it
