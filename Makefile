@@ -38,7 +38,7 @@ PKGS      := libuv jansson libconfig libserialport
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS    ?= -O2 -g
 comma     := ,
-SANFLAGS  := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+SANFLAGS  := $(if $(SAN),-fsanitize=address$(comma)undefined$(comma)float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined$(comma)float-cast-overflow)
 ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DPB_VERSION='"$(VERSION)"' -Iinclude $(WARN) $(CFLAGS) \
              $(SANFLAGS) $(shell pkg-config --cflags $(PKGS)) -MMD -MP
 LDLIBS_PB := $(shell pkg-config --libs $(PKGS)) -lpaho-mqtt3as -lm -lpthread
