@@ -21,6 +21,7 @@
 #include "printbridge/portscan.h"
 #include "printbridge/printer.h"
 #include "printbridge/publisher.h"
+#include "printbridge/secrets.h"
 #include "printbridge/statetopic.h"
 #include "printbridge/storage.h"
 #include "printbridge/job.h"
@@ -638,6 +639,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return EXIT_CONFIG;
     }
+    /* once per start (and in ExecStartPre's --check-config, which sees the real path) */
+    secrets_warn(path, d.cfg.mqtt_password && !d.cfg.mqtt_password_file, d.cfg.mqtt_password_file);
     if (check_only) {
         printf("%s: configuration OK\n", path);
         config_free(&d.cfg);
