@@ -196,6 +196,7 @@ fuzz: fuzz-build
 	@test/fuzz/run.sh $(abspath $(FUZZ_BUILD)) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 check-faults: $(DAEMON) $(SIM)
+	@command -v valgrind >/dev/null 2>&1 || scripts/install-deps.sh --faults
 	@PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) test/faults/run.sh
 # ---- end of fuzz, check-faults -----------------------------------------------------------------
 

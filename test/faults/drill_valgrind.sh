@@ -7,7 +7,7 @@ set -u
 . "$(dirname "$0")/../it/lib.sh"
 . "$(dirname "$0")/common.sh"
 pb_init
-command -v valgrind >/dev/null 2>&1 || drill_skip "valgrind is not installed (scripts/install-deps.sh --faults)"
+command -v valgrind >/dev/null 2>&1 || drill_skip "valgrind is not installed (scripts/install-deps.sh --faults installs it)"
 grep -qa AddressSanitizer "$PB_DAEMON_BIN" && drill_skip "$PB_DAEMON_BIN is an ASan build; valgrind needs the plain one"
 PB_TIMEOUT_SCALE=4
 pb_start_broker_any
