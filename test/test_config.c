@@ -1100,6 +1100,11 @@ static const char *const all_keys[] = {
     "scripts.beforeToolChange", "scripts.afterToolChange", "storage.folder",
     "storage.max_upload_size", "analysis.filament_diameter", "analysis.acceleration",
     "analysis.junction_deviation",
+    /* issue 7: events and inbound (read by hookconfig.c) */
+    "events.enabled", "events.timeout", "events.max_concurrent", "events.max_queued",
+    "events.max_output", "events.progress_percent", "events.progress_minutes",
+    "events.progress_layers", "events.subscriptions", "events.triggers", "inbound.enabled",
+    "inbound.max_payload", "inbound.gcode_allow", "inbound.gcode_deny", "inbound.handlers",
 };
 #define NALL (sizeof all_keys / sizeof all_keys[0])
 

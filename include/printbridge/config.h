@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct hookconfig;
+
 #define CONFIG_MAX_SCRIPT_LINES 64
 
 struct config {
@@ -107,6 +109,10 @@ struct config {
     char *ha_node_id;               /* NULL: derived from mqtt_client_id (discovery_node_id_from) */
     char *ha_device_name;           /* NULL: "printbridge <node id>" */
     double ha_republish_delay;      /* s, upper bound of the random delay after HA's birth, default 5 */
+
+    /* events and inbound (issue 7): read by hookconfig.c; NULL when the file has neither
+     * group, hookconfig_or_defaults() then gives the defaults */
+    struct hookconfig *hooks;
 
     /* log */
     int log_level;                  /* enum log_level; default info */

@@ -222,7 +222,7 @@ pb_stop_sim() {
 # pb_write_config FILE: a daemon config for this test. Tunables (environment or variables):
 #   PB_CFG_PORT    printer port (default $PB_LINK)
 #   PB_CFG_SCRIPT  afterPrinterConnected list items (default heats tool0 to 210, bed to 60)
-#   PB_CFG_FILES   storage.folder (default $PB_DIR/files)
+#   PB_CFG_FILES   storage.folder (default $PB_DIR/files); PB_CFG_STORAGE more storage settings
 #   PB_CFG_EXTRA   raw text appended at the end
 pb_write_config() {
   cat >"$1" <<EOF
@@ -231,7 +231,7 @@ printer: { port = "${PB_CFG_PORT:-$PB_LINK}"; baudrate = 115200; reconnect_delay
 mqtt: { host = "127.0.0.1"; port = $PB_MQTT_PORT; base_topic = "octoprint/"; client_id = "pb-test"; keepalive = 60; };
 scripts: { afterPrinterConnected = [ ${PB_CFG_SCRIPT-\"M104 S210\", \"M140 S60\"} ]; };
 log: { level = "info"; };
-storage: { folder = "${PB_CFG_FILES:-$PB_DIR/files}"; };
+storage: { folder = "${PB_CFG_FILES:-$PB_DIR/files}"; ${PB_CFG_STORAGE:-}};
 ${PB_CFG_EXTRA:-}
 EOF
 }
