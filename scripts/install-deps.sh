@@ -14,6 +14,7 @@ for arg in "$@"; do
   case $arg in
     --bench) BENCH=1 ;;
     --check) CHECK=1 ;;
+    --faults|--clients|--screenshot) ;;   # handled below
     *) echo "usage: $0 [--bench] [--check]" >&2; exit 2 ;;
   esac
 done
@@ -56,6 +57,19 @@ install_clients() {
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 }
+# --faults: valgrind for make check-faults' memcheck drill (make calls it when missing).
+if [ "${1:-}" = "--faults" ]; then
+  command -v valgrind >/dev/null 2>&1 && exit 0
+  [ "${2:-}" = "--check" ] && { echo "missing: valgrind"; exit 1; }
+  sudo=
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-deps: not root and no sudo; install valgrind as root" >&2; exit 1; }
+    sudo=sudo
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends valgrind >&2
+  exit $?
+fi
 if [ "${1:-}" = "--clients" ]; then
   install_clients "${2:-}"
   exit $?

@@ -304,6 +304,10 @@ void analysis_line(struct analysis *a, const char *line, size_t len)
     }
     if ((letter != 'G' && letter != 'M') || !parse_num(&q, end, &codev))
         return;
+    /* "G3000000000" (a garbled file) is no command; converting it to int would be undefined
+     * (found by make fuzz; replayed from test/fuzz/analysis/crashes/ by make check-san) */
+    if (!(codev >= 0 && codev < 100000))
+        return;
     int code = (int)codev;
     struct words w;
     parse_words(q, end, &w);

@@ -1347,6 +1347,57 @@ static void report_parse_error(struct loader *l, const config_t *lc)
     free(shown);
 }
 
+/* libconfig 1.5 reads an @include'd directory, FIFO or device with its flex scanner, which
+ * then calls exit(): a reload (SIGHUP) would end the daemon in the middle of a print. So
+ * every @include target, nested ones too, must be a regular file before libconfig sees the
+ * file (found by make fuzz: test/fuzz/config/crashes/include-directory). A missing target is
+ * left to libconfig, which reports it. Returns 0, or -1 with FILE:LINE in l->err. */
+static int check_includes(struct loader *l, const char *file, int depth)
+{
+    FILE *f = fopen(file, "re");
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, rc = 0;
+    struct stat st;
+
+    if (!f)
+        return 0;   /* libconfig reports it */
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+        goto out;   /* the top-level file: probe_file reports it */
+    ssize_t len;
+    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        const char *p = line + strspn(line, " \t");
+        if (strncmp(p, "@include", 8) != 0 || !(p = memchr(p, '"', (size_t)(line + len - p))))
+            continue;
+        p++;
+        /* the name as libconfig will use it: up to the closing quote or a NUL byte */
+        const char *q = p;
+        while (q < line + len && *q != '"' && *q != '\0' && *q != '\n')
+            q++;
+        char *name = strndup(p, (size_t)(q - p));
+        if (!name)
+            continue;
+        char target[PATH_MAX];
+        int n = l->incdir ? snprintf(target, sizeof target, "%s/%s", l->incdir, name)
+                          : snprintf(target, sizeof target, "%s", name);
+        if (n < 0 || (size_t)n >= sizeof target) {
+            errf(l, "%s:%d: @include \"%s\": path too long", file, lineno, name);
+            rc = -1;
+        } else if (stat(target, &st) == 0 && !S_ISREG(st.st_mode)) {
+            errf(l, "%s:%d: @include \"%s\": %s is not a regular file", file, lineno, name, target);
+            rc = -1;
+        } else if (stat(target, &st) == 0 && depth < 10) {
+            rc = check_includes(l, target, depth + 1);
+        }
+        free(name);
+    }
+out:
+    free(line);
+    fclose(f);
+    return rc;
+}
+
 int config_load(struct config *cfg, const char *path, char *err, size_t errsz)
 {
     struct loader l = { .path = path, .err = err, .errsz = errsz };
@@ -1376,6 +1427,8 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errsz)
             goto out;
         }
     }
+    if (check_includes(&l, path, 0) < 0)
+        goto out;
     config_init(&lc);
     if (l.incdir)
         config_set_include_dir(&lc, l.incdir);

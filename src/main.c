@@ -20,9 +20,11 @@
 #include "printbridge/triggers.h"
 #include "printbridge/log.h"
 #include "printbridge/mqtt.h"
+#include "printbridge/notify.h"
 #include "printbridge/portscan.h"
 #include "printbridge/printer.h"
 #include "printbridge/publisher.h"
+#include "printbridge/secrets.h"
 #include "printbridge/statetopic.h"
 #include "printbridge/storage.h"
 #include "printbridge/job.h"
@@ -61,6 +63,7 @@ struct daemon {
     struct progressnotify progress_steps;   /* PrintProgress every N % / minutes */
     bool stop_new_after_old;
     const char *print_file;         /* --print */
+    struct notify *notify;          /* systemd notifications (issue 10); NULL outside systemd */
 };
 
 static void usage(FILE *f)
@@ -234,6 +237,13 @@ static bool profile_differs(const struct config *a, const struct config *b)
 
 /* ---- callbacks ------------------------------------------------------------------------ */
 
+/* STATUS= for systemctl status: the printer's state and the broker's (sent on changes only) */
+static void notify_update(struct daemon *d)
+{
+    notify_status(d->notify, d->printer ? printer_state_string(printer_get_state(d->printer)) : "stopped",
+                  d->mqtt && mqtt_connected(d->mqtt) ? "connected" : "disconnected");
+}
+
 static void fire_connectivity(struct daemon *d, bool old, bool new_)
 {
     events_fire(&d->events, EVENT_CONNECTIVITY_CHANGED, json_pack("{s:b, s:b}", "old", old, "new", new_));
@@ -244,6 +254,7 @@ static void on_mqtt_connected(void *ctx, bool first)
     struct daemon *d = ctx;
     discovery_on_connected(d->discovery);   /* the device first, then the states it reads */
     publisher_on_connected(&d->publisher, first, (long long)time(NULL));
+    notify_update(d);
     if (!first)
         fire_connectivity(d, false, true);
     unsigned long dropped = mqtt_take_dropped(d->mqtt);
@@ -259,6 +270,7 @@ static void on_mqtt_lost(void *ctx)
 {
     struct daemon *d = ctx;
     fire_connectivity(d, true, false);   /* kept, delivered once the broker is back */
+    notify_update(d);
 }
 
 static void on_mqtt_watched(void *ctx, const char *payload, bool retained)
@@ -280,6 +292,7 @@ static void on_model_changed(void *ctx, const struct printer_model *m)
     job_on_model_changed(d->job);
     d->publisher.job = job_fill_view(d->job, m, &d->job_view) ? &d->job_view : NULL;
     publisher_on_model(&d->publisher);
+    notify_update(d);
     if (d->progress_steps.active && d->publisher.job && d->job_view.has_completion) {
         const struct job_view *v = &d->job_view;
         json_t *payload = progressnotify_update(&d->progress_steps, v->completion,
@@ -477,6 +490,8 @@ static void on_publisher_closed(void *ctx)
     uv_close((uv_handle_t *)&d->sighup, on_handle_closed);
     uv_close((uv_handle_t *)&d->stats_timer, on_handle_closed);
     discovery_close(d->discovery, NULL, NULL);
+    notify_close(d->notify);
+    d->notify = NULL;
 }
 
 static void on_printer_destroyed(void *ctx)
@@ -507,6 +522,7 @@ static void stop(struct daemon *d, const char *why)
         return;
     d->stopping = true;
     log_info("printbridge: %s, shutting down", why);
+    notify_stopping(d->notify);
     uv_timer_stop(&d->stats_timer);
     events_fire(&d->events, EVENT_SHUTDOWN, NULL);
     job_stop(d->job);
@@ -679,12 +695,18 @@ static int run(struct daemon *d)
     uv_timer_init(d->loop, &d->stats_timer);
     d->stats_timer.data = d;
     start_stats_timer(d);
+    if (notify_start(&d->notify, d->loop) < 0)
+        log_warn("printbridge: cannot notify systemd; a Type=notify unit will time out");
 
     log_info("printbridge %s: printer %s, broker %s:%d, base topic %s", PB_VERSION, c->printer_port,
              c->mqtt_host, c->mqtt_port, c->mqtt_base_topic);
     mqtt_connect(d->mqtt);
     events_fire(&d->events, EVENT_STARTUP, NULL);
     printer_connect(d->printer);
+    /* Ready: configuration valid, storage journal recovered, both links being brought up (they
+     * retry on their own, so waiting for a printer that is switched off would fail the unit). */
+    notify_ready(d->notify);
+    notify_update(d);
 
     uv_run(d->loop, UV_RUN_DEFAULT);
     commands_router_free(d->router);
@@ -739,6 +761,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return EXIT_CONFIG;
     }
+    /* once per start (and in ExecStartPre's --check-config, which sees the real path) */
+    secrets_warn(path, d.cfg.mqtt_password && !d.cfg.mqtt_password_file, d.cfg.mqtt_password_file);
     if (check_only) {
         printf("%s: configuration OK\n", path);
         config_free(&d.cfg);

@@ -940,6 +940,23 @@ START_TEST(test_missing_include_names_the_path_and_errno)
 }
 END_TEST
 
+/* libconfig's scanner calls exit() on a directory (found by make fuzz): with SIGHUP that
+ * ended a running daemon. Now a refused file like any other, nested includes too. */
+START_TEST(test_include_of_a_directory_is_refused_not_fatal)
+{
+    char want[PATH_MAX * 2 + 256], main_conf[PATH_MAX + 32], part[PATH_MAX + 32];
+
+    snprintf(main_conf, sizeof main_conf, "%s", write_file("sub/main.conf", "log: {};\n@include \"..\"\n"));
+    snprintf(want, sizeof want, "%s:2: @include \"..\": %s/sub/.. is not a regular file", main_conf, tmpdir);
+    expect_load_error_of(main_conf, want);
+
+    snprintf(part, sizeof part, "%s", write_file("sub/part.conf", "\n  @include \"\"\n"));
+    snprintf(main_conf, sizeof main_conf, "%s", write_file("sub/main.conf", "@include \"part.conf\"\n"));
+    snprintf(want, sizeof want, "%s:2: @include \"\": %s/sub/ is not a regular file", part, tmpdir);
+    expect_load_error_of(main_conf, want);
+}
+END_TEST
+
 /* The same file reached through a relative path is reported under that relative path. */
 START_TEST(test_errors_name_the_path_as_given)
 {
@@ -1347,6 +1364,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_include_is_relative_to_the_config_file);
     tcase_add_test(tc, test_error_inside_an_include_names_the_included_file);
     tcase_add_test(tc, test_missing_include_names_the_path_and_errno);
+    tcase_add_test(tc, test_include_of_a_directory_is_refused_not_fatal);
     tcase_add_test(tc, test_errors_name_the_path_as_given);
     tcase_add_test(tc, test_example_config_loads_cleanly_with_the_defaults);
     tcase_add_test(tc, test_homeassistant_defaults_and_id_checks);

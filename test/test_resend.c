@@ -28,6 +28,25 @@ START_TEST(test_resend_request_for_unsent_line_is_ignored)
 }
 END_TEST
 
+/* lost ok during a replay: the timeout sends the last replayed line again, the firmware (which
+ * had it) asks for the next, never-sent line; that completes the replay (was M112 + ERROR) */
+START_TEST(test_resend_request_for_next_line_during_replay_completes_it)
+{
+    struct resend r = { 0 };
+    ck_assert_int_eq(resend_request(&r, 5, 8, true), RESEND_STARTED);
+    ck_assert_uint_eq(resend_take(&r), 5);
+    ck_assert_uint_eq(resend_take(&r), 6);
+    ck_assert_uint_eq(resend_take(&r), 7);
+    resend_on_timeout(&r);                 /* the ok of 7 was lost: 7 goes again */
+    ck_assert(resend_pending(&r));
+    resend_note_error(&r, "Error:Line Number is not Last Line Number+1, Last Line: 7");
+    ck_assert_int_eq(resend_request(&r, 8, 8, false), RESEND_IGNORED_UNSENT);
+    ck_assert(!r.active);
+    ck_assert(!resend_pending(&r));
+    ck_assert_int_eq(resend_request(&r, 6, 8, true), RESEND_STARTED);   /* later requests work */
+}
+END_TEST
+
 START_TEST(test_resend_stale_line_number_duplicates_are_ignored_up_to_distance)
 {
     struct resend r = { 0 };
@@ -99,6 +118,7 @@ Suite *resend_suite(void)
     tcase_add_test(tc, test_resend_completed_replay_restarts_the_count);
     tcase_add_test(tc, test_resend_outside_history_is_reported);
     tcase_add_test(tc, test_resend_timeout_sends_the_last_line_again);
+    tcase_add_test(tc, test_resend_request_for_next_line_during_replay_completes_it);
     suite_add_tcase(s, tc);
     return s;
 }
