@@ -165,6 +165,15 @@ bench-quick: $(DAEMON) $(SIM) $(BENCH_TOOLS) bench-deps
 	@/usr/bin/python3 bench/run.py --build $(abspath $(BUILD)) --quick
 # ---- end of bench ------------------------------------------------------------------------------
 
+# ---- make check-tools (issue 11) ----------------------------------------------------------------
+# The timelapse tests with real tools: installs ffmpeg (scripts/install-deps.sh --tools) and runs
+# the timelapse suites, which `make check` runs too but skips (with a message) without ffmpeg.
+.PHONY: check-tools
+check-tools: $(RUNNER)
+	@scripts/install-deps.sh --tools --check >/dev/null 2>&1 || scripts/install-deps.sh --tools
+	CK_RUN_SUITE=timelapse_tools PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) $(RUNNER)
+# ---- end of check-tools --------------------------------------------------------------------------
+
 clean:
 	rm -rf build
 

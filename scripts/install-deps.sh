@@ -10,11 +10,13 @@ set -euo pipefail
 
 BENCH=0
 CHECK=0
+TOOLS=0
 for arg in "$@"; do
   case $arg in
     --bench) BENCH=1 ;;
+    --tools) TOOLS=1 ;;   # `make check-tools` (issue 11): ffmpeg for the timelapse tests
     --check) CHECK=1 ;;
-    *) echo "usage: $0 [--bench] [--check]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--bench] [--tools] [--check]" >&2; exit 2 ;;
   esac
 done
 
@@ -36,6 +38,10 @@ if [ "$BENCH" = 1 ]; then
   REQUIRES+=("file:/usr/bin/python3 python3"
              "file:/usr/lib/python3/dist-packages/printrun/printcore.py printcore"
              "file:/usr/lib/python3/dist-packages/printrun/gcoder.py printcore")
+fi
+if [ "$TOOLS" = 1 ]; then
+  PACKAGES+=(ffmpeg)
+  REQUIRES+=("cmd:ffmpeg ffmpeg")
 fi
 
 # --clients [--screenshot]: Node.js and npm for `make check-clients` (Node-RED 4.1 runs on

@@ -22,6 +22,7 @@
 #include "printbridge/publisher.h"
 #include "printbridge/statetopic.h"
 #include "printbridge/storage.h"
+#include "printbridge/timelapse.h"
 #include "printbridge/job.h"
 
 #ifndef PB_VERSION
@@ -287,6 +288,48 @@ static void on_printer_line(void *ctx, const char *line)
     job_on_line(d->job, line);
 }
 
+/* ---- timelapse and snapshots (issue 11) ------------------------------------------------- */
+
+static struct timelapse *timelapse_mod;    /* NULL: no camera configured */
+
+static void on_snapshot(void *ctx, const void *data, size_t len, const char *err)
+{
+    struct daemon *d = ctx;
+    char topic[PUBLISHER_MAX_TOPIC];
+    if (!data) {
+        log_warn("timelapse: snapshot on demand failed: %s", err);
+        return;
+    }
+    if (d->mqtt && publisher_topic(topic, sizeof topic, d->cfg.mqtt_base_topic, "camera", "", "") > 0)
+        mqtt_publish(d->mqtt, topic, data, len, 0, false, false);
+}
+
+/* Runs the snapshot command and publishes the image on <base>camera (not retained). */
+int daemon_snapshot_now(void *ctx);
+int daemon_snapshot_now(void *ctx)
+{
+    return timelapse_mod ? timelapse_snapshot_now(timelapse_mod, on_snapshot, ctx) : -ENOENT;
+}
+
+static void start_timelapse(struct daemon *d)
+{
+    struct config *c = &d->cfg;
+    if (!c->timelapse_snapshot_command[0])
+        return;
+    struct timelapse_options to = {
+        .mode = strcmp(c->timelapse_mode, "zchange") == 0 ? TIMELAPSE_ZCHANGE
+              : strcmp(c->timelapse_mode, "timed") == 0 ? TIMELAPSE_TIMED : TIMELAPSE_OFF,
+        .interval = c->timelapse_interval, .post_roll = c->timelapse_post_roll,
+        .snapshot_command = c->timelapse_snapshot_command, .snapshot_timeout = c->timelapse_snapshot_timeout,
+        .frame_extension = c->timelapse_frame_extension, .frames_folder = c->timelapse_frames_folder,
+        .output_folder = c->timelapse_output_folder, .ffmpeg = c->timelapse_ffmpeg,
+        .ffmpeg_args = c->timelapse_ffmpeg_args, .fps = c->timelapse_fps,
+        .movie_extension = c->timelapse_movie_extension, .render_timeout = c->timelapse_render_timeout,
+    };
+    if (timelapse_create(&timelapse_mod, d->loop, &d->events, &to) == 0)
+        events_add_sink(&d->events, timelapse_on_event, timelapse_mod);
+}
+
 static void start_jobs(struct daemon *d)
 {
     struct config *c = &d->cfg;
@@ -313,6 +356,7 @@ static void start_jobs(struct daemon *d)
     jo.scripts[JOB_SCRIPT_AFTER_TOOL_CHANGE] = c->script_after_tool_change;
     if (job_create(&d->job, d->loop, &d->events, d->printer, d->storage, &jo) == 0)
         events_add_sink(&d->events, job_on_event, d->job);
+    start_timelapse(d);
 }
 
 static const struct printer_model *model_source(void *ctx)
@@ -391,6 +435,8 @@ static void on_printer_destroyed(void *ctx)
     d->publisher.job = NULL;
     job_destroy(d->job);
     d->job = NULL;
+    timelapse_destroy(timelapse_mod);   /* no more events; kills a running camera or ffmpeg */
+    timelapse_mod = NULL;
     if (d->storage)
         storage_destroy(d->storage, NULL, NULL);
     d->storage = NULL;

@@ -785,7 +785,7 @@ START_TEST(test_unknown_group_is_an_error)
     expect_error("mqtt: {};\nmqqt: { port = 1; };\n", 2,
                  "unknown group 'mqqt'; did you mean 'mqtt'?");
     expect_error("serial: { port = \"auto\"; };\n", 1,
-                 "unknown group 'serial'; the groups are printer, mqtt, topics, qos, filter, profile, scripts, storage, analysis, homeassistant and log");
+                 "unknown group 'serial'; the groups are printer, mqtt, topics, qos, filter, profile, scripts, storage, analysis, homeassistant, timelapse and log");
 }
 END_TEST
 
@@ -1083,6 +1083,11 @@ static const char *const all_keys[] = {
     "scripts.beforeToolChange", "scripts.afterToolChange", "storage.folder",
     "storage.max_upload_size", "analysis.filament_diameter", "analysis.acceleration",
     "analysis.junction_deviation",
+    /* timelapse (issue 11) */
+    "timelapse.mode", "timelapse.interval", "timelapse.post_roll", "timelapse.snapshot_command",
+    "timelapse.snapshot_timeout", "timelapse.frame_extension", "timelapse.frames_folder",
+    "timelapse.output_folder", "timelapse.ffmpeg", "timelapse.ffmpeg_args", "timelapse.fps",
+    "timelapse.movie_extension", "timelapse.render_timeout",
 };
 #define NALL (sizeof all_keys / sizeof all_keys[0])
 

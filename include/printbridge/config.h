@@ -108,6 +108,21 @@ struct config {
     char *ha_device_name;           /* NULL: "printbridge <node id>" */
     double ha_republish_delay;      /* s, upper bound of the random delay after HA's birth, default 5 */
 
+    /* timelapse (issue 11) */
+    char *timelapse_mode;               /* "off" (default), "zchange", "timed" */
+    double timelapse_interval;          /* s, timed frames and post-roll, default 10 */
+    double timelapse_post_roll;         /* s, default 0 */
+    char *timelapse_snapshot_command[CONFIG_MAX_SCRIPT_LINES + 1]; /* argv with {file}; empty: no camera */
+    double timelapse_snapshot_timeout;  /* s, default 10 */
+    char *timelapse_frame_extension;    /* "jpg" */
+    char *timelapse_frames_folder;      /* "/var/lib/printbridge/timelapse/frames" */
+    char *timelapse_output_folder;      /* "/var/lib/printbridge/timelapse" */
+    char *timelapse_ffmpeg;             /* "ffmpeg" */
+    char *timelapse_ffmpeg_args[CONFIG_MAX_SCRIPT_LINES + 1]; /* empty: -c:v mpeg4 -q:v 5 */
+    int timelapse_fps;                  /* default 25 */
+    char *timelapse_movie_extension;    /* "mp4" */
+    double timelapse_render_timeout;    /* s, default 600 */
+
     /* log */
     int log_level;                  /* enum log_level; default info */
 };
