@@ -53,6 +53,7 @@
 #define RESEND_OK_TIMEOUT_MS 500
 #define KILL_JOIN_TIMEOUT_MS 1000
 #define WATCH_MS 100
+#define WATCH_MAX_MS 1000
 #define SD_AUTOREPORT_INTERVAL 1
 #define POS_AUTOREPORT_INTERVAL 5
 /* the last terminal lines quoted in a firmware Error's "logs" */
@@ -971,18 +972,38 @@ static void handle_timeout(struct printer *p)
     }
 }
 
+/* The watchdog wakes at the nearest deadline, but at least every second (a deadline can move
+ * closer when the communication interval shrinks) and at most every 100 ms: an idle printer
+ * costs one wake-up a second instead of ten. */
+static void on_watch_timer(uv_timer_t *t);
+
+static void watch_rearm(struct printer *p)
+{
+    uint64_t now = uv_now(p->loop), next = p->line_deadline;
+    if (p->inflight > 0 && p->ok_deadline < next)
+        next = p->ok_deadline;
+    uint64_t delay = next > now ? next - now : 0;
+    if (delay < WATCH_MS)
+        delay = WATCH_MS;
+    if (delay > WATCH_MAX_MS)
+        delay = WATCH_MAX_MS;
+    uv_timer_start(&p->watch_timer, on_watch_timer, delay, 0);
+}
+
 static void on_watch_timer(uv_timer_t *t)
 {
     struct printer *p = t->data;
     if (!p->port || !printer_state_is_operational(p->state))
         return;
     uint64_t now = uv_now(p->loop);
-    if (now < p->dwell_until)
-        return;
-    bool line_expired = now >= p->line_deadline;
-    bool ok_expired = p->inflight > 0 && !p->long_running && !p->heating && now >= p->ok_deadline;
-    if (line_expired || ok_expired)
-        handle_timeout(p);
+    if (now >= p->dwell_until) {
+        bool line_expired = now >= p->line_deadline;
+        bool ok_expired = p->inflight > 0 && !p->long_running && !p->heating && now >= p->ok_deadline;
+        if (line_expired || ok_expired)
+            handle_timeout(p);
+    }
+    if (p->port && printer_state_is_operational(p->state))
+        watch_rearm(p);
 }
 
 /* ---- connection life cycle ----------------------------------------------------------- */
@@ -1028,7 +1049,7 @@ static void on_connected(struct printer *p)
         if (printer_send(p, *l) < 0)
             log_warn("printer: afterPrinterConnected line not sent: %s", *l);
     reset_deadlines(p);
-    uv_timer_start(&p->watch_timer, on_watch_timer, WATCH_MS, WATCH_MS);
+    watch_rearm(p);
     uv_timer_start(&p->poll_timer, on_poll_timer, ms(poll_interval(p)), ms(poll_interval(p)));
     if (p->opt.print_file && !p->print_started) {
         p->print_started = true;

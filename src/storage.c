@@ -492,6 +492,16 @@ static void vanished_for_good(struct storage *s, struct entry *e)
     fire_updated(s);
 }
 
+static void on_tick(uv_timer_t *t);
+
+/* The tick runs only while something is pending (a vanished name to settle, a file to
+ * analyse): an idle storage folder costs no wake-ups at all. */
+static void kick(struct storage *s)
+{
+    if (!s->destroying && !uv_is_active((uv_handle_t *)&s->tick))
+        uv_timer_start(&s->tick, on_tick, TICK_MS, 0);
+}
+
 static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
 {
     struct watch *w = h->data;
@@ -524,6 +534,7 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
         e->gone = true;
         e->gone_at = uv_now(s->loop);
     }
+    kick(s);
     (void)events;
 }
 
@@ -679,6 +690,11 @@ static void on_tick(uv_timer_t *t)
         if (!e->dir && !e->gone && e->need_analysis && !e->analysing && now - e->changed_at >= settle)
             start_analysis(s, e);
     }
+    for (size_t i = 0; i < s->n; i++)
+        if (s->entries[i].gone || s->entries[i].need_analysis || s->entries[i].analysing) {
+            kick(s);
+            break;
+        }
 }
 
 /* ---- uploads ---------------------------------------------------------------------------- */
@@ -868,8 +884,8 @@ int storage_create(struct storage **out, uv_loop_t *loop, struct events *ev,
     uv_timer_init(loop, &s->tick);
     s->tick.data = s;
     s->open_handles++;
-    uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
     scan(s, "", false);
+    kick(s);
     log_info("storage: %s: %d files", s->root, storage_count(s));
     *out = s;
     return 0;
