@@ -38,6 +38,8 @@ struct timelapse {
     char capture_file[PATH_MAX_TL + 64];
     struct toolrun *render;
     char movie[PATH_MAX_TL];
+    char render_folder[PATH_MAX_TL];    /* the frames being rendered (a new print may start) */
+    char render_gcode[256];
     struct toolrun *snap;
     char snap_file[PATH_MAX_TL + 64];
     timelapse_snapshot_fn snap_cb;
@@ -319,7 +321,7 @@ static void capture(struct timelapse *tl)
 static json_t *movie_payload(const struct timelapse *tl)
 {
     const char *base = strrchr(tl->movie, '/');
-    return json_pack("{s:s, s:s, s:s}", "gcode", tl->gcode, "movie", tl->movie, "movie_basename",
+    return json_pack("{s:s, s:s, s:s}", "gcode", tl->render_gcode, "movie", tl->movie, "movie_basename",
                      base ? base + 1 : tl->movie);
 }
 
@@ -349,15 +351,18 @@ static void on_render_done(void *ctx, const struct toolrun_result *r)
             movie_failed(tl, r->term_signal ? -r->term_signal : -1, "unknown");
         }
     }
-    fs_work_queue(tl, tl->folder, 0);
+    fs_work_queue(tl, tl->render_folder, 0);
+    try_render(tl);     /* the next print's frames, if they were waiting */
     maybe_free(tl);
 }
 
 static void try_render(struct timelapse *tl)
 {
-    if (!tl->render_due || tl->capture || tl->checking || tl->printing || tl->destroying)
+    if (!tl->render_due || tl->capture || tl->checking || tl->printing || tl->destroying || tl->render)
         return;
     tl->render_due = false;
+    memcpy(tl->render_gcode, tl->gcode, sizeof tl->render_gcode);
+    memcpy(tl->render_folder, tl->folder, sizeof tl->render_folder);
     if (timelapse_movie_path(tl->movie, sizeof tl->movie, tl->opt.output_folder, tl->gcode,
                              tl->opt.movie_extension, (long long)time(NULL)) < 0) {
         movie_failed(tl, -1, "unknown");
@@ -415,9 +420,10 @@ static void print_started(struct timelapse *tl, json_t *payload)
         uv_timer_stop(&tl->post_roll_end);
         tl->printing = false;
     }
-    if (tl->render_due || tl->render) {
-        log_warn("timelapse: a new print started before the last movie was rendered; that one is dropped");
+    if (tl->render_due) {
+        log_warn("timelapse: a new print started before the last frame was in; no movie for %s", tl->gcode);
         tl->render_due = false;
+        fs_work_queue(tl, tl->folder, 0);
     }
     const char *name = json_string_value(json_object_get(payload, "name"));
     snprintf(tl->gcode, sizeof tl->gcode, "%s", name ? name : "unknown");
