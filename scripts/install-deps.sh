@@ -14,7 +14,7 @@ TOOLS=0
 for arg in "$@"; do
   case $arg in
     --bench) BENCH=1 ;;
-    --tools) TOOLS=1 ;;   # `make check-tools` (issue 11): ffmpeg for the timelapse tests
+    --tools) TOOLS=1 ;;   # `make check-tools` (issue 11): ffmpeg and PrusaSlicer
     --check) CHECK=1 ;;
     *) echo "usage: $0 [--bench] [--tools] [--check]" >&2; exit 2 ;;
   esac
@@ -40,8 +40,8 @@ if [ "$BENCH" = 1 ]; then
              "file:/usr/lib/python3/dist-packages/printrun/gcoder.py printcore")
 fi
 if [ "$TOOLS" = 1 ]; then
-  PACKAGES+=(ffmpeg)
-  REQUIRES+=("cmd:ffmpeg ffmpeg")
+  PACKAGES+=(ffmpeg prusa-slicer)
+  REQUIRES+=("cmd:ffmpeg ffmpeg" "cmd:prusa-slicer prusa-slicer")
 fi
 
 # --clients [--screenshot]: Node.js and npm for `make check-clients` (Node-RED 4.1 runs on

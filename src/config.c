@@ -291,6 +291,17 @@ static const struct key keys[] = {
       "movie_extension = \"mp4\";", check_not_empty },
     { "timelapse", "render_timeout", KIND_FLOAT, 1, 86400, 600, NULL, FIELD(timelapse_render_timeout),
       "render_timeout = 600;", NULL },
+    /* slicing (issue 11): off by default */
+    { "slicing", "enabled", KIND_BOOL, 0, 0, 0, NULL, FIELD(slicing_enabled), "enabled = true;", NULL },
+    { "slicing", "slicer", KIND_STRING, 0, 0, 0, "prusaslicer", FIELD(slicing_slicer), "slicer = \"prusaslicer\";",
+      check_not_empty },
+    { "slicing", "command", KIND_NAMES, 0, 0, 0, NULL, FIELD(slicing_command),
+      "command = [ \"prusa-slicer\", \"--export-gcode\", \"--load\", \"{profile}\", \"-o\", \"{output}\", \"{input}\" ];",
+      NULL },
+    { "slicing", "profiles_folder", KIND_STRING, 0, 0, 0, "/var/lib/printbridge/slicing-profiles",
+      FIELD(slicing_profiles_folder), "profiles_folder = \"/var/lib/printbridge/slicing-profiles\";", check_not_empty },
+    { "slicing", "profile", KIND_STRING, 0, 0, 0, "", FIELD(slicing_profile), "profile = \"pla-0.2.ini\";", NULL },
+    { "slicing", "timeout", KIND_FLOAT, 1, 86400, 600, NULL, FIELD(slicing_timeout), "timeout = 600;", NULL },
 
     { "log", "level", KIND_LEVEL, 0, 0, LOG_LEVEL_INFO, NULL, FIELD(log_level),
       "level = \"info\";", NULL },
@@ -312,6 +323,7 @@ static const struct group {
     { "analysis", "analysis: { filament_diameter = 1.75; };" },
     { "homeassistant", "homeassistant: { enabled = true; };" },
     { "timelapse", "timelapse: { mode = \"zchange\"; };" },
+    { "slicing", "slicing: { enabled = true; };" },
     { "log", "log: { level = \"info\"; };" },
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])

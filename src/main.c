@@ -22,6 +22,8 @@
 #include "printbridge/publisher.h"
 #include "printbridge/statetopic.h"
 #include "printbridge/storage.h"
+#include "printbridge/pyjson.h"
+#include "printbridge/slicing.h"
 #include "printbridge/timelapse.h"
 #include "printbridge/job.h"
 
@@ -330,6 +332,47 @@ static void start_timelapse(struct daemon *d)
         events_add_sink(&d->events, timelapse_on_event, timelapse_mod);
 }
 
+static struct slicing *slicing_mod;
+
+/* <base>progress/slicing (wire-format.md 7) */
+static void on_slicing_progress(void *ctx, const char *slicer, const char *stl, const char *gcode, int progress)
+{
+    struct daemon *d = ctx;
+    char topic[PUBLISHER_MAX_TOPIC];
+    const struct publisher_settings *ps = &d->publisher.s;
+    if (!d->mqtt || publisher_topic(topic, sizeof topic, ps->base_topic, ps->progress_topic, "progress", "slicing") < 0)
+        return;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "slicer", slicer, "source_location", "local",
+                          "source_path", stl, "destination_location", "local", "destination_path", gcode,
+                          "progress", progress);
+    char *payload = NULL;
+    if (o && json_object_set_new(o, ps->timestamp_field, json_integer((long long)time(NULL))) == 0)
+        payload = pyjson_dumps(o);
+    json_decref(o);
+    if (payload) {
+        struct publisher_flags f = publisher_flags_for(ps, PUBLISHER_PROGRESS_SLICING, NULL);
+        mqtt_publish(d->mqtt, topic, payload, strlen(payload), f.qos, f.retain, f.keep);
+    }
+    free(payload);
+}
+
+static void start_slicing(struct daemon *d)
+{
+    struct config *c = &d->cfg;
+    if (!c->slicing_enabled)
+        return;
+    if (!c->slicing_command[0]) {
+        log_error("slicing: enabled but slicing.command is empty; slicing is off");
+        return;
+    }
+    struct slicing_options so = { .slicer = c->slicing_slicer, .command = c->slicing_command,
+                                  .folder = c->storage_folder, .profiles_folder = c->slicing_profiles_folder,
+                                  .profile = c->slicing_profile, .timeout = c->slicing_timeout,
+                                  .publish_progress = on_slicing_progress, .publish_ctx = d };
+    if (slicing_create(&slicing_mod, d->loop, &d->events, &so) < 0)
+        log_error("slicing: out of memory; slicing is off");
+}
+
 static void start_jobs(struct daemon *d)
 {
     struct config *c = &d->cfg;
@@ -357,6 +400,7 @@ static void start_jobs(struct daemon *d)
     if (job_create(&d->job, d->loop, &d->events, d->printer, d->storage, &jo) == 0)
         events_add_sink(&d->events, job_on_event, d->job);
     start_timelapse(d);
+    start_slicing(d);
 }
 
 static const struct printer_model *model_source(void *ctx)
@@ -437,6 +481,8 @@ static void on_printer_destroyed(void *ctx)
     d->job = NULL;
     timelapse_destroy(timelapse_mod);   /* no more events; kills a running camera or ffmpeg */
     timelapse_mod = NULL;
+    slicing_destroy(slicing_mod);
+    slicing_mod = NULL;
     if (d->storage)
         storage_destroy(d->storage, NULL, NULL);
     d->storage = NULL;

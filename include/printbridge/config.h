@@ -122,6 +122,13 @@ struct config {
     int timelapse_fps;                  /* default 25 */
     char *timelapse_movie_extension;    /* "mp4" */
     double timelapse_render_timeout;    /* s, default 600 */
+    /* slicing (issue 11) */
+    bool slicing_enabled;               /* default false */
+    char *slicing_slicer;               /* name in the events, "prusaslicer" */
+    char *slicing_command[CONFIG_MAX_SCRIPT_LINES + 1]; /* argv with {input} {output} {profile} */
+    char *slicing_profiles_folder;      /* "/var/lib/printbridge/slicing-profiles" */
+    char *slicing_profile;              /* file in profiles_folder, default "" */
+    double slicing_timeout;             /* s, default 600 */
 
     /* log */
     int log_level;                  /* enum log_level; default info */
