@@ -193,6 +193,7 @@ static void discovery_settings_from(const struct config *c, char *node_id, struc
         .heated_chamber = c->profile_heated_chamber,
         .republish_delay = c->ha_republish_delay,
         .sw_version = PB_VERSION,
+        .camera = c->timelapse_snapshot_command[0] != NULL,   /* issue 11 */
     };
 }
 
