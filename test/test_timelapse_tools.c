@@ -186,6 +186,61 @@ START_TEST(test_timelapse_ffmpeg_failing_gives_movie_failed_returncode)
 }
 END_TEST
 
+/* zchange mode through the event bus: layers 0.2, 0.4 (with Z-hops to 0.6 and 0.8 between)
+ * and 0.6 give three frames; a camera that is a one-line shell writer, no ffmpeg needed
+ * (ffmpeg here is "false": MovieFailed with its returncode) */
+static void on_zsteps(uv_timer_t *t)
+{
+    struct scenario *sc = t->data;
+    static const double zs[] = { 0.2, 0.6, 0.2, 0.4, 0.8, 0.4, 0.6 };
+    if (sc->step == 0)
+        events_fire(&sc->ev, "PrintStarted", json_pack("{s:s}", "name", "layers.gcode"));
+    if (sc->step < 7) {
+        double old = sc->step ? zs[sc->step - 1] : 0;
+        events_fire(&sc->ev, "ZChange", json_pack("{s:f, s:f}", "new", zs[sc->step], "old", old));
+    } else if (sc->step == 7) {
+        events_fire(&sc->ev, "PrintDone", json_pack("{s:s}", "name", "layers.gcode"));
+    } else if (sc->seen.done || sc->step > 300) {
+        uv_timer_stop(t);
+        timelapse_destroy(sc->tl);
+        uv_close((uv_handle_t *)t, NULL);
+    }
+    sc->step++;
+}
+
+START_TEST(test_timelapse_zchange_takes_one_frame_per_layer_ignoring_hops)
+{
+    char frames[300], out[300];
+    struct timelapse_options o;
+    base_options(&o, frames, out);
+    o.mode = TIMELAPSE_ZCHANGE;
+    char *const writer[] = { "/bin/sh", "-c", "echo frame > \"$0\"", "{file}", NULL };
+    o.snapshot_command = writer;
+    o.ffmpeg = "false";
+    struct scenario sc;
+    memset(&sc, 0, sizeof sc);
+    uv_loop_init(&sc.loop);
+    events_init(&sc.ev);
+    events_add_sink(&sc.ev, sink, &sc.seen);
+    ck_assert_int_eq(timelapse_create(&sc.tl, &sc.loop, &sc.ev, &o), 0);
+    events_add_sink(&sc.ev, timelapse_on_event, sc.tl);
+    uv_timer_init(&sc.loop, &sc.t);
+    sc.t.data = &sc;
+    uv_timer_start(&sc.t, on_zsteps, 100, 100);    /* a frame takes a few ms */
+    uv_run(&sc.loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&sc.loop), 0);
+    int done = 0;
+    for (const char *p = sc.seen.log; (p = strstr(p, "CaptureDone ")); p++)
+        done++;
+    ck_assert_msg(done == 3, "%d frames:\n%s", done, sc.seen.log);
+    ck_assert_msg(strstr(sc.seen.log, "/frame-00002.jpg\", \"_event\": \"CaptureDone\"") != NULL, "%s", sc.seen.log);
+    ck_assert_msg(strstr(sc.seen.log, "MovieRendering {\"gcode\": \"layers.gcode\"") != NULL, "%s", sc.seen.log);
+    ck_assert_msg(strstr(sc.seen.log, "\"returncode\": 1, \"reason\": \"returncode\", \"_event\": \"MovieFailed\"") != NULL,
+                  "%s", sc.seen.log);
+    cleanup();
+}
+END_TEST
+
 Suite *timelapse_tools_suite(void);
 Suite *timelapse_tools_suite(void)
 {
@@ -195,6 +250,7 @@ Suite *timelapse_tools_suite(void)
     tcase_add_test(tc, test_timelapse_frames_by_ffmpeg_testsrc_render_a_movie);
     tcase_add_test(tc, test_timelapse_failing_then_hanging_camera_gives_no_frames);
     tcase_add_test(tc, test_timelapse_ffmpeg_failing_gives_movie_failed_returncode);
+    tcase_add_test(tc, test_timelapse_zchange_takes_one_frame_per_layer_ignoring_hops);
     suite_add_tcase(s, tc);
     return s;
 }
