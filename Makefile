@@ -200,6 +200,18 @@ check-faults: $(DAEMON) $(SIM)
 	@PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) test/faults/run.sh
 # ---- end of fuzz, check-faults -----------------------------------------------------------------
 
+# ---- make check-tools (issue 11) ----------------------------------------------------------------
+# Timelapse and slicing with real tools: installs ffmpeg and PrusaSlicer 2.5 (headless
+# --export-gcode; scripts/install-deps.sh --tools) and runs the suites and the integration script
+# that `make check` skips (with a message) when the tools are missing.
+.PHONY: check-tools
+check-tools: $(DAEMON) $(SIM) $(RUNNER)
+	@scripts/install-deps.sh --tools --check >/dev/null 2>&1 || scripts/install-deps.sh --tools
+	CK_RUN_SUITE=timelapse_tools PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) $(RUNNER)
+	CK_RUN_SUITE=slicing PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) $(RUNNER)
+	PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) bash test/it/test_slicing_tools.sh
+# ---- end of check-tools --------------------------------------------------------------------------
+
 clean:
 	rm -rf build
 

@@ -10,12 +10,14 @@ set -euo pipefail
 
 BENCH=0
 CHECK=0
+TOOLS=0
 for arg in "$@"; do
   case $arg in
     --bench) BENCH=1 ;;
+    --tools) TOOLS=1 ;;   # `make check-tools` (issue 11): ffmpeg and PrusaSlicer
     --check) CHECK=1 ;;
     --faults|--clients|--screenshot) ;;   # handled below
-    *) echo "usage: $0 [--bench] [--check]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--bench] [--tools] [--faults] [--clients [--screenshot]] [--check]" >&2; exit 2 ;;
   esac
 done
 
@@ -37,6 +39,10 @@ if [ "$BENCH" = 1 ]; then
   REQUIRES+=("file:/usr/bin/python3 python3"
              "file:/usr/lib/python3/dist-packages/printrun/printcore.py printcore"
              "file:/usr/lib/python3/dist-packages/printrun/gcoder.py printcore")
+fi
+if [ "$TOOLS" = 1 ]; then
+  PACKAGES+=(ffmpeg prusa-slicer)
+  REQUIRES+=("cmd:ffmpeg ffmpeg" "cmd:prusa-slicer prusa-slicer")
 fi
 
 # --clients [--screenshot]: Node.js and npm for `make check-clients` (Node-RED 4.1 runs on

@@ -93,6 +93,12 @@ static int check_zchange_mode(const char *v, char *why, size_t whysz)
     return check_one_of(v, names, why, whysz);
 }
 
+static int check_timelapse_mode(const char *v, char *why, size_t whysz)
+{
+    static const char *const names[] = { "off", "zchange", "timed", NULL };
+    return check_one_of(v, names, why, whysz);
+}
+
 #define FIELD(f) offsetof(struct config, f)
 
 /* THE schema. Defaults and ranges here are the ones documented in etc/printbridge.conf. */
@@ -262,6 +268,42 @@ static const struct key keys[] = {
     { "homeassistant", "republish_delay", KIND_FLOAT, 0, 300, 5, NULL, FIELD(ha_republish_delay),
       "republish_delay = 5;", NULL },
 
+    /* timelapse (issue 11): off by default; argv lists, no shell */
+    { "timelapse", "mode", KIND_STRING, 0, 0, 0, "off", FIELD(timelapse_mode), "mode = \"zchange\";",
+      check_timelapse_mode },
+    { "timelapse", "interval", KIND_FLOAT, 0.1, 3600, 10, NULL, FIELD(timelapse_interval), "interval = 10;", NULL },
+    { "timelapse", "post_roll", KIND_FLOAT, 0, 3600, 0, NULL, FIELD(timelapse_post_roll), "post_roll = 0;", NULL },
+    { "timelapse", "snapshot_command", KIND_NAMES, 0, 0, 0, NULL, FIELD(timelapse_snapshot_command),
+      "snapshot_command = [ \"curl\", \"-fsS\", \"-o\", \"{file}\", \"http://camera/snapshot\" ];", NULL },
+    { "timelapse", "snapshot_timeout", KIND_FLOAT, 0.1, 600, 10, NULL, FIELD(timelapse_snapshot_timeout),
+      "snapshot_timeout = 10;", NULL },
+    { "timelapse", "frame_extension", KIND_STRING, 0, 0, 0, "jpg", FIELD(timelapse_frame_extension),
+      "frame_extension = \"jpg\";", check_not_empty },
+    { "timelapse", "frames_folder", KIND_STRING, 0, 0, 0, "/var/lib/printbridge/timelapse/frames",
+      FIELD(timelapse_frames_folder), "frames_folder = \"/var/lib/printbridge/timelapse/frames\";", check_not_empty },
+    { "timelapse", "output_folder", KIND_STRING, 0, 0, 0, "/var/lib/printbridge/timelapse",
+      FIELD(timelapse_output_folder), "output_folder = \"/var/lib/printbridge/timelapse\";", check_not_empty },
+    { "timelapse", "ffmpeg", KIND_STRING, 0, 0, 0, "ffmpeg", FIELD(timelapse_ffmpeg), "ffmpeg = \"ffmpeg\";",
+      check_not_empty },
+    { "timelapse", "ffmpeg_args", KIND_NAMES, 0, 0, 0, NULL, FIELD(timelapse_ffmpeg_args),
+      "ffmpeg_args = [ \"-c:v\", \"mpeg4\", \"-q:v\", \"5\" ];", NULL },
+    { "timelapse", "fps", KIND_INT, 1, 120, 25, NULL, FIELD(timelapse_fps), "fps = 25;", NULL },
+    { "timelapse", "movie_extension", KIND_STRING, 0, 0, 0, "mp4", FIELD(timelapse_movie_extension),
+      "movie_extension = \"mp4\";", check_not_empty },
+    { "timelapse", "render_timeout", KIND_FLOAT, 1, 86400, 600, NULL, FIELD(timelapse_render_timeout),
+      "render_timeout = 600;", NULL },
+    /* slicing (issue 11): off by default */
+    { "slicing", "enabled", KIND_BOOL, 0, 0, 0, NULL, FIELD(slicing_enabled), "enabled = true;", NULL },
+    { "slicing", "slicer", KIND_STRING, 0, 0, 0, "prusaslicer", FIELD(slicing_slicer), "slicer = \"prusaslicer\";",
+      check_not_empty },
+    { "slicing", "command", KIND_NAMES, 0, 0, 0, NULL, FIELD(slicing_command),
+      "command = [ \"prusa-slicer\", \"--export-gcode\", \"--load\", \"{profile}\", \"-o\", \"{output}\", \"{input}\" ];",
+      NULL },
+    { "slicing", "profiles_folder", KIND_STRING, 0, 0, 0, "/var/lib/printbridge/slicing-profiles",
+      FIELD(slicing_profiles_folder), "profiles_folder = \"/var/lib/printbridge/slicing-profiles\";", check_not_empty },
+    { "slicing", "profile", KIND_STRING, 0, 0, 0, "", FIELD(slicing_profile), "profile = \"pla-0.2.ini\";", NULL },
+    { "slicing", "timeout", KIND_FLOAT, 1, 86400, 600, NULL, FIELD(slicing_timeout), "timeout = 600;", NULL },
+
     { "log", "level", KIND_LEVEL, 0, 0, LOG_LEVEL_INFO, NULL, FIELD(log_level),
       "level = \"info\";", NULL },
 };
@@ -281,6 +323,8 @@ static const struct group {
     { "storage", "storage: { folder = \"/var/lib/printbridge/files\"; };" },
     { "analysis", "analysis: { filament_diameter = 1.75; };" },
     { "homeassistant", "homeassistant: { enabled = true; };" },
+    { "timelapse", "timelapse: { mode = \"zchange\"; };" },
+    { "slicing", "slicing: { enabled = true; };" },
     { "log", "log: { level = \"info\"; };" },
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])

@@ -271,6 +271,15 @@ static void add_entities(struct ctx *c)
     set_str(c, e, "cmd_t", gcode);
     set_str(c, e, "mode", "text");
     set_str(c, e, "ic", "mdi:console-line");
+
+    /* issue 11: the snapshot command's images, published on <base>camera (not retained) */
+    if (s->camera) {
+        char cam[PUBLISHER_MAX_TOPIC];
+        snprintf(cam, sizeof cam, "%scamera", s->base_topic);
+        e = entity(c, "camera", "camera", "Camera", false);
+        set_str(c, e, "t", cam);
+        set_str(c, e, "ic", "mdi:camera");
+    }
 }
 
 char *discovery_config_json(const struct discovery_settings *s)

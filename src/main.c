@@ -27,6 +27,9 @@
 #include "printbridge/secrets.h"
 #include "printbridge/statetopic.h"
 #include "printbridge/storage.h"
+#include "printbridge/pyjson.h"
+#include "printbridge/slicing.h"
+#include "printbridge/timelapse.h"
 #include "printbridge/job.h"
 #include "printbridge/progressnotify.h"
 
@@ -201,6 +204,7 @@ static void discovery_settings_from(const struct config *c, char *node_id, struc
         .heated_chamber = c->profile_heated_chamber,
         .republish_delay = c->ha_republish_delay,
         .sw_version = PB_VERSION,
+        .camera = c->timelapse_snapshot_command[0] != NULL,   /* issue 11 */
     };
 }
 
@@ -395,6 +399,89 @@ static void on_printer_line(void *ctx, const char *line)
         triggers_on_line(d->triggers, TRIGGER_RECEIVED, line);
 }
 
+/* ---- timelapse and snapshots (issue 11) ------------------------------------------------- */
+
+static struct timelapse *timelapse_mod;    /* NULL: no camera configured */
+
+static void on_snapshot(void *ctx, const void *data, size_t len, const char *err)
+{
+    struct daemon *d = ctx;
+    char topic[PUBLISHER_MAX_TOPIC];
+    if (!data) {
+        log_warn("timelapse: snapshot on demand failed: %s", err);
+        return;
+    }
+    if (d->mqtt && publisher_topic(topic, sizeof topic, d->cfg.mqtt_base_topic, "camera", "", "") > 0)
+        mqtt_publish(d->mqtt, topic, data, len, 0, false, false);
+}
+
+/* Runs the snapshot command and publishes the image on <base>camera (not retained). */
+int daemon_snapshot_now(void *ctx);
+int daemon_snapshot_now(void *ctx)
+{
+    return timelapse_mod ? timelapse_snapshot_now(timelapse_mod, on_snapshot, ctx) : -ENOENT;
+}
+
+static void start_timelapse(struct daemon *d)
+{
+    struct config *c = &d->cfg;
+    if (!c->timelapse_snapshot_command[0])
+        return;
+    struct timelapse_options to = {
+        .mode = strcmp(c->timelapse_mode, "zchange") == 0 ? TIMELAPSE_ZCHANGE
+              : strcmp(c->timelapse_mode, "timed") == 0 ? TIMELAPSE_TIMED : TIMELAPSE_OFF,
+        .interval = c->timelapse_interval, .post_roll = c->timelapse_post_roll,
+        .snapshot_command = c->timelapse_snapshot_command, .snapshot_timeout = c->timelapse_snapshot_timeout,
+        .frame_extension = c->timelapse_frame_extension, .frames_folder = c->timelapse_frames_folder,
+        .output_folder = c->timelapse_output_folder, .ffmpeg = c->timelapse_ffmpeg,
+        .ffmpeg_args = c->timelapse_ffmpeg_args, .fps = c->timelapse_fps,
+        .movie_extension = c->timelapse_movie_extension, .render_timeout = c->timelapse_render_timeout,
+    };
+    if (timelapse_create(&timelapse_mod, d->loop, &d->events, &to) == 0)
+        events_add_sink(&d->events, timelapse_on_event, timelapse_mod);
+}
+
+static struct slicing *slicing_mod;
+
+/* <base>progress/slicing (wire-format.md 7) */
+static void on_slicing_progress(void *ctx, const char *slicer, const char *stl, const char *gcode, int progress)
+{
+    struct daemon *d = ctx;
+    char topic[PUBLISHER_MAX_TOPIC];
+    const struct publisher_settings *ps = &d->publisher.s;
+    if (!d->mqtt || publisher_topic(topic, sizeof topic, ps->base_topic, ps->progress_topic, "progress", "slicing") < 0)
+        return;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "slicer", slicer, "source_location", "local",
+                          "source_path", stl, "destination_location", "local", "destination_path", gcode,
+                          "progress", progress);
+    char *payload = NULL;
+    if (o && json_object_set_new(o, ps->timestamp_field, json_integer((long long)time(NULL))) == 0)
+        payload = pyjson_dumps(o);
+    json_decref(o);
+    if (payload) {
+        struct publisher_flags f = publisher_flags_for(ps, PUBLISHER_PROGRESS_SLICING, NULL);
+        mqtt_publish(d->mqtt, topic, payload, strlen(payload), f.qos, f.retain, f.keep);
+    }
+    free(payload);
+}
+
+static void start_slicing(struct daemon *d)
+{
+    struct config *c = &d->cfg;
+    if (!c->slicing_enabled)
+        return;
+    if (!c->slicing_command[0]) {
+        log_error("slicing: enabled but slicing.command is empty; slicing is off");
+        return;
+    }
+    struct slicing_options so = { .slicer = c->slicing_slicer, .command = c->slicing_command,
+                                  .folder = c->storage_folder, .profiles_folder = c->slicing_profiles_folder,
+                                  .profile = c->slicing_profile, .timeout = c->slicing_timeout,
+                                  .publish_progress = on_slicing_progress, .publish_ctx = d };
+    if (slicing_create(&slicing_mod, d->loop, &d->events, &so) < 0)
+        log_error("slicing: out of memory; slicing is off");
+}
+
 static void start_jobs(struct daemon *d)
 {
     struct config *c = &d->cfg;
@@ -421,6 +508,8 @@ static void start_jobs(struct daemon *d)
     jo.scripts[JOB_SCRIPT_AFTER_TOOL_CHANGE] = c->script_after_tool_change;
     if (job_create(&d->job, d->loop, &d->events, d->printer, d->storage, &jo) == 0)
         events_add_sink(&d->events, job_on_event, d->job);
+    start_timelapse(d);
+    start_slicing(d);
 }
 
 static const struct printer_model *model_source(void *ctx)
@@ -501,6 +590,10 @@ static void on_printer_destroyed(void *ctx)
     d->publisher.job = NULL;
     job_destroy(d->job);
     d->job = NULL;
+    timelapse_destroy(timelapse_mod);   /* no more events; kills a running camera or ffmpeg */
+    timelapse_mod = NULL;
+    slicing_destroy(slicing_mod);
+    slicing_mod = NULL;
     if (d->storage)
         storage_destroy(d->storage, NULL, NULL);
     d->storage = NULL;

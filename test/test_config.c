@@ -785,7 +785,7 @@ START_TEST(test_unknown_group_is_an_error)
     expect_error("mqtt: {};\nmqqt: { port = 1; };\n", 2,
                  "unknown group 'mqqt'; did you mean 'mqtt'?");
     expect_error("serial: { port = \"auto\"; };\n", 1,
-                 "unknown group 'serial'; the groups are printer, mqtt, topics, qos, filter, profile, scripts, storage, analysis, homeassistant and log");
+                 "unknown group 'serial'; the groups are printer, mqtt, topics, qos, filter, profile, scripts, storage, analysis, homeassistant, timelapse, slicing and log");
 }
 END_TEST
 
@@ -1105,6 +1105,14 @@ static const char *const all_keys[] = {
     "events.max_output", "events.progress_percent", "events.progress_minutes",
     "events.progress_layers", "events.subscriptions", "events.triggers", "inbound.enabled",
     "inbound.max_payload", "inbound.gcode_allow", "inbound.gcode_deny", "inbound.handlers",
+    /* timelapse (issue 11) */
+    "timelapse.mode", "timelapse.interval", "timelapse.post_roll", "timelapse.snapshot_command",
+    "timelapse.snapshot_timeout", "timelapse.frame_extension", "timelapse.frames_folder",
+    "timelapse.output_folder", "timelapse.ffmpeg", "timelapse.ffmpeg_args", "timelapse.fps",
+    "timelapse.movie_extension", "timelapse.render_timeout",
+    /* slicing (issue 11) */
+    "slicing.enabled", "slicing.slicer", "slicing.command", "slicing.profiles_folder", "slicing.profile",
+    "slicing.timeout",
 };
 #define NALL (sizeof all_keys / sizeof all_keys[0])
 

@@ -160,6 +160,23 @@ START_TEST(test_buttons_and_text_use_the_command_topics)
 }
 END_TEST
 
+/* issue 11: a camera entity only when a snapshot command is configured */
+START_TEST(test_camera_entity_only_with_a_snapshot_command)
+{
+    struct discovery_settings s = settings();
+    json_t *root = config(&s, NULL);
+    ck_assert_ptr_null(cmp(root, "camera"));
+    json_decref(root);
+    s.camera = true;
+    root = config(&s, NULL);
+    ck_assert_str_eq(str(cmp(root, "camera"), "p"), "camera");
+    ck_assert_str_eq(str(cmp(root, "camera"), "t"), "octoprint/camera");
+    ck_assert_str_eq(str(cmp(root, "camera"), "uniq_id"), "ender3_camera");
+    ck_assert_uint_eq(json_array_size(json_object_get(cmp(root, "camera"), "avty")), 1);
+    json_decref(root);
+}
+END_TEST
+
 /* 13.5: the printer link is a second availability source, except where it must not be */
 START_TEST(test_connect_stays_available_without_a_printer)
 {
@@ -225,6 +242,7 @@ Suite *discovery_suite(void)
     tcase_add_test(tc, test_connect_stays_available_without_a_printer);
     tcase_add_test(tc, test_every_heater_of_the_profile_gets_two_sensors);
     tcase_add_test(tc, test_switched_off_topics_change_the_sources);
+    tcase_add_test(tc, test_camera_entity_only_with_a_snapshot_command);
     suite_add_tcase(s, tc);
     return s;
 }

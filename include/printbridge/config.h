@@ -113,6 +113,27 @@ struct config {
     /* events and inbound (issue 7): read by hookconfig.c; NULL when the file has neither
      * group, hookconfig_or_defaults() then gives the defaults */
     struct hookconfig *hooks;
+    /* timelapse (issue 11) */
+    char *timelapse_mode;               /* "off" (default), "zchange", "timed" */
+    double timelapse_interval;          /* s, timed frames and post-roll, default 10 */
+    double timelapse_post_roll;         /* s, default 0 */
+    char *timelapse_snapshot_command[CONFIG_MAX_SCRIPT_LINES + 1]; /* argv with {file}; empty: no camera */
+    double timelapse_snapshot_timeout;  /* s, default 10 */
+    char *timelapse_frame_extension;    /* "jpg" */
+    char *timelapse_frames_folder;      /* "/var/lib/printbridge/timelapse/frames" */
+    char *timelapse_output_folder;      /* "/var/lib/printbridge/timelapse" */
+    char *timelapse_ffmpeg;             /* "ffmpeg" */
+    char *timelapse_ffmpeg_args[CONFIG_MAX_SCRIPT_LINES + 1]; /* empty: -c:v mpeg4 -q:v 5 */
+    int timelapse_fps;                  /* default 25 */
+    char *timelapse_movie_extension;    /* "mp4" */
+    double timelapse_render_timeout;    /* s, default 600 */
+    /* slicing (issue 11) */
+    bool slicing_enabled;               /* default false */
+    char *slicing_slicer;               /* name in the events, "prusaslicer" */
+    char *slicing_command[CONFIG_MAX_SCRIPT_LINES + 1]; /* argv with {input} {output} {profile} */
+    char *slicing_profiles_folder;      /* "/var/lib/printbridge/slicing-profiles" */
+    char *slicing_profile;              /* file in profiles_folder, default "" */
+    double slicing_timeout;             /* s, default 600 */
 
     /* log */
     int log_level;                  /* enum log_level; default info */

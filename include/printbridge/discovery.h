@@ -35,6 +35,7 @@ struct discovery_settings {
     bool heated_bed, heated_chamber;
     double republish_delay;         /* s: the birth republish waits a random 0..this */
     const char *sw_version;         /* printbridge's version */
+    bool camera;                    /* a snapshot command is configured: an MQTT camera on <base>camera */
 };
 
 /* ---- pure ------------------------------------------------------------------------------- */
