@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "printbridge/framing.h"
+#include "printbridge/hookconfig.h"
 #include "printbridge/log.h"
 
 /* A client id is only a label for the broker; a very long base topic should not make it a
@@ -441,6 +442,7 @@ void config_free(struct config *cfg)
     if (!cfg)
         return;
     free(cfg->path);
+    hookconfig_free(cfg->hooks);
     for (size_t i = 0; i < NKEYS; i++) {
         if (keys[i].kind == KIND_STRING)
             free(*(char **)field(cfg, &keys[i]));
@@ -1278,6 +1280,14 @@ static int read_all(struct loader *l, const config_t *lc, struct config *c)
     for (int i = 0; i < config_setting_length(root); i++) {
         const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
         const char *name = config_setting_name(s);
+        /* events and inbound hold lists of groups: hookconfig.c reads them (issue 7) */
+        if (hookconfig_owns(name)) {
+            const config_setting_t *where = s;
+            char why[768];
+            if (hookconfig_read(&c->hooks, s, &where, why, sizeof why) < 0)
+                return why[0] ? fail(l, where, "%s", why) : fail_oom(l);
+            continue;
+        }
         const struct group *grp = find_group(name);
         if (!grp && config_setting_is_group(s)) {
             suggest_group(hint, sizeof hint, name);

@@ -12,9 +12,12 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "printbridge/commands.h"
 #include "printbridge/config.h"
 #include "printbridge/discovery.h"
 #include "printbridge/events.h"
+#include "printbridge/hooks.h"
+#include "printbridge/triggers.h"
 #include "printbridge/log.h"
 #include "printbridge/mqtt.h"
 #include "printbridge/portscan.h"
@@ -26,6 +29,7 @@
 #include "printbridge/slicing.h"
 #include "printbridge/timelapse.h"
 #include "printbridge/job.h"
+#include "printbridge/progressnotify.h"
 
 #ifndef PB_VERSION
 #define PB_VERSION "0.0.0"
@@ -46,6 +50,9 @@ struct daemon {
     struct publisher publisher;
     struct printer *printer;
     struct discovery *discovery;    /* Home Assistant discovery (issue 8) */
+    struct hooks *hooks;            /* event hooks and inbound handlers (issue 7) */
+    struct commands_router *router; /* inbound commands (issue 7) */
+    struct triggers *triggers;      /* line triggers (issue 7); printer.c does not feed them yet */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t stats_timer;
     uint64_t started_ms;
@@ -54,6 +61,7 @@ struct daemon {
     struct storage *storage;        /* local files (issue 5) */
     struct job *job;
     struct job_view job_view;       /* what the state topic shows of the job */
+    struct progressnotify progress_steps;   /* PrintProgress every N % / minutes */
     bool stop_new_after_old;
     const char *print_file;         /* --print */
 };
@@ -276,6 +284,54 @@ static void on_model_changed(void *ctx, const struct printer_model *m)
     job_on_model_changed(d->job);
     d->publisher.job = job_fill_view(d->job, m, &d->job_view) ? &d->job_view : NULL;
     publisher_on_model(&d->publisher);
+    if (d->progress_steps.active && d->publisher.job && d->job_view.has_completion) {
+        const struct job_view *v = &d->job_view;
+        json_t *payload = progressnotify_update(&d->progress_steps, v->completion,
+                                                v->has_print_time ? (double)v->print_time : 0,
+                                                v->has_print_time_left ? (double)v->print_time_left : -1);
+        if (payload)
+            events_fire(&d->events, EVENT_PRINT_PROGRESS, payload);
+    }
+}
+
+/* PrintProgress steps follow the job's life: armed by PrintStarted, disarmed at its end */
+static void progress_steps_on_event(void *ctx, const char *name, json_t *payload, long long ts)
+{
+    struct daemon *d = ctx;
+    (void)ts;
+    if (strcmp(name, "PrintStarted") == 0) {
+        const struct hookconfig *hc = d->cfg.hooks;
+        struct progressnotify_settings st = { .percent = hc ? hc->progress_percent : 0,
+                                              .minutes = hc ? hc->progress_minutes : 0,
+                                              .layers = 0 /* needs extrusion-aware moves; not wired yet */ };
+        progressnotify_start(&d->progress_steps, &st, json_string_value(json_object_get(payload, "name")),
+                             json_string_value(json_object_get(payload, "path")));
+    } else if (strcmp(name, "PrintDone") == 0 || strcmp(name, "PrintFailed") == 0 ||
+               strcmp(name, "PrintCancelled") == 0) {
+        progressnotify_stop(&d->progress_steps);
+    }
+}
+
+/* command/job and hassControl pause/cancel: the router decoded and vetted it, the job module
+ * decides whether it makes sense now */
+static int on_job_command(void *ctx, const char *action, const json_t *args, char *err, size_t errsz)
+{
+    struct daemon *d = ctx;
+    if (!d->job) {
+        snprintf(err, errsz, "print jobs are not available (storage folder unusable?)");
+        return -1;
+    }
+    json_t *o = json_is_object(args) ? json_deep_copy(args) : json_object();
+    if (!o || json_object_set_new(o, "command", json_string(action)) < 0) {
+        json_decref(o);
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    int rc = text ? job_command(d->job, text, strlen(text), err, errsz) : -1;
+    free(text);
+    return rc < 0 ? -1 : 0;
 }
 
 static void on_job_progress(void *ctx, const char *location, const char *path, int progress)
@@ -289,6 +345,8 @@ static void on_printer_line(void *ctx, const char *line)
 {
     struct daemon *d = ctx;
     job_on_line(d->job, line);
+    if (d->triggers)
+        triggers_on_line(d->triggers, TRIGGER_RECEIVED, line);
 }
 
 /* ---- timelapse and snapshots (issue 11) ------------------------------------------------- */
@@ -508,6 +566,8 @@ static void stop(struct daemon *d, const char *why)
     uv_timer_stop(&d->stats_timer);
     events_fire(&d->events, EVENT_SHUTDOWN, NULL);
     job_stop(d->job);
+    commands_router_detach(d->router);  /* no replies once the broker link is going */
+    hooks_stop(d->hooks);               /* kills running system hooks' process groups */
     printer_disconnect(d->printer);
     if (d->old_mqtt)
         d->stop_new_after_old = true;   /* the old client hands its buffer to the new one first */
@@ -576,6 +636,12 @@ static void reload(struct daemon *d)
     }
     config_free(&d->cfg);
     d->cfg = nc;
+    /* the hook runner and the router read the events and inbound groups in place */
+    hooks_set_config(d->hooks, d->cfg.hooks);
+    if (commands_router_reconfigure(d->router, d->cfg.mqtt_base_topic, d->cfg.hooks, d->mqtt) < 0)
+        log_error("printbridge: reload: cannot subscribe the command topics on the new broker connection");
+    if (triggers_set_config(d->triggers, d->cfg.hooks, err, sizeof err) < 0)
+        log_error("printbridge: reload: %s", err);
     /* after the move: the filter lists are arrays inside struct config */
     struct publisher_settings ps;
     publisher_settings_from(&d->cfg, &ps);
@@ -642,6 +708,21 @@ static int run(struct daemon *d)
         return 1;
     }
     start_jobs(d);
+    /* issue 7: hooks see every event after the publisher; inbound commands need all three */
+    if (hooks_create(&d->hooks, d->loop, &d->events, c->hooks) < 0 ||
+        events_add_sink(&d->events, hooks_on_event, d->hooks) < 0 ||
+        commands_router_create(&d->router, c->mqtt_base_topic, c->hooks, d->mqtt, d->printer, d->hooks) < 0) {
+        log_error("printbridge: cannot set up hooks and inbound commands (out of memory)");
+        return 1;
+    }
+    char terr[512];
+    if (triggers_create(&d->triggers, c->hooks, &d->events, d->hooks, terr, sizeof terr) < 0) {
+        log_error("printbridge: %s", terr);
+        return 1;
+    }
+    hooks_set_printer(d->hooks, d->printer);
+    commands_router_set_job_handler(d->router, on_job_command, d);
+    events_add_sink(&d->events, progress_steps_on_event, d);
 
     uv_signal_t *sigs[] = { &d->sigterm, &d->sigint, &d->sighup };
     int nums[] = { SIGTERM, SIGINT, SIGHUP };
@@ -661,6 +742,9 @@ static int run(struct daemon *d)
     printer_connect(d->printer);
 
     uv_run(d->loop, UV_RUN_DEFAULT);
+    commands_router_free(d->router);
+    triggers_free(d->triggers);
+    hooks_free(d->hooks);
     int rc = uv_loop_close(d->loop);
     if (rc != 0)
         log_warn("printbridge: event loop closed with handles still open (%s)", uv_strerror(rc));

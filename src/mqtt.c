@@ -96,7 +96,14 @@ struct mqtt {
     struct msglist queue, inflight;
     size_t q_limit;
     unsigned long published, dropped, dropped_unreported;
+
+    struct mqtt_inbound *in;    /* issue 7: inbound filters and messages; NULL when unused */
 };
+
+static void inbound_subscribe(struct mqtt *m);
+static void inbound_arrived(struct mqtt *m, const char *topic, int topiclen, const MQTTAsync_message *msg);
+static void inbound_drain(struct mqtt *m);
+static void inbound_free(struct mqtt *m);
 
 /* ---- Paho threads ------------------------------------------------------------------ */
 
@@ -197,6 +204,7 @@ static void on_paho_connected(void *ctx, char *cause)
         send_status(m, "connected", NULL);
     if (m->watch_topic)     /* clean session: subscribe on every connect */
         MQTTAsync_subscribe(m->client, m->watch_topic, 1, NULL);
+    inbound_subscribe(m);
     post_note(m, NOTE_CONNECTED, 0, NULL);
 }
 
@@ -210,6 +218,12 @@ static void on_paho_lost(void *ctx, char *cause)
 static int on_paho_message(void *ctx, char *topic, int topiclen, MQTTAsync_message *msg)
 {
     struct mqtt *m = ctx;
+    if (!m->watch_topic || strcmp(topic, m->watch_topic) != 0) {
+        inbound_arrived(m, topic, topiclen, msg);   /* issue 7: command topics */
+        MQTTAsync_freeMessage(&msg);
+        MQTTAsync_free(topic);
+        return 1;
+    }
     (void)topiclen;
     /* only watch_topic is subscribed; a payload that does not fit a note cannot be one the
      * watcher wants (HA's birth message is "online"), so it arrives as "" */
@@ -650,6 +664,7 @@ static void on_wake(uv_async_t *handle)
         free(n);
         n = next;
     }
+    inbound_drain(m);
 }
 
 static char *dup_or_null(const char *s, bool *ok)
@@ -903,6 +918,7 @@ static void on_handle_closed(uv_handle_t *h)
         save_queue(m);
     }
     list_clear(&m->queue);
+    inbound_free(m);
     pthread_mutex_destroy(&m->lock);
     free_strings(m);
     free(m);
@@ -968,4 +984,206 @@ void mqtt_stop(struct mqtt *m, struct mqtt *heir, void (*done)(void *ctx), void 
             return;
     }
     send_disconnect(m);
+}
+
+/* ---- inbound messages (issue 7) ---------------------------------------------------------
+ * Paho's message callback copies the message (topic, payload up to max_payload, retain flag,
+ * MQTT 5 response topic and correlation data) onto a bounded list under m->lock and wakes the
+ * loop; on_wake hands the list to the router. Filters are fixed once set, so Paho's connected
+ * callback can read them under the same lock. */
+
+struct mqtt_inbound {
+    char **filters;
+    int *qos;
+    size_t n;
+    size_t max_payload, max_pending;
+    mqtt_message_fn fn;
+    void *ctx;
+    struct mqtt_message *head, *tail;   /* guarded by m->lock */
+    size_t pending;                     /* guarded by m->lock */
+    unsigned long dropped;              /* guarded by m->lock */
+    unsigned long replies_dropped;      /* loop thread only */
+};
+
+static void free_message(struct mqtt_message *msg)
+{
+    free(msg->topic);
+    free(msg->payload);
+    free(msg->response_topic);
+    free(msg->correlation);
+    free(msg);
+}
+
+static void inbound_subscribe(struct mqtt *m)
+{
+    /* m->in never changes once set and outlives the client, so only its reading is locked;
+     * Paho is not called under our lock (its threads take it in inbound_arrived) */
+    pthread_mutex_lock(&m->lock);
+    struct mqtt_inbound *in = m->in;
+    pthread_mutex_unlock(&m->lock);
+    int rc = in && in->n ? MQTTAsync_subscribeMany(m->client, (int)in->n, in->filters, in->qos, NULL) : MQTTASYNC_SUCCESS;
+    if (rc != MQTTASYNC_SUCCESS)
+        log_error("mqtt: cannot subscribe to the command topics: %s", MQTTAsync_strerror(rc));
+}
+
+static void inbound_arrived(struct mqtt *m, const char *topic, int topiclen, const MQTTAsync_message *msg)
+{
+    pthread_mutex_lock(&m->lock);
+    struct mqtt_inbound *in = m->in;
+    bool room = in && in->pending < in->max_pending;
+    if (in && room)
+        in->pending++;      /* reserve the slot; copy outside the lock */
+    else if (in)
+        in->dropped++;
+    pthread_mutex_unlock(&m->lock);
+    if (!room)
+        return;
+    struct mqtt_message *c = calloc(1, sizeof *c);
+    size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+    bool ok = c && (c->topic = topiclen > 0 ? strndup(topic, (size_t)topiclen) : strdup(topic));
+    if (ok && len <= in->max_payload && (ok = (c->payload = malloc(len + 1)) != NULL)) {
+        memcpy(c->payload, msg->payload, len);
+        c->payload[len] = '\0';
+    }
+    if (ok) {
+        c->len = len;
+        c->retained = msg->retained != 0;
+        c->qos = msg->qos;
+        MQTTProperty *rt = MQTTProperties_getProperty((MQTTProperties *)&msg->properties, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
+        MQTTProperty *cd = MQTTProperties_getProperty((MQTTProperties *)&msg->properties, MQTTPROPERTY_CODE_CORRELATION_DATA);
+        if (rt && rt->value.data.len > 0)
+            ok = (c->response_topic = strndup(rt->value.data.data, (size_t)rt->value.data.len)) != NULL;
+        if (ok && cd && cd->value.data.len > 0 && (ok = (c->correlation = malloc((size_t)cd->value.data.len)) != NULL)) {
+            memcpy(c->correlation, cd->value.data.data, (size_t)cd->value.data.len);
+            c->correlation_len = (size_t)cd->value.data.len;
+        }
+    }
+    pthread_mutex_lock(&m->lock);
+    if (ok) {
+        if (in->tail)
+            in->tail->next = c;
+        else
+            in->head = c;
+        in->tail = c;
+    } else {
+        in->pending--;
+        in->dropped++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (!ok && c)
+        free_message(c);
+    uv_async_send(&m->wake);
+}
+
+static void inbound_drain(struct mqtt *m)
+{
+    struct mqtt_inbound *in = m->in;
+    if (!in)
+        return;
+    pthread_mutex_lock(&m->lock);
+    struct mqtt_message *msg = in->head;
+    in->head = in->tail = NULL;
+    unsigned long dropped = in->dropped;
+    in->dropped = 0;
+    pthread_mutex_unlock(&m->lock);
+    if (dropped)
+        log_warn("mqtt: dropped %lu inbound message%s: more than %zu were waiting to be handled", dropped,
+                 dropped == 1 ? "" : "s", in->max_pending);
+    while (msg) {
+        struct mqtt_message *next = msg->next;
+        if (!m->stopping)
+            in->fn(in->ctx, msg);
+        free_message(msg);
+        pthread_mutex_lock(&m->lock);
+        in->pending--;
+        pthread_mutex_unlock(&m->lock);
+        msg = next;
+    }
+    if (in->replies_dropped > 1)
+        log_warn("mqtt: %lu more command replies could not be sent (too many at once)", in->replies_dropped - 1);
+    in->replies_dropped = 0;
+}
+
+static void inbound_free(struct mqtt *m)
+{
+    struct mqtt_inbound *in = m->in;
+    if (!in)
+        return;
+    while (in->head) {
+        struct mqtt_message *next = in->head->next;
+        free_message(in->head);
+        in->head = next;
+    }
+    for (size_t i = 0; i < in->n; i++)
+        free(in->filters[i]);
+    free(in->filters);
+    free(in->qos);
+    free(in);
+    m->in = NULL;
+}
+
+int mqtt_set_inbound(struct mqtt *m, char *const *filters, size_t nfilters, size_t max_payload, size_t max_pending,
+                     mqtt_message_fn fn, void *ctx)
+{
+    if (m->in)
+        return -EALREADY;
+    struct mqtt_inbound *in = calloc(1, sizeof *in);
+    if (!in || !(in->filters = calloc(nfilters + 1, sizeof *in->filters)) || !(in->qos = calloc(nfilters + 1, sizeof *in->qos))) {
+        if (in)
+            free(in->filters);
+        free(in);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < nfilters; i++) {
+        in->qos[i] = 1;
+        if (!(in->filters[i] = strdup(filters[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(in->filters[k]);
+            free(in->filters);
+            free(in->qos);
+            free(in);
+            return -ENOMEM;
+        }
+    }
+    in->n = nfilters;
+    in->max_payload = max_payload;
+    in->max_pending = max_pending ? max_pending : 1;
+    in->fn = fn;
+    in->ctx = ctx;
+    pthread_mutex_lock(&m->lock);
+    m->in = in;
+    pthread_mutex_unlock(&m->lock);
+    if (m->connected && nfilters)
+        inbound_subscribe(m);
+    return 0;
+}
+
+int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, size_t len, const void *corr,
+                       size_t corrlen)
+{
+    /* A reply answers a live request: never queued for later, and a burst that overflows
+     * Paho's buffer is counted and reported once per drain instead of once per reply. */
+    if (m->stopping || !m->connected)
+        return -ENOTCONN;
+    MQTTProperties props = MQTTProperties_initializer;
+    if (corr && corrlen > 0) {
+        MQTTProperty p = { .identifier = MQTTPROPERTY_CODE_CORRELATION_DATA };
+        p.value.data.data = (char *)corr;
+        p.value.data.len = (int)corrlen;
+        if (MQTTProperties_add(&props, &p) != 0)
+            return -ENOMEM;
+    }
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = (void *)payload;
+    msg.payloadlen = (int)len;
+    msg.qos = 1;
+    msg.retained = 0;
+    msg.properties = props;
+    int rc = MQTTAsync_sendMessage(m->client, topic, &msg, NULL);
+    MQTTProperties_free(&props);
+    if (rc == MQTTASYNC_SUCCESS)
+        return 0;
+    if (m->in && m->in->replies_dropped++ == 0)
+        log_warn("mqtt: cannot send a command reply on %s: %s", topic, MQTTAsync_strerror(rc));
+    return -EIO;
 }

@@ -1091,6 +1091,11 @@ static const char *const all_keys[] = {
     /* slicing (issue 11) */
     "slicing.enabled", "slicing.slicer", "slicing.command", "slicing.profiles_folder", "slicing.profile",
     "slicing.timeout",
+    /* issue 7: events and inbound (read by hookconfig.c) */
+    "events.enabled", "events.timeout", "events.max_concurrent", "events.max_queued",
+    "events.max_output", "events.progress_percent", "events.progress_minutes",
+    "events.progress_layers", "events.subscriptions", "events.triggers", "inbound.enabled",
+    "inbound.max_payload", "inbound.gcode_allow", "inbound.gcode_deny", "inbound.handlers",
 };
 #define NALL (sizeof all_keys / sizeof all_keys[0])
 

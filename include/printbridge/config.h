@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct hookconfig;
+
 #define CONFIG_MAX_SCRIPT_LINES 64
 
 struct config {
@@ -129,6 +131,9 @@ struct config {
     char *slicing_profiles_folder;      /* "/var/lib/printbridge/slicing-profiles" */
     char *slicing_profile;              /* file in profiles_folder, default "" */
     double slicing_timeout;             /* s, default 600 */
+    /* events and inbound (issue 7): read by hookconfig.c; NULL when the file has neither
+     * group, hookconfig_or_defaults() then gives the defaults */
+    struct hookconfig *hooks;
 
     /* log */
     int log_level;                  /* enum log_level; default info */

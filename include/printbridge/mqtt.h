@@ -85,4 +85,33 @@ unsigned long mqtt_take_dropped(struct mqtt *m);
  * else to queue_file when set. */
 void mqtt_stop(struct mqtt *m, struct mqtt *heir, void (*done)(void *ctx), void *ctx);
 
+/* ---- inbound messages (issue 7) ------------------------------------------------------- */
+
+/* One received message, copied off Paho's thread; valid during the callback only. */
+struct mqtt_message {
+    struct mqtt_message *next;  /* internal */
+    char *topic;
+    char *payload;              /* len bytes plus a NUL; NULL when len > max_payload (not copied) */
+    size_t len;                 /* the payload's size as received */
+    bool retained;
+    int qos;
+    char *response_topic;       /* MQTT 5 Response Topic, or NULL */
+    char *correlation;          /* MQTT 5 Correlation Data, or NULL */
+    size_t correlation_len;
+};
+
+typedef void (*mqtt_message_fn)(void *ctx, const struct mqtt_message *msg);
+
+/* Subscribes filters (QoS 1) now if connected and again after every reconnect, and delivers
+ * every message on the loop thread. Payloads over max_payload bytes are not copied; beyond
+ * max_pending messages waiting for the loop, new ones are dropped and counted in the log.
+ * Call once; filters are copied. Returns 0, -EALREADY or -ENOMEM. */
+int mqtt_set_inbound(struct mqtt *m, char *const *filters, size_t nfilters, size_t max_payload,
+                     size_t max_pending, mqtt_message_fn fn, void *ctx);
+
+/* A command reply: QoS 1, not retained; with MQTT 5 correlation data when corr is given
+ * (sent only while connected, since it answers a live request). */
+int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, size_t len,
+                       const void *corr, size_t corrlen);
+
 #endif
