@@ -278,7 +278,7 @@ static int decode_hook(struct command *c, const char *name, const char *payload,
 
 static int decode_status(struct command *c, const char *payload, size_t len, char *err, size_t errsz)
 {
-    c->kind = COMMAND_STATUS;
+    c->kind = strcmp(c->what, "snapshot") == 0 ? COMMAND_SNAPSHOT : COMMAND_STATUS;
     c->needs = NEEDS_NOTHING;
     if (looks_like_json(payload, len) && (parse_json(payload, len, &c->doc, err, errsz) < 0 || take_id(c, err, errsz) < 0))
         return -1;
@@ -428,7 +428,7 @@ int commands_decode(const char *rel_topic, const char *payload, size_t len, stru
             return decode_connection(out, payload, len, err, errsz);
         if (strcmp(cmd, "job") == 0)
             return decode_job(out, payload, len, err, errsz);
-        if (strcmp(cmd, "status") == 0)
+        if (strcmp(cmd, "status") == 0 || strcmp(cmd, "snapshot") == 0)  /* same payload rules */
             return decode_status(out, payload, len, err, errsz);
         if (strncmp(cmd, "hook/", 5) == 0)
             return decode_hook(out, cmd + 5, payload, len, err, errsz);
@@ -437,7 +437,7 @@ int commands_decode(const char *rel_topic, const char *payload, size_t len, stru
             out->doc = json_loadb(payload, len, JSON_DECODE_ANY, NULL);
             take_id(out, err, errsz);
         }
-        return failf(err, errsz, "unknown command \"%.60s\"; known: gcode, connection, job, hook/<name>, status", cmd);
+        return failf(err, errsz, "unknown command \"%.60s\"; known: gcode, connection, job, hook/<name>, status, snapshot", cmd);
     }
     return failf(err, errsz, "unknown command topic %.80s", rel_topic);
 }

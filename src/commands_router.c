@@ -39,6 +39,8 @@ struct commands_router {
     commands_upload_fn *upload;     /* command/upload/<path>, NULL: refused */
     void *upload_ctx;
     size_t upload_limit;            /* bytes; uploads may exceed inbound.max_payload */
+    commands_snapshot_fn *snapshot;     /* issue 11 */
+    void *snapshot_ctx;
     struct mqtt *client;        /* the client our subscriptions are set on */
     char **filters;             /* ... and what they are */
     size_t nfilters;
@@ -227,6 +229,17 @@ static void execute(struct commands_router *r, struct reply_to *to, struct comma
             to->id = json_null();       /* a status request always wants its answer */
         }
         send_reply(to, NULL, state_reply(r));
+        return;
+    case COMMAND_SNAPSHOT:
+        if (!r->snapshot) {
+            send_reply(to, "no snapshot command is configured (timelapse.snapshot_command)", NULL);
+            return;
+        }
+        if (r->snapshot(r->snapshot_ctx, err, sizeof err) < 0) {
+            send_reply(to, err[0] ? err : "the snapshot could not be started", NULL);
+            return;
+        }
+        send_reply(to, NULL, NULL);
         return;
     case COMMAND_HOOK:
         break;  /* handled by the caller */
@@ -520,6 +533,12 @@ void commands_router_set_job_handler(struct commands_router *r, commands_job_fn 
 {
     r->job = fn;
     r->job_ctx = ctx;
+}
+
+void commands_router_set_snapshot_handler(struct commands_router *r, commands_snapshot_fn *fn, void *ctx)
+{
+    r->snapshot = fn;
+    r->snapshot_ctx = ctx;
 }
 
 void commands_router_set_status_handler(struct commands_router *r, commands_status_fn *fn, void *ctx)

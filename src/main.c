@@ -415,11 +415,17 @@ static void on_snapshot(void *ctx, const void *data, size_t len, const char *err
         mqtt_publish(d->mqtt, topic, data, len, 0, false, false);
 }
 
-/* Runs the snapshot command and publishes the image on <base>camera (not retained). */
-int daemon_snapshot_now(void *ctx);
-int daemon_snapshot_now(void *ctx)
+/* command/snapshot: runs the snapshot command; on_snapshot publishes the image on <base>camera. */
+static int on_snapshot_command(void *ctx, char *err, size_t errsz)
 {
-    return timelapse_mod ? timelapse_snapshot_now(timelapse_mod, on_snapshot, ctx) : -ENOENT;
+    int rc = timelapse_mod ? timelapse_snapshot_now(timelapse_mod, on_snapshot, ctx) : -ENOENT;
+    if (rc == -ENOENT)
+        snprintf(err, errsz, "no snapshot command is configured (timelapse.snapshot_command)");
+    else if (rc == -EBUSY)
+        snprintf(err, errsz, "a snapshot is already being taken");
+    else if (rc < 0)
+        snprintf(err, errsz, "the snapshot could not be started: %s", strerror(-rc));
+    return rc < 0 ? -1 : 0;
 }
 
 static void start_timelapse(struct daemon *d)
@@ -776,6 +782,7 @@ static int run(struct daemon *d)
     hooks_set_printer(d->hooks, d->printer);
     commands_router_set_job_handler(d->router, on_job_command, d);
     commands_router_set_upload_handler(d->router, on_upload, d, (size_t)c->storage_max_upload_size << 20);
+    commands_router_set_snapshot_handler(d->router, on_snapshot_command, d);   /* issue 11 */
     events_add_sink(&d->events, progress_steps_on_event, d);
 
     uv_signal_t *sigs[] = { &d->sigterm, &d->sigint, &d->sighup };

@@ -57,7 +57,9 @@ struct sl_stat {
 struct slicing {
     uv_loop_t *loop;
     struct events *ev;
-    struct slicing_options opt;
+    struct slicing_options opt;       /* strings and the command are this module's copies */
+    char **own_command;
+    char *own_str[4];
     uv_fs_event_t watch, pwatch;
     bool pwatch_on;
     struct sl_job jobs[SLICING_MAX_JOBS];
@@ -125,10 +127,19 @@ static void publish_progress(struct sl_job *j, int progress)
         s->opt.publish_progress(s->opt.publish_ctx, s->opt.slicer, j->stl, j->gcode, progress);
 }
 
+static void free_options(struct slicing *s)
+{
+    toolrun_argv_free(s->own_command);
+    for (int i = 0; i < 4; i++)
+        free(s->own_str[i]);
+}
+
 static void maybe_free(struct slicing *s)
 {
-    if (s->destroying && s->open == 0)
+    if (s->destroying && s->open == 0) {
+        free_options(s);
         free(s);
+    }
 }
 
 static void on_job_line(void *ctx, const char *line, bool is_stderr)
@@ -406,6 +417,24 @@ int slicing_create(struct slicing **out, uv_loop_t *loop, struct events *ev, con
     s->loop = loop;
     s->ev = ev;
     s->opt = *opt;
+    /* copies: a configuration reload frees the strings the caller lent */
+    s->own_command = toolrun_argv_dup(opt->command);
+    const char **strs[4] = { &s->opt.slicer, &s->opt.folder, &s->opt.profiles_folder, &s->opt.profile };
+    bool oom = !s->own_command;
+    for (int i = 0; i < 4; i++) {
+        if (!*strs[i])
+            continue;
+        s->own_str[i] = strdup(*strs[i]);
+        oom = oom || !s->own_str[i];
+        *strs[i] = s->own_str[i];
+    }
+    if (oom) {
+        free_options(s);
+        free(s);
+        return -ENOMEM;
+    }
+    s->opt.command = s->own_command;
+    opt = &s->opt;
     if (s->opt.settle_time <= 0)
         s->opt.settle_time = 0.5;
     for (int i = 0; i < SLICING_MAX_PENDING; i++) {

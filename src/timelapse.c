@@ -22,7 +22,9 @@
 struct timelapse {
     uv_loop_t *loop;
     struct events *ev;
-    struct timelapse_options opt;
+    struct timelapse_options opt;     /* strings and lists below are this module's copies */
+    char **own_snapshot, **own_ffmpeg_args;
+    char *own_str[5];
     uv_timer_t timer;               /* timed frames and the post-roll */
     uv_timer_t post_roll_end;
     bool printing;                  /* collecting frames (print or post-roll) */
@@ -538,6 +540,14 @@ int timelapse_snapshot_now(struct timelapse *tl, timelapse_snapshot_fn cb, void 
 
 /* ---- life -------------------------------------------------------------------------------- */
 
+static void free_options(struct timelapse *tl)
+{
+    toolrun_argv_free(tl->own_snapshot);
+    toolrun_argv_free(tl->own_ffmpeg_args);
+    for (int i = 0; i < 5; i++)
+        free(tl->own_str[i]);
+}
+
 int timelapse_create(struct timelapse **out, uv_loop_t *loop, struct events *ev,
                      const struct timelapse_options *opt)
 {
@@ -547,6 +557,24 @@ int timelapse_create(struct timelapse **out, uv_loop_t *loop, struct events *ev,
     tl->loop = loop;
     tl->ev = ev;
     tl->opt = *opt;
+    /* copies: a configuration reload frees the strings the caller lent */
+    tl->own_snapshot = toolrun_argv_dup(opt->snapshot_command);
+    tl->own_ffmpeg_args = toolrun_argv_dup(opt->ffmpeg_args);
+    const char **strs[5] = { &tl->opt.frame_extension, &tl->opt.frames_folder, &tl->opt.output_folder,
+                             &tl->opt.ffmpeg, &tl->opt.movie_extension };
+    bool oom = !tl->own_snapshot || !tl->own_ffmpeg_args;
+    for (int i = 0; i < 5; i++) {
+        tl->own_str[i] = strdup(*strs[i] ? *strs[i] : "");
+        oom = oom || !tl->own_str[i];
+        *strs[i] = tl->own_str[i];
+    }
+    if (oom) {
+        free_options(tl);
+        free(tl);
+        return -ENOMEM;
+    }
+    tl->opt.snapshot_command = tl->own_snapshot;
+    tl->opt.ffmpeg_args = tl->own_ffmpeg_args;
     if (tl->opt.interval <= 0)
         tl->opt.interval = 10;
     uv_timer_init(loop, &tl->timer);
@@ -559,8 +587,10 @@ int timelapse_create(struct timelapse **out, uv_loop_t *loop, struct events *ev,
 
 static void maybe_free(struct timelapse *tl)
 {
-    if (tl->destroying && tl->busy == 0 && tl->open_timers == 0)
+    if (tl->destroying && tl->busy == 0 && tl->open_timers == 0) {
+        free_options(tl);
         free(tl);
+    }
 }
 
 static void on_timer_closed(uv_handle_t *h)

@@ -278,6 +278,22 @@ void toolrun_argv_free(char **argv)
     free(argv);
 }
 
+char **toolrun_argv_dup(char *const *argv)
+{
+    int n = 0;
+    while (argv && argv[n])
+        n++;
+    char **out = calloc((size_t)n + 1, sizeof *out);
+    for (int i = 0; out && i < n; i++) {
+        out[i] = strdup(argv[i]);
+        if (!out[i]) {
+            toolrun_argv_free(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 char **toolrun_fill(char *const *tmpl, const char *const *names, const char *const *values, int nnames)
 {
     int n = 0;

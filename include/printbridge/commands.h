@@ -15,6 +15,7 @@
  *   command/job              {"command": "start"|"cancel"|"pause"|"resume"|..} (jobs issue)
  *   command/hook/<name>      runs inbound handler <name>; JSON object keys are placeholders
  *   command/status           re-publishes state and temperatures now
+ *   command/snapshot         runs the snapshot command; the image goes to <base>camera (issue 11)
  *   hassControl/{connect,stop,cancel,pause,home,jog,commands}  (wire-format.md 12) */
 #ifndef PRINTBRIDGE_COMMANDS_H
 #define PRINTBRIDGE_COMMANDS_H
@@ -37,6 +38,7 @@ enum command_kind {
     COMMAND_JOB,            /* name = the job action */
     COMMAND_HOOK,           /* name = the inbound handler */
     COMMAND_STATUS,
+    COMMAND_SNAPSHOT,       /* issue 11 */
 };
 
 /* What the printer must be doing for a command to be allowed. */
@@ -122,6 +124,9 @@ void commands_router_set_upload_handler(struct commands_router *r, commands_uplo
 /* Until a job module registers, job commands get the error reply "not supported yet". */
 void commands_router_set_job_handler(struct commands_router *r, commands_job_fn *fn, void *ctx);
 void commands_router_set_status_handler(struct commands_router *r, commands_status_fn *fn, void *ctx);
+/* command/snapshot (issue 11): starts a snapshot; 0, or -1 with err (no camera, busy). */
+typedef int commands_snapshot_fn(void *ctx, char *err, size_t errsz);
+void commands_router_set_snapshot_handler(struct commands_router *r, commands_snapshot_fn *fn, void *ctx);
 
 /* The mqtt message callback (ctx is the router); exposed for tests. */
 void commands_router_on_message(void *ctx, const struct mqtt_message *msg);

@@ -64,6 +64,10 @@ char *toolrun_fill_one(const char *tmpl, const char *const *names, const char *c
 
 void toolrun_argv_free(char **argv);
 
+/* A malloc'd copy of a NULL-terminated list (NULL or empty gives an empty list), or NULL when
+ * out of memory. */
+char **toolrun_argv_dup(char *const *argv);
+
 /* "ffmpeg -y ..." for logs: argv joined with spaces into out (cut with "..."). */
 void toolrun_describe(char *out, size_t outsz, char *const *argv);
 

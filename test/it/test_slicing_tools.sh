@@ -67,6 +67,7 @@ mark=$(pb_count "$LIVE")
 pb_start_daemon "$PB_DIR/pb.conf" --print "$FILES/cube.gcode"
 pb_wait_until "$(pb_t 120)" grep -q 'printer: streamed .*cube.gcode' "$PB_DIR/daemon.log" ||
   pb_fail "the sliced cube was not streamed within $(pb_t 120) s"
+pb_sub_sync "$LIVE"     # the last events may still be on their way to the subscriber
 n=$(pb_lines "$LIVE" "$mark" | grep -c '^octoprint/event/ZChange ')
 [ "$n" -ge 50 ] || pb_fail "only $n ZChange events while printing the sliced cube (last Z $last_z)"
 pb_pass "the sliced cube prints on the simulator ($n Z changes)"
