@@ -147,7 +147,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/printbridge $(DESTDIR)$(BINDIR)/printbridge-sim $(DESTDIR)$(UNITDIR)/printbridge.service \
 	      $(DESTDIR)$(UNITDIR)/printbridge@.service $(DESTDIR)$(MANDIR)/man8/printbridge.8 $(DESTDIR)$(MANDIR)/man5/printbridge.conf.5
 
-# ---- make bench, make bench-quick (bench/, docs/bench.md) ------------------------------------
+# ---- make bench, make bench-quick (bench/; results table in README.md) ------------------------------------
 # The bench's C tools are built into $(BUILD)/bench/ with the project's flags; the peers it
 # measures against (Printrun's printcore and gcoder) are installed by the bench itself through
 # `scripts/install-deps.sh --bench`, so `make check` never needs them.
@@ -177,7 +177,7 @@ bench-quick: $(DAEMON) $(SIM) $(BENCH_TOOLS) bench-deps
 	@/usr/bin/python3 bench/run.py --build $(abspath $(BUILD)) --quick
 # ---- end of bench ------------------------------------------------------------------------------
 
-# ---- make fuzz, make check-faults (issue 10: test/fuzz/, test/faults/, docs/reliability.md) ----
+# ---- make fuzz, make check-faults (issue 10: test/fuzz/, test/faults/, README.md) ----
 # make fuzz [FUZZ_SECONDS=30]: clang libFuzzer + ASan + UBSan, each target for FUZZ_SECONDS on a
 # corpus in build/fuzz/corpus/ grown from test/fuzz/<target>/seeds/. The seeds and every past
 # crash (test/fuzz/<target>/crashes/) are also replayed by `make check` (test/test_fuzz_seeds.c).

@@ -6,4 +6,4 @@ set -u
 drill_skip() { echo "SKIP: $*"; exit 77; }
 src=$(cd "$(dirname "$0")/../.." && pwd)
 [ -e "$src/src/commands.c" ] || drill_skip "waiting for issue 7's inbound commands (src/commands.c) on main"
-drill_skip "issue 7's commands are merged but this drill is not written yet (see docs/reliability.md)"
+drill_skip "issue 7's commands are merged but this drill is not written yet (see README.md, fault drills)"
