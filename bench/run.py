@@ -190,6 +190,7 @@ class Bench:
         os.makedirs(self.dir)
         self.daemon = os.path.join(build, "printbridge")
         self.sim = os.path.join(build, "printbridge-sim")
+        self.src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.log = os.path.join(self.dir, "bench.log")
         self.n = 0
         self.results = {}
@@ -666,7 +667,39 @@ def bench_analysis(b, R):
         R["gcoder_mb_per_s"] = xs
         R["rows"].append(row(S, "Printrun gcoder.GCode on the %d-line file, MB/s (CPU time)" % lines,
                              "%.2f%s" % (med(xs), spread(xs, "%.2f")), "reference", None))
-    R["rows"].append(na(S, "printbridge G-code analyser, MB/s", "analyser not built yet", ">= 50x gcoder"))
+    if not b.has_analyse:
+        R["rows"].append(na(S, "printbridge G-code analyser, MB/s", "analyser not built yet", ">= 50x gcoder"))
+        return
+    import resource
+
+    def analyse_once(path):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = subprocess.run([b.daemon, "--analyse", path], stdout=subprocess.PIPE, check=True, timeout=300).stdout
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+        return max(cpu, 1e-6), json.loads(out)
+
+    analyse_once(gcode)     # warm-up
+    ys = [os.path.getsize(gcode) / 1e6 / analyse_once(gcode)[0] for _ in range(runs)]
+    R["analysis_mb_per_s"] = ys
+    ratio = med(ys) / med(xs) if xs else None
+    R["rows"].append(row(S, "printbridge G-code analyser on the same file, MB/s (CPU time)",
+                         "%.1f%s%s" % (med(ys), spread(ys, "%.1f"), " = %.0fx gcoder" % ratio if ratio else ""),
+                         ">= 50x gcoder", ratio is not None and ratio >= 50))
+    # the estimate against the slicer's own, on the sliced samples the tests use
+    errs = []
+    data = os.path.join(b.src, "test", "data")
+    for f in sorted(os.listdir(data)) if os.path.isdir(data) else []:
+        if not f.endswith(".gcode"):
+            continue
+        res = analyse_once(os.path.join(data, f))[1]
+        if res.get("slicerPrintTime"):
+            errs.append((f, abs(res["analysisPrintTime"] - res["slicerPrintTime"]) / res["slicerPrintTime"] * 100))
+    if errs:
+        worst = max(e for _, e in errs)
+        R["analysis_estimate_error_pct"] = dict(errs)
+        R["rows"].append(row(S, "estimate vs the slicer's embedded estimate (%s), worst" % ", ".join(f for f, _ in errs),
+                             "%.1f%%" % worst, "within 10%", worst <= 10))
 
 
 # ---------------------------------------------------------------------------------------------

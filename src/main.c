@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "printbridge/commands.h"
+#include "printbridge/analysis.h"
 #include "printbridge/config.h"
 #include "printbridge/discovery.h"
 #include "printbridge/events.h"
@@ -76,6 +77,7 @@ static void usage(FILE *f)
             "       printbridge -c FILE --check-config\n"
             "       printbridge --list-ports\n"
             "       printbridge -c FILE --print GCODE\n"
+            "       printbridge --analyse GCODE\n"
             "\n"
             "Bridges a serial 3D printer (Marlin-style G-code firmware) and an MQTT broker,\n"
             "publishing OctoPrint-MQTT compatible topics under mqtt.base_topic, plus the\n"
@@ -88,6 +90,8 @@ static void usage(FILE *f)
             "      --print GCODE   stream this G-code file to the printer once it is operational\n"
             "                      (every line numbered and checksummed, read in constant memory;\n"
             "                      the daemon keeps running afterwards)\n"
+            "      --analyse GCODE print the file's metadata analysis (estimated print time, the\n"
+            "                      slicer's own estimate, filament, dimensions, layers) as JSON\n"
             "  -v, --verbose       debug logging (every line sent to and received from the printer)\n"
             "  -h, --help          this text\n"
             "  -V, --version       print the version\n"
@@ -819,6 +823,30 @@ static int run(struct daemon *d)
     return 0;
 }
 
+/* --analyse: the metadata analysis a file gets in the storage folder, printed as JSON (with
+ * the default analysis settings), for checking an estimate or timing the analyser */
+static int analyse_file(const char *path)
+{
+    struct analysis_options o;
+    struct analysis_result r;
+    analysis_options_default(&o);
+    int rc = analysis_file(path, &o, &r);
+    if (rc < 0) {
+        fprintf(stderr, "printbridge: cannot analyse %s: %s\n", path, strerror(-rc));
+        return 1;
+    }
+    json_t *j = analysis_to_json(&r);
+    char *text = j ? pyjson_dumps(j) : NULL;
+    json_decref(j);
+    if (!text) {
+        fprintf(stderr, "printbridge: out of memory\n");
+        return 1;
+    }
+    puts(text);
+    free(text);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -827,6 +855,7 @@ int main(int argc, char **argv)
         { "list-ports", no_argument, NULL, 'L' },
         { "verbose", no_argument, NULL, 'v' },
         { "print", required_argument, NULL, 'P' },
+        { "analyse", required_argument, NULL, 'A' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -843,6 +872,7 @@ int main(int argc, char **argv)
         case 'L': return portscan_print(stdout) == 0 ? 0 : 1;
         case 'v': verbose = true; break;
         case 'P': print_file = optarg; break;
+        case 'A': return analyse_file(optarg);
         case 'h': usage(stdout); return 0;
         case 'V': printf("printbridge %s\n", PB_VERSION); return 0;
         default: usage(stderr); return EXIT_CONFIG;
