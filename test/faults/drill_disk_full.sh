@@ -4,8 +4,8 @@
 # copy fails with ENOSPC) while the daemon watches it; the daemon must stay up, keep printing
 # and keep its broker connection, and once
 # space is freed pick up a new file normally (FileAdded, MetadataAnalysisFinished).
-# Uploads through MQTT (issue 7's storage_upload) on a full disk: a drill to add once that
-# path is on main; storage_upload's own ENOSPC handling is unit-tested in test_storage.c.
+# An upload through MQTT (command/upload/<path>) on the full disk must get a 'disk full'
+# error reply and leave nothing behind.
 set -u
 . "$(dirname "$0")/../it/lib.sh"
 . "$(dirname "$0")/common.sh"
@@ -35,6 +35,14 @@ pb_log "disk full: $(df -k "$FILES" | tail -n 1)"
 sleep 3
 pb_daemon_alive || pb_fail "printbridge died with the disk full"
 grep -q '^octoprint/mqtt r=0 q=[01] disconnected' "$LIVE" && pb_fail "the broker connection dropped"
+# an upload over MQTT on the full disk: an error reply saying so, and nothing left behind
+mark=$(pb_count "$LIVE")
+mosquitto_pub -h 127.0.0.1 -p "$PB_MQTT_PORT" -q 1 -t octoprint/command/upload/up.gcode -f "$PB_DIR/big.gcode"
+pb_expect_line "$LIVE" '^octoprint/command/upload/up\.gcode/response .*"result": "error", "error": "disk full[^"]*"' \
+  "$(pb_t 20)" "a 'disk full' error reply to the upload" "$mark"
+leftover=$(ls -A "$FILES" | grep -v -e '^filler\.bin$' -e '^big\.gcode$' -e '^\.printbridge$' || true)
+[ -z "$leftover" ] || pb_fail "the failed upload left files behind: $leftover"
+pb_daemon_alive || pb_fail "printbridge died on the failed upload"
 # free space, add a good file
 rm -f "$FILES/filler.bin" "$FILES/big.gcode"
 mark=$(pb_count "$LIVE")
