@@ -23,7 +23,7 @@ done
 
 PACKAGES=(build-essential pkg-config clang libpaho-mqtt-dev libserialport-dev libjansson-dev
           libconfig-dev check libsubunit-dev libuv1-dev mosquitto mosquitto-clients openssl
-          procps)
+          procps socat curl)
 # Each requirement: "what to test" (cmd:NAME, pc:MODULE or file:PATH) and the package giving it.
 REQUIRES=(
   "cmd:cc build-essential" "cmd:make build-essential" "cmd:pkg-config pkg-config"
@@ -32,7 +32,7 @@ REQUIRES=(
   "pc:libserialport libserialport-dev" "pc:check check" "file:/usr/include/MQTTAsync.h libpaho-mqtt-dev"
   "file:/usr/lib/x86_64-linux-gnu/libsubunit.a libsubunit-dev"
   "cmd:mosquitto mosquitto" "cmd:mosquitto_sub mosquitto-clients" "cmd:mosquitto_pub mosquitto-clients"
-  "cmd:openssl openssl" "cmd:pkill procps"
+  "cmd:openssl openssl" "cmd:pkill procps" "cmd:socat socat" "cmd:curl curl"
 )
 if [ "$BENCH" = 1 ]; then
   PACKAGES+=(python3 printcore)

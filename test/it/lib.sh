@@ -79,6 +79,8 @@ pb_tmpdir() {
 # sanitizer reported anything, remove the temp folder.
 pb_cleanup() {
   local rc=$? pid i
+  # a script running with set -e must not die here on a killed child's non-zero wait status
+  set +e
   trap - EXIT INT TERM
   for pid in "${PB_PIDS[@]}"; do
     kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null && kill -CONT "$pid" 2>/dev/null
