@@ -64,9 +64,10 @@ pb_pass "profile files give the profile events"
 pb_stop_daemon TERM
 last_z=$(grep -oE '^G1 Z[0-9.]+' "$FILES/cube.gcode" | tail -n 1 | sed 's/^G1 Z//')
 mark=$(pb_count "$LIVE")
-pb_start_daemon "$PB_DIR/pb.conf" --print "$FILES/cube.gcode"
-pb_wait_until "$(pb_t 120)" grep -q 'printer: streamed .*cube.gcode' "$PB_DIR/daemon.log" ||
-  pb_fail "the sliced cube was not streamed within $(pb_t 120) s"
+pb_start_daemon "$PB_DIR/pb.conf"
+pb_expect_line "$LIVE" '^octoprint/event/Connected ' "$(pb_t 30)" "the printer connected again" "$mark"
+mosquitto_pub -h 127.0.0.1 -p "$PB_MQTT_PORT" -q 1 -t octoprint/command/job -m '{"command": "start", "path": "cube.gcode"}'
+pb_expect_line "$LIVE" '^octoprint/event/PrintDone r=0 q=0 \{"name": "cube\.gcode", ' "$(pb_t 120)" "PrintDone of the sliced cube" "$mark"
 pb_sub_sync "$LIVE"     # the last events may still be on their way to the subscriber
 n=$(pb_lines "$LIVE" "$mark" | grep -c '^octoprint/event/ZChange ')
 [ "$n" -ge 50 ] || pb_fail "only $n ZChange events while printing the sliced cube (last Z $last_z)"
