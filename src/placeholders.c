@@ -2,6 +2,7 @@
  *
  * Values are rendered the way Python's str() renders them, because OctoPrint users' hook
  * commands were written against that: True rather than true, 'single quotes' in dicts. */
+#include "printbridge/strbuf.h"
 #include "printbridge/placeholders.h"
 
 #include <ctype.h>
@@ -13,42 +14,11 @@
 #include "printbridge/pyjson.h"
 #include "printbridge/words.h"
 
-struct buf {
-    char *s;
-    size_t len, cap;
-    size_t max;
-    bool toolong;
-};
-
-static int put(struct buf *b, const char *s, size_t n)
-{
-    if (b->len + n > b->max) {
-        b->toolong = true;
-        return -1;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *t = realloc(b->s, cap);
-        if (!t)
-            return -1;
-        b->s = t;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-    return 0;
-}
-
-static int puts_(struct buf *b, const char *s) { return put(b, s, strlen(s)); }
-
 /* Python's repr() of a str: single quotes unless the text has ' and no ". */
-static int py_repr_string(struct buf *b, const char *s)
+static int py_repr_string(struct strbuf *b, const char *s)
 {
     char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-    if (put(b, &q, 1) < 0)
+    if (strbuf_put(b, &q, 1) < 0)
         return -1;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[8];
@@ -56,69 +26,69 @@ static int py_repr_string(struct buf *b, const char *s)
         if (*p == '\\' || *p == (unsigned char)q) {
             esc[0] = '\\';
             esc[1] = (char)*p;
-            rc = put(b, esc, 2);
+            rc = strbuf_put(b, esc, 2);
         } else if (*p == '\n') {
-            rc = put(b, "\\n", 2);
+            rc = strbuf_put(b, "\\n", 2);
         } else if (*p == '\r') {
-            rc = put(b, "\\r", 2);
+            rc = strbuf_put(b, "\\r", 2);
         } else if (*p == '\t') {
-            rc = put(b, "\\t", 2);
+            rc = strbuf_put(b, "\\t", 2);
         } else if (*p < 0x20 || *p == 0x7f) {
             snprintf(esc, sizeof esc, "\\x%02x", *p);
-            rc = puts_(b, esc);
+            rc = strbuf_puts(b, esc);
         } else {
-            rc = put(b, (const char *)p, 1);
+            rc = strbuf_put(b, (const char *)p, 1);
         }
         if (rc < 0)
             return -1;
     }
-    return put(b, &q, 1);
+    return strbuf_put(b, &q, 1);
 }
 
 /* str() of a value: strings bare at the top level, repr() inside containers. */
-static int py_str(struct buf *b, const json_t *v, bool top)
+static int py_str(struct strbuf *b, const json_t *v, bool top)
 {
     char num[64];
     switch (json_typeof(v)) {
     case JSON_STRING:
-        return top ? put(b, json_string_value(v), json_string_length(v)) : py_repr_string(b, json_string_value(v));
+        return top ? strbuf_put(b, json_string_value(v), json_string_length(v)) : py_repr_string(b, json_string_value(v));
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-        return puts_(b, num);
+        return strbuf_puts(b, num);
     case JSON_REAL:
         if (pyjson_format_double(json_real_value(v), num, sizeof num) < 0)
             snprintf(num, sizeof num, "nan");
-        return puts_(b, num);
+        return strbuf_puts(b, num);
     case JSON_TRUE:
-        return puts_(b, "True");
+        return strbuf_puts(b, "True");
     case JSON_FALSE:
-        return puts_(b, "False");
+        return strbuf_puts(b, "False");
     case JSON_NULL:
-        return puts_(b, "None");
+        return strbuf_puts(b, "None");
     case JSON_ARRAY: {
         size_t i;
         json_t *e;
-        if (puts_(b, "[") < 0)
+        if (strbuf_puts(b, "[") < 0)
             return -1;
         json_array_foreach(v, i, e) {
-            if ((i && puts_(b, ", ") < 0) || py_str(b, e, false) < 0)
+            if ((i && strbuf_puts(b, ", ") < 0) || py_str(b, e, false) < 0)
                 return -1;
         }
-        return puts_(b, "]");
+        return strbuf_puts(b, "]");
     }
     case JSON_OBJECT: {
         const char *k;
         json_t *e;
         bool first = true;
-        if (puts_(b, "{") < 0)
+        if (strbuf_puts(b, "{") < 0)
             return -1;
         json_object_foreach((json_t *)v, k, e) {
-            if ((!first && puts_(b, ", ") < 0) || py_repr_string(b, k) < 0 || puts_(b, ": ") < 0 ||
+            if ((!first && strbuf_puts(b, ", ") < 0) || py_repr_string(b, k) < 0 || strbuf_puts(b, ": ") < 0 ||
                 py_str(b, e, false) < 0)
                 return -1;
             first = false;
         }
-        return puts_(b, "}");
+        return strbuf_puts(b, "}");
     }
     }
     return -1;
@@ -126,7 +96,7 @@ static int py_str(struct buf *b, const json_t *v, bool top)
 
 static char *render(const json_t *v)
 {
-    struct buf b = { .max = (size_t)-1 };
+    struct strbuf b = { .max = (size_t)-1 };
     if (py_str(&b, v, true) < 0) {
         free(b.s);
         return NULL;
@@ -228,21 +198,21 @@ static char *topic_level(const char *topic, const char *digits, size_t ndigits)
 /* The text escaped for the inside of a JSON string: what {key!j} writes. */
 static char *json_escape(char *v)
 {
-    struct buf b = { .max = (size_t)-1 };
+    struct strbuf b = { .max = (size_t)-1 };
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
         char esc[8];
         int rc;
         if (*p == '"' || *p == '\\') {
             esc[0] = '\\';
             esc[1] = (char)*p;
-            rc = put(&b, esc, 2);
+            rc = strbuf_put(&b, esc, 2);
         } else if (*p == '\n') {
-            rc = put(&b, "\\n", 2);
+            rc = strbuf_put(&b, "\\n", 2);
         } else if (*p < 0x20 || *p == 0x7f) {
             snprintf(esc, sizeof esc, "\\u%04x", *p);
-            rc = puts_(&b, esc);
+            rc = strbuf_puts(&b, esc);
         } else {
-            rc = put(&b, (const char *)p, 1);
+            rc = strbuf_put(&b, (const char *)p, 1);
         }
         if (rc < 0) {
             free(b.s);
@@ -324,14 +294,14 @@ bool placeholders_present(const char *tmpl)
 char *placeholders_expand(const char *tmpl, const struct placeholders *ph, bool shell_quote,
                           size_t max_len, bool *toolong, placeholders_unknown_fn *unknown, void *ctx)
 {
-    struct buf b = { .max = max_len };
+    struct strbuf b = { .max = max_len };
     const char *p = tmpl;
 
     if (toolong)
         *toolong = false;
     while (*p) {
         if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
-            if (put(&b, p, 1) < 0)
+            if (strbuf_put(&b, p, 1) < 0)
                 goto fail;
             p += 2;
             continue;
@@ -339,7 +309,7 @@ char *placeholders_expand(const char *tmpl, const struct placeholders *ph, bool 
         const char *end = p[0] == '{' ? strchr(p + 1, '}') : NULL;
         size_t len = end ? (size_t)(end - p - 1) : 0;
         if (!end || !is_name(p + 1, len)) {
-            if (put(&b, p, 1) < 0)
+            if (strbuf_put(&b, p, 1) < 0)
                 goto fail;
             p++;
             continue;
@@ -348,11 +318,11 @@ char *placeholders_expand(const char *tmpl, const struct placeholders *ph, bool 
         if (!v) {
             if (unknown)
                 unknown(ctx, p + 1, len);
-            if (put(&b, p, len + 2) < 0)
+            if (strbuf_put(&b, p, len + 2) < 0)
                 goto fail;
         } else {
             char *q = shell_quote ? words_shell_quote(v) : NULL;
-            int rc = shell_quote ? (q ? puts_(&b, q) : -1) : puts_(&b, v);
+            int rc = shell_quote ? (q ? strbuf_puts(&b, q) : -1) : strbuf_puts(&b, v);
             free(q);
             free(v);
             if (rc < 0)
@@ -360,7 +330,7 @@ char *placeholders_expand(const char *tmpl, const struct placeholders *ph, bool 
         }
         p = end + 1;
     }
-    if (!b.s && put(&b, "", 0) < 0)
+    if (!b.s && strbuf_put(&b, "", 0) < 0)
         goto fail;
     return b.s;
 fail:

@@ -3,6 +3,7 @@
  * Hooks split their command template into words first and substitute placeholders inside
  * each word afterwards; that order is what makes a hostile value harmless: whatever it
  * contains, it stays inside the one argv element it was substituted into. */
+#include "printbridge/strbuf.h"
 #include "printbridge/words.h"
 
 #include <stdbool.h>
@@ -10,36 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct buf {
-    char *s;
-    size_t len, cap;
-};
-
-static int put(struct buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 32;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *t = realloc(b->s, cap);
-        if (!t)
-            return -1;
-        b->s = t;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-    return 0;
-}
-
-static int push_word(struct words *w, struct buf *b)
+static int push_word(struct words *w, struct strbuf *b)
 {
     char **v = realloc(w->v, (w->n + 2) * sizeof *v);
     if (!v)
         return -1;
     w->v = v;
-    if (!b->s && put(b, "", 0) < 0)
+    if (!b->s && strbuf_put(b, "", 0) < 0)
         return -1;
     w->v[w->n++] = b->s;
     w->v[w->n] = NULL;
@@ -73,7 +51,7 @@ static bool is_blank(char c)
 
 int words_split(const char *line, const char *home, struct words *out, char *err, size_t errsz)
 {
-    struct buf b = { 0 };
+    struct strbuf b = { .max = SIZE_MAX };
     bool in_word = false;
     const char *p = line;
 
@@ -92,7 +70,7 @@ int words_split(const char *line, const char *home, struct words *out, char *err
             continue;
         }
         if (!in_word && c == '~' && (p[1] == '\0' || p[1] == '/' || is_blank(p[1])) && home && *home) {
-            if (put(&b, home, strlen(home)) < 0)
+            if (strbuf_put(&b, home, strlen(home)) < 0)
                 goto oom;
             in_word = true;
             p++;
@@ -105,7 +83,7 @@ int words_split(const char *line, const char *home, struct words *out, char *err
                 snprintf(err, errsz, "unterminated ' quote starting at character %zu", pos + 1);
                 goto fail;
             }
-            if (put(&b, p + 1, (size_t)(end - p - 1)) < 0)
+            if (strbuf_put(&b, p + 1, (size_t)(end - p - 1)) < 0)
                 goto oom;
             p = end + 1;
         } else if (c == '"') {
@@ -126,7 +104,7 @@ int words_split(const char *line, const char *home, struct words *out, char *err
                     if (*p == '\n')
                         continue; /* line continuation */
                 }
-                if (put(&b, p, 1) < 0)
+                if (strbuf_put(&b, p, 1) < 0)
                     goto oom;
             }
             p++;
@@ -135,7 +113,7 @@ int words_split(const char *line, const char *home, struct words *out, char *err
                 snprintf(err, errsz, "trailing backslash at character %zu", pos + 1);
                 goto fail;
             }
-            if (p[1] != '\n' && put(&b, p + 1, 1) < 0)
+            if (p[1] != '\n' && strbuf_put(&b, p + 1, 1) < 0)
                 goto oom;
             p += 2;
         } else if (strchr("|&;<>()$`", c)) {
@@ -144,7 +122,7 @@ int words_split(const char *line, const char *home, struct words *out, char *err
             shell_syntax(err, errsz, what, pos);
             goto fail;
         } else {
-            if (put(&b, p, 1) < 0)
+            if (strbuf_put(&b, p, 1) < 0)
                 goto oom;
             p++;
         }
@@ -165,17 +143,17 @@ fail:
 
 char *words_shell_quote(const char *s)
 {
-    struct buf b = { 0 };
-    if (put(&b, "'", 1) < 0)
+    struct strbuf b = { .max = SIZE_MAX };
+    if (strbuf_put(&b, "'", 1) < 0)
         return NULL;
     for (const char *p = s; *p; p++) {
-        int rc = *p == '\'' ? put(&b, "'\\''", 4) : put(&b, p, 1);
+        int rc = *p == '\'' ? strbuf_put(&b, "'\\''", 4) : strbuf_put(&b, p, 1);
         if (rc < 0) {
             free(b.s);
             return NULL;
         }
     }
-    if (put(&b, "'", 1) < 0) {
+    if (strbuf_put(&b, "'", 1) < 0) {
         free(b.s);
         return NULL;
     }
