@@ -22,12 +22,13 @@ SAN      ?=
 CC       ?= cc
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-# A bare machine gets its libraries and tools installed before anything is compiled, because
-# the pkg-config calls below need them. `make clean` never installs anything.
+# A bare machine gets its build libraries installed before anything is compiled, because the
+# pkg-config calls below need them. Everything a test, the demo, fuzzing or the bench needs is
+# installed by the target that uses it (deps-<set> below). `make clean` never installs anything.
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
-  ifneq ($(shell scripts/install-deps.sh --check >/dev/null 2>&1; echo $$?),0)
+  ifneq ($(shell scripts/install-deps.sh --check build >/dev/null 2>&1; echo $$?),0)
     $(info printbridge: installing missing build dependencies with scripts/install-deps.sh)
-    DEPS_RC := $(shell scripts/install-deps.sh >&2; echo $$?)
+    DEPS_RC := $(shell scripts/install-deps.sh build >&2; echo $$?)
     ifneq ($(DEPS_RC),0)
       $(error scripts/install-deps.sh failed; run it as root to see why)
     endif
@@ -43,7 +44,8 @@ ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DPB_VERSION='"$(VERSION)"' -Iinclude $(WARN
              $(SANFLAGS) $(shell pkg-config --cflags $(PKGS)) -MMD -MP
 LDLIBS_PB := $(shell pkg-config --libs $(PKGS)) -lpaho-mqtt3as -lm -lpthread
 LDLIBS_SIM:= $(shell pkg-config --libs libuv) -lm -lutil
-LDLIBS_CK := $(shell pkg-config --libs check)
+# recursive: Check is installed by deps-test after this file is read
+LDLIBS_CK  = $(shell pkg-config --libs check)
 
 PB_MAIN   := src/main.c
 PB_SRC    := $(filter-out $(PB_MAIN),$(wildcard src/*.c))
@@ -65,6 +67,10 @@ SUITES_H  := $(BUILD)/test/suites.h
 
 .PHONY: all check check-plain check-san demo install uninstall clean bench
 all: $(DAEMON) $(SIM)
+
+# deps-<set>: what one target needs beyond the build (scripts/install-deps.sh lists the sets)
+deps-%:
+	@scripts/install-deps.sh --check $* >/dev/null 2>&1 || scripts/install-deps.sh $*
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -97,7 +103,8 @@ $(SUITES_H): $(TEST_SRC)
 $(BUILD)/obj/test/check_main.o: $(SUITES_H)
 $(BUILD)/obj/test/check_main.o: ALLCFLAGS += -I$(BUILD)/test
 
-$(RUNNER): $(TEST_OBJ) $(LIBSIM) $(LIBPB)
+$(TEST_OBJ): | deps-test
+$(RUNNER): $(TEST_OBJ) $(LIBSIM) $(LIBPB) | deps-test
 	@mkdir -p $(@D)
 	@echo "  LINK    $@"
 	@$(CC) $(ALLCFLAGS) -o $@ $(TEST_OBJ) $(LIBSIM) $(LIBPB) $(LDLIBS_PB) $(LDLIBS_CK) -lutil
@@ -113,7 +120,7 @@ check-san:
 # The plain and the sanitizer runs go side by side: most of their time is spent waiting on
 # brokers, simulators and timers, so together they take little more than the slower one.
 # Their outputs are shown one after the other; the sanitizer run's summary line comes last.
-check:
+check: deps-test
 	@$(MAKE) --no-print-directory $(DAEMON) $(SIM) $(RUNNER)
 	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 build/san/printbridge build/san/printbridge-sim build/san/test/check-runner
 	@PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) $(RUNNER) >$(BUILD)/check-plain.log 2>&1 & plain=$$!; \
@@ -124,7 +131,7 @@ check:
 	cat build/san/check-san.log; \
 	test $$plainrc -eq 0 -a $$san -eq 0
 
-demo: $(DAEMON) $(SIM)
+demo: $(DAEMON) $(SIM) | deps-demo
 	@scripts/demo.sh $(abspath $(BUILD))
 
 # The example Node-RED flow against a real, pinned Node-RED (npm ci into $(BUILD)/clients/,
@@ -132,7 +139,7 @@ demo: $(DAEMON) $(SIM)
 # machine builds and tests without Node.js; CI runs both. SCREENSHOT=FILE also renders the
 # dashboard with headless chromium.
 .PHONY: check-clients
-check-clients: $(DAEMON) $(SIM)
+check-clients: $(DAEMON) $(SIM) | deps-test
 	@scripts/check-clients.sh $(abspath $(BUILD))$(if $(SCREENSHOT), --screenshot $(SCREENSHOT))
 
 install: $(DAEMON) $(SIM)
@@ -167,8 +174,7 @@ $(BENCH_DIR)/%: bench/%.c
 
 bench-tools: $(BENCH_TOOLS)
 
-bench-deps:
-	@scripts/install-deps.sh --bench --check >/dev/null 2>&1 || scripts/install-deps.sh --bench
+bench-deps: deps-bench deps-demo
 
 bench: $(DAEMON) $(SIM) $(BENCH_TOOLS) bench-deps
 	@/usr/bin/python3 bench/run.py --build $(abspath $(BUILD))
@@ -192,7 +198,7 @@ FUZZ_TARGETS := fuzz_protocol fuzz_analysis fuzz_config \
                 $(if $(wildcard src/topicfilter.c),fuzz_topicfilter) $(if $(wildcard src/commands.c),fuzz_commands)
 .PHONY: fuzz fuzz-build check-faults
 
-fuzz-build:
+fuzz-build: deps-fuzz
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libprintbridge.a
 	@$(MAKE) --no-print-directory $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
@@ -204,8 +210,7 @@ $(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz_common.h $(FUZZ_BUILD)/l
 fuzz: fuzz-build
 	@test/fuzz/run.sh $(abspath $(FUZZ_BUILD)) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-check-faults: $(DAEMON) $(SIM)
-	@command -v valgrind >/dev/null 2>&1 || scripts/install-deps.sh --faults
+check-faults: $(DAEMON) $(SIM) | deps-test deps-faults
 	@PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) test/faults/run.sh
 # ---- end of fuzz, check-faults -----------------------------------------------------------------
 
@@ -214,8 +219,7 @@ check-faults: $(DAEMON) $(SIM)
 # --export-gcode; scripts/install-deps.sh --tools) and runs the suites and the integration script
 # that `make check` skips (with a message) when the tools are missing.
 .PHONY: check-tools
-check-tools: $(DAEMON) $(SIM) $(RUNNER)
-	@scripts/install-deps.sh --tools --check >/dev/null 2>&1 || scripts/install-deps.sh --tools
+check-tools: $(DAEMON) $(SIM) $(RUNNER) | deps-tools
 	CK_RUN_SUITE=timelapse_tools PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) $(RUNNER)
 	CK_RUN_SUITE=slicing PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) $(RUNNER)
 	PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) bash test/it/test_slicing_tools.sh

@@ -17,7 +17,7 @@ if [ -z "$BUILD" ] || [ ! -x "$BUILD/printbridge" ] || [ ! -x "$BUILD/printbridg
 fi
 for tool in mosquitto mosquitto_sub mosquitto_pub; do
   command -v "$tool" >/dev/null ||
-    { echo "demo: '$tool' is missing; install mosquitto and mosquitto-clients (scripts/install-deps.sh)" >&2; exit 1; }
+    { echo "demo: '$tool' is missing; install mosquitto and mosquitto-clients (scripts/install-deps.sh demo)" >&2; exit 1; }
 done
 SECS=${DEMO_SECONDS:-20}
 case $SECS in ''|*[!0-9]*) echo "demo: DEMO_SECONDS must be a whole number of seconds" >&2; exit 2 ;; esac

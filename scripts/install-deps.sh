@@ -1,125 +1,128 @@
 #!/usr/bin/env bash
-# install-deps.sh: install what printbridge needs to build, test and run its demo, from
-# Debian/Ubuntu packages. `--check` only reports whether anything is missing (exit 1 if so).
-# make calls this by itself when a library or tool is missing.
-# `--bench` adds what `make bench` compares against (Printrun's printcore and gcoder, from the
-# Debian package `printcore`, the part of Printrun without its GUI); make bench calls
-# `install-deps.sh --bench --check` and installs only when that fails, so a bare machine's
-# `make check` never needs them. `--bench --check` checks both sets.
+# install-deps.sh: installs, from Debian packages, exactly what one make target needs.
+#
+#   scripts/install-deps.sh [--check] [SET...]      (no SET: build)
+#
+# Each set lists requirements as "TEST PACKAGE": the test looks for the thing itself (a command,
+# a pkg-config module, a file, or a program that must link), never only for the package name,
+# because a package can be present without what a target uses from it (clang without its
+# sanitizer and libFuzzer runtimes, for one). With --check nothing is installed: the missing
+# packages are printed and the exit status is 1. The Makefile calls `--check SET || SET` before
+# each target that needs a set, so a bare machine installs what it needs and nothing more.
+#
+#   build       compiler, pkg-config, libuv, jansson, libconfig, libserialport, Paho MQTT C
+#   test        make check: Check, a broker and its clients, openssl, socat, curl, procps
+#   demo        make demo: the broker and its clients
+#   fuzz        make fuzz: clang with its libFuzzer, ASan and UBSan runtimes
+#   faults      make check-faults: valgrind
+#   clients     make check-clients: Node.js and npm (screenshot: chromium)
+#   tools       make check-tools: ffmpeg and PrusaSlicer
+#   bench       make bench: Printrun's printcore and gcoder (Debian's printcore package)
+#
+# A broker installed here is for tests, which start their own on free loopback ports: when apt
+# starts the packaged mosquitto service, it is stopped and disabled again, so nothing is left
+# listening on port 1883.
 set -euo pipefail
 
-BENCH=0
+usage() { echo "usage: $0 [--check] [build|test|demo|fuzz|faults|clients|screenshot|tools|bench]..." >&2; exit 2; }
+
 CHECK=0
-TOOLS=0
+SETS=()
 for arg in "$@"; do
   case $arg in
-    --bench) BENCH=1 ;;
-    --tools) TOOLS=1 ;;   # `make check-tools` (issue 11): ffmpeg and PrusaSlicer
     --check) CHECK=1 ;;
-    --faults|--clients|--screenshot) ;;   # handled below
-    *) echo "usage: $0 [--bench] [--tools] [--faults] [--clients [--screenshot]] [--check]" >&2; exit 2 ;;
+    build|test|demo|fuzz|faults|clients|screenshot|tools|bench) SETS+=("$arg") ;;
+    --*) s=${arg#--}; case $s in build|test|demo|fuzz|faults|clients|screenshot|tools|bench) SETS+=("$s") ;; *) usage ;; esac ;;
+    *) usage ;;
   esac
 done
+[ ${#SETS[@]} -gt 0 ] || SETS=(build)
 
-PACKAGES=(build-essential pkg-config clang libpaho-mqtt-dev libserialport-dev libjansson-dev
-          libconfig-dev check libsubunit-dev libuv1-dev mosquitto mosquitto-clients openssl
-          procps socat curl)
-# Each requirement: "what to test" (cmd:NAME, pc:MODULE or file:PATH) and the package giving it.
-REQUIRES=(
-  "cmd:cc build-essential" "cmd:make build-essential" "cmd:pkg-config pkg-config"
-  "cmd:clang clang"
-  "pc:libuv libuv1-dev" "pc:jansson libjansson-dev" "pc:libconfig libconfig-dev"
-  "pc:libserialport libserialport-dev" "pc:check check" "file:/usr/include/MQTTAsync.h libpaho-mqtt-dev"
-  "file:/usr/lib/x86_64-linux-gnu/libsubunit.a libsubunit-dev"
-  "cmd:mosquitto mosquitto" "cmd:mosquitto_sub mosquitto-clients" "cmd:mosquitto_pub mosquitto-clients"
-  "cmd:openssl openssl" "cmd:pkill procps" "cmd:socat socat" "cmd:curl curl"
-)
-if [ "$BENCH" = 1 ]; then
-  PACKAGES+=(python3 printcore)
-  REQUIRES+=("file:/usr/bin/python3 python3"
-             "file:/usr/lib/python3/dist-packages/printrun/printcore.py printcore"
-             "file:/usr/lib/python3/dist-packages/printrun/gcoder.py printcore")
-fi
-if [ "$TOOLS" = 1 ]; then
-  PACKAGES+=(ffmpeg prusa-slicer)
-  REQUIRES+=("cmd:ffmpeg ffmpeg" "cmd:prusa-slicer prusa-slicer")
-fi
-
-# --clients [--screenshot]: Node.js and npm for `make check-clients` (Node-RED 4.1 runs on
-# Debian 12's Node.js 20), plus chromium for the dashboard screenshot. Only check-clients asks
-# for them, so `make check` on a bare machine never needs them.
-install_clients() {
-  local need=() sudo=
-  command -v node >/dev/null 2>&1 || need+=(nodejs)
-  command -v npm >/dev/null 2>&1 || need+=(npm)
-  if [ "${1:-}" = --screenshot ] && ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
-  [ ${#need[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "install-deps: not root and no sudo; install as root: ${need[*]}" >&2; return 1; }
-    sudo=sudo
-  fi
-  echo "install-deps: installing ${need[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+requires() {
+  case $1 in
+    build) printf '%s\n' "cmd:cc build-essential" "cmd:make build-essential" "cmd:pkg-config pkg-config" \
+             "pc:libuv libuv1-dev" "pc:jansson libjansson-dev" "pc:libconfig libconfig-dev" \
+             "pc:libserialport libserialport-dev" "file:/usr/include/MQTTAsync.h libpaho-mqtt-dev" \
+             "lib:libpaho-mqtt3as.so libpaho-mqtt-dev" ;;
+    test)  requires build
+           printf '%s\n' "pc:check check" "lib:libsubunit.a libsubunit-dev" "cmd:python3 python3" \
+             "cmd:mosquitto mosquitto" "cmd:mosquitto_sub mosquitto-clients" "cmd:mosquitto_pub mosquitto-clients" \
+             "cmd:openssl openssl" "cmd:pkill procps" "cmd:socat socat" "cmd:curl curl" ;;
+    demo)  printf '%s\n' "cmd:mosquitto mosquitto" "cmd:mosquitto_sub mosquitto-clients" "cmd:mosquitto_pub mosquitto-clients" ;;
+    fuzz)  printf '%s\n' "cmd:clang clang" "link:fuzzer libclang-rt-dev" ;;
+    faults) printf '%s\n' "cmd:valgrind valgrind" ;;
+    clients) printf '%s\n' "cmd:node nodejs" "cmd:npm npm" ;;
+    screenshot) printf '%s\n' "cmd:chromium chromium" ;;
+    tools) printf '%s\n' "cmd:ffmpeg ffmpeg" "cmd:prusa-slicer prusa-slicer" ;;
+    bench) printf '%s\n' "cmd:python3 python3" \
+             "file:/usr/lib/python3/dist-packages/printrun/printcore.py printcore" \
+             "file:/usr/lib/python3/dist-packages/printrun/gcoder.py printcore" ;;
+  esac
 }
-# --faults: valgrind for make check-faults' memcheck drill (make calls it when missing).
-if [ "${1:-}" = "--faults" ]; then
-  command -v valgrind >/dev/null 2>&1 && exit 0
-  [ "${2:-}" = "--check" ] && { echo "missing: valgrind"; exit 1; }
-  sudo=
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "install-deps: not root and no sudo; install valgrind as root" >&2; exit 1; }
-    sudo=sudo
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends valgrind >&2
-  exit $?
-fi
-if [ "${1:-}" = "--clients" ]; then
-  install_clients "${2:-}"
-  exit $?
-fi
+
+# link:fuzzer: clang must link a libFuzzer target with ASan and UBSan, which needs the runtime
+# archives from libclang-rt-<version>-dev; `clang` alone installs without them.
+links_fuzzer() {
+  command -v clang >/dev/null 2>&1 || return 1
+  local dir rc
+  dir=$(mktemp -d)
+  printf '%s\n' '#include <stddef.h>' '#include <stdint.h>' \
+    'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }' >"$dir/t.c"
+  clang -fsanitize=fuzzer,address,undefined -o "$dir/t" "$dir/t.c" >/dev/null 2>&1 && rc=0 || rc=1
+  rm -rf "$dir"
+  return $rc
+}
+
+present() {
+  local what=$1
+  case $what in
+    cmd:*)  command -v "${what#cmd:}" >/dev/null 2>&1 ;;
+    pc:*)   command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "${what#pc:}" ;;
+    file:*) [ -e "${what#file:}" ] ;;
+    lib:*)  [ -n "$(compgen -G "/usr/lib/*/${what#lib:}")$(compgen -G "/usr/lib/${what#lib:}")" ] ;;
+    link:fuzzer) links_fuzzer ;;
+    *) echo "install-deps: unknown requirement $what" >&2; return 1 ;;
+  esac
+}
 
 missing=()
-for req in "${REQUIRES[@]}"; do
-  what=${req%% *}; pkg=${req#* }
-  case $what in
-    cmd:*)  command -v "${what#cmd:}" >/dev/null 2>&1 && continue ;;
-    pc:*)   command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "${what#pc:}" && continue ;;
-    file:*) f=${what#file:}
-            # multiarch path differs off x86_64: accept any libsubunit.a / header location
-            [ -e "$f" ] && continue
-            [ -n "$(compgen -G "/usr/lib/*/$(basename "$f")")" ] && continue ;;
-  esac
-  missing+=("$pkg")
+for set in "${SETS[@]}"; do
+  while read -r what pkg; do
+    present "$what" || missing+=("$pkg")
+  done < <(requires "$set")
 done
-# paho's library has no pkg-config file: look for the shared object directly
-if [ -z "$(compgen -G "/usr/lib/*/libpaho-mqtt3as.so")$(compgen -G "/usr/lib/libpaho-mqtt3as.so")" ]; then
-  missing+=(libpaho-mqtt-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 fi
 
 if [ "$CHECK" = 1 ]; then
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "missing: $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
-    exit 1
-  fi
-  exit 0
+  [ ${#missing[@]} -eq 0 ] && exit 0
+  echo "missing for ${SETS[*]}: ${missing[*]}"
+  exit 1
 fi
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: everything is installed"
-  exit 0
-fi
+[ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "install-deps: not root and no sudo; install these as root: ${PACKAGES[*]}" >&2; exit 1; }
+  command -v sudo >/dev/null 2>&1 || { echo "install-deps: not root and no sudo; install these as root: ${missing[*]}" >&2; exit 1; }
   SUDO=sudo
 fi
-echo "install-deps: installing ${PACKAGES[*]}" >&2
+had_broker=0
+command -v mosquitto >/dev/null 2>&1 && had_broker=1
+echo "install-deps: installing for ${SETS[*]}: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# policy-rc.d keeps the packaged mosquitto service from starting in containers; tests run their own broker
-$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >&2
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if [ "$had_broker" = 0 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] &&
+   systemctl is-enabled --quiet mosquitto 2>/dev/null; then
+  echo "install-deps: the packaged mosquitto service is not needed by the tests: stopping and disabling it" >&2
+  $SUDO systemctl disable --now mosquitto >&2 || true
+fi
+# verify: a package that installed without what the target needs is a failure here, not a
+# puzzling link error later
+for set in "${SETS[@]}"; do
+  while read -r what pkg; do
+    present "$what" || { echo "install-deps: $pkg is installed but $what is still missing" >&2; exit 1; }
+  done < <(requires "$set")
+done
 echo "install-deps: done" >&2
