@@ -47,8 +47,11 @@ LDLIBS_SIM:= $(shell pkg-config --libs libuv) -lm -lutil
 # recursive: Check is installed by deps-test after this file is read
 LDLIBS_CK  = $(shell pkg-config --libs check)
 
+# src/<layer>/*.c are the daemon's layers (include/printbridge/<layer>.h is each one's interface);
+# src/sim/ is the simulator, a program of its own.
+LAYERS    := base serial printer jobs mqtt wire config hooks tools commands app
 PB_MAIN   := src/main.c
-PB_SRC    := $(filter-out $(PB_MAIN),$(wildcard src/*.c))
+PB_SRC    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 SIM_MAIN  := src/sim/main.c
 SIM_SRC   := $(filter-out $(SIM_MAIN),$(wildcard src/sim/*.c))
 TEST_SRC  := $(wildcard test/*.c)
@@ -103,6 +106,8 @@ $(SUITES_H): $(TEST_SRC)
 $(BUILD)/obj/test/check_main.o: $(SUITES_H)
 $(BUILD)/obj/test/check_main.o: ALLCFLAGS += -I$(BUILD)/test
 
+# tests reach the pure functions behind each layer's interface through its private headers
+$(TEST_OBJ): ALLCFLAGS += -Isrc
 $(TEST_OBJ): | deps-test
 $(RUNNER): $(TEST_OBJ) $(LIBSIM) $(LIBPB) | deps-test
 	@mkdir -p $(@D)
@@ -183,19 +188,16 @@ bench-quick: $(DAEMON) $(SIM) $(BENCH_TOOLS) bench-deps
 	@/usr/bin/python3 bench/run.py --build $(abspath $(BUILD)) --quick
 # ---- end of bench ------------------------------------------------------------------------------
 
-# ---- make fuzz, make check-faults (issue 10: test/fuzz/, test/faults/, README.md) ----
+# ---- make fuzz, make check-faults (test/fuzz/, test/faults/) ----
 # make fuzz [FUZZ_SECONDS=30]: clang libFuzzer + ASan + UBSan, each target for FUZZ_SECONDS on a
 # corpus in build/fuzz/corpus/ grown from test/fuzz/<target>/seeds/. The seeds and every past
 # crash (test/fuzz/<target>/crashes/) are also replayed by `make check` (test/test_fuzz_seeds.c).
-# Targets of modules not built yet (issue 7's) are left out until their source exists.
 # make check-faults: the fault drills in test/faults/ against the plain build, valgrind included.
 FUZZ_SECONDS ?= 30
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := build/fuzz
 FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS := fuzz_protocol fuzz_analysis fuzz_config \
-                $(if $(wildcard src/placeholders.c),$(if $(wildcard src/words.c),fuzz_placeholders)) \
-                $(if $(wildcard src/topicfilter.c),fuzz_topicfilter) $(if $(wildcard src/commands.c),fuzz_commands)
+FUZZ_TARGETS := fuzz_protocol fuzz_analysis fuzz_config fuzz_placeholders fuzz_topicfilter fuzz_commands
 .PHONY: fuzz fuzz-build check-faults
 
 fuzz-build: deps-fuzz
@@ -204,7 +206,7 @@ fuzz-build: deps-fuzz
 
 $(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz_common.h $(FUZZ_BUILD)/libprintbridge.a
 	@echo "  FUZZCC  $@"
-	@$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer $(shell pkg-config --cflags $(PKGS)) \
+	@$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(WARN) $(FUZZ_FLAGS) -fsanitize=fuzzer $(shell pkg-config --cflags $(PKGS)) \
 	  -o $@ $< $(FUZZ_BUILD)/libprintbridge.a $(LDLIBS_PB)
 
 fuzz: fuzz-build
@@ -214,7 +216,7 @@ check-faults: $(DAEMON) $(SIM) | deps-test deps-faults
 	@PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) test/faults/run.sh
 # ---- end of fuzz, check-faults -----------------------------------------------------------------
 
-# ---- make check-tools (issue 11) ----------------------------------------------------------------
+# ---- make check-tools ----------------------------------------------------------------------------
 # Timelapse and slicing with real tools: installs ffmpeg and PrusaSlicer 2.5 (headless
 # --export-gcode; scripts/install-deps.sh --tools) and runs the suites and the integration script
 # that `make check` skips (with a message) when the tools are missing.

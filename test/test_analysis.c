@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "printbridge/analysis.h"
+#include "printbridge/jobs.h"
 
 Suite *analysis_suite(void);
 

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "printbridge/config.h"
-#include "printbridge/log.h"
+#include "printbridge/base.h"
 
 /* Each test gets tmpdir inside rootdir. rootdir belongs to an unchecked fixture, which runs
  * in the runner itself, so it is removed even when a failing test skips its own teardown. */

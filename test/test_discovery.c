@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "printbridge/discovery.h"
+#include "printbridge/wire.h"
 
 static struct discovery_settings settings(void)
 {

@@ -3,7 +3,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "printbridge/framing.h"
+#include "printbridge/serial.h"
 
 static const struct { unsigned long n; const char *cmd, *wire; } frames[] = {
     /* serial-protocol.md 5.2 worked examples */

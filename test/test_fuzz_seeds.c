@@ -1,7 +1,7 @@
 /* test_fuzz_seeds.c: every fuzz target's inputs under test/fuzz/<target>/seeds/ and
  * test/fuzz/<target>/crashes/ (inputs that once crashed, kept as regression tests) replayed
  * through the same code as `make fuzz`, here with gcc or clang and, in check-san, ASan and
- * UBSan. A target whose module is not built yet (issue 7's) is skipped. */
+ * UBSan. */
 #include <check.h>
 #include <glob.h>
 #include <stdio.h>
@@ -16,24 +16,15 @@
 #define LLVMFuzzerTestOneInput fuzz_config_one
 #include "fuzz/fuzz_config.c"
 #undef LLVMFuzzerTestOneInput
-#if __has_include("printbridge/placeholders.h") && __has_include("printbridge/words.h")
 #define LLVMFuzzerTestOneInput fuzz_placeholders_one
 #include "fuzz/fuzz_placeholders.c"
 #undef LLVMFuzzerTestOneInput
-#define HAVE_PLACEHOLDERS 1
-#endif
-#if __has_include("printbridge/topicfilter.h")
 #define LLVMFuzzerTestOneInput fuzz_topicfilter_one
 #include "fuzz/fuzz_topicfilter.c"
 #undef LLVMFuzzerTestOneInput
-#define HAVE_TOPICFILTER 1
-#endif
-#if __has_include("printbridge/commands.h")
 #define LLVMFuzzerTestOneInput fuzz_commands_one
 #include "fuzz/fuzz_commands.c"
 #undef LLVMFuzzerTestOneInput
-#define HAVE_COMMANDS 1
-#endif
 
 typedef int fuzz_fn(const uint8_t *data, size_t size);
 
@@ -41,15 +32,9 @@ static const struct { const char *name; fuzz_fn *fn; } targets[] = {
     { "protocol", fuzz_protocol_one },
     { "analysis", fuzz_analysis_one },
     { "config", fuzz_config_one },
-#ifdef HAVE_PLACEHOLDERS
     { "placeholders", fuzz_placeholders_one },
-#endif
-#ifdef HAVE_TOPICFILTER
     { "topicfilter", fuzz_topicfilter_one },
-#endif
-#ifdef HAVE_COMMANDS
     { "commands", fuzz_commands_one },
-#endif
 };
 
 static int replay_dir(const char *target, const char *kind, fuzz_fn *fn)

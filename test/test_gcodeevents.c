@@ -2,8 +2,8 @@
 #include <check.h>
 #include <string.h>
 
-#include "printbridge/gcodeevents.h"
-#include "printbridge/protocol.h"
+#include "printer/gcodeevents.h"
+#include "printer/protocol.h"
 
 START_TEST(test_gcode_event_table)
 {

@@ -2,7 +2,7 @@
 #include <check.h>
 #include <stdio.h>
 
-#include "printbridge/history.h"
+#include "printer/history.h"
 
 START_TEST(test_history_returns_recent_lines_and_forgets_old_ones)
 {

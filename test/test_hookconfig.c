@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "printbridge/config.h"
-#include "printbridge/hookconfig.h"
 
 static char path[64];
 static struct config cfg;

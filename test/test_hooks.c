@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "printbridge/hooks.h"
-#include "printbridge/pyjson.h"
+#include "printbridge/base.h"
 
 static uv_loop_t loop;
 static struct events ev;

@@ -15,9 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "printbridge/job.h"
-#include "printbridge/log.h"
-#include "printbridge/pyjson.h"
+#include "printbridge/jobs.h"
+#include "printbridge/base.h"
 
 Suite *job_sim_suite(void);
 

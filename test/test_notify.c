@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "printbridge/notify.h"
+#include "printbridge/base.h"
 
 START_TEST(test_status_line_names_printer_and_broker_state)
 {

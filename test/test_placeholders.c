@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "printbridge/placeholders.h"
+#include "printbridge/hooks.h"
 
 static json_t *payload;
 static struct placeholders ph;

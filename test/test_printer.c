@@ -15,11 +15,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "printbridge/events.h"
-#include "printbridge/framing.h"
-#include "printbridge/log.h"
+#include "printbridge/base.h"
+#include "printbridge/serial.h"
 #include "printbridge/printer.h"
-#include "printbridge/pyjson.h"
 
 #define MAX_REC 4096
 

@@ -4,8 +4,8 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "printbridge/progressnotify.h"
-#include "printbridge/pyjson.h"
+#include "printbridge/jobs.h"
+#include "printbridge/base.h"
 
 static struct progressnotify pn;
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "printbridge/protocol.h"
+#include "printer/protocol.h"
 
 /* ---- classification ------------------------------------------------------------------------ */
 

@@ -4,9 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "printbridge/publisher.h"
-#include "printbridge/pyjson.h"
-#include "printbridge/statetopic.h"
+#include "printbridge/wire.h"
+#include "printbridge/base.h"
 
 static void assert_event_json(json_t *payload, const char *name, long long ts, const char *expected)
 {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "printbridge/pyjson.h"
+#include "printbridge/base.h"
 
 /* Dumps j, releases it and compares with want. */
 static void check_dump(json_t *j, const char *want)

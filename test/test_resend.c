@@ -1,7 +1,7 @@
 /* test_resend.c: resend-request rules of serial-protocol.md 7.2. */
 #include <check.h>
 
-#include "printbridge/resend.h"
+#include "printer/resend.h"
 
 START_TEST(test_resend_request_replays_from_requested_line)
 {

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "printbridge/secrets.h"
+#include "printbridge/base.h"
 
 static char path[64];
 

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "printbridge/framing.h"
-#include "printbridge/sim.h"
+#include "printbridge/serial.h"
+#include "sim/sim.h"
 
 static struct sim_options opt;
 static struct sim_fw *fw;
@@ -148,7 +148,7 @@ static void skip_banner(void)
         expect("echo:SD init fail");
 }
 
-static void send(const char *line)
+static void fw_send(const char *line)
 {
     char buf[FRAMING_MAX_LINE + 2];
     int n = snprintf(buf, sizeof buf, "%s\n", line);
@@ -219,7 +219,7 @@ START_TEST(test_hello_is_acknowledged_with_ok)
 {
     boot();
     skip_banner();
-    send("N0 M110 N0*125");
+    fw_send("N0 M110 N0*125");
     expect("ok");
     expect_nothing();
 }
@@ -229,23 +229,23 @@ START_TEST(test_each_line_error_says_error_resend_ok)
 {
     boot();
     skip_banner();
-    send("N0 M110 N0*125");
+    fw_send("N0 M110 N0*125");
     expect("ok");
     send_numbered(1, "M105");
     expect("ok T:21.30 /0.00 B:21.30 /0.00 @:0 B@:0");
-    send("N3 M105*36");
+    fw_send("N3 M105*36");
     expect("Error:Line Number is not Last Line Number+1, Last Line: 1");
     expect("Resend: 2");
     expect("ok");
-    send("N2 M105*99");
+    fw_send("N2 M105*99");
     expect("Error:checksum mismatch, Last Line: 1");
     expect("Resend: 2");
     expect("ok");
-    send("N2 M105");
+    fw_send("N2 M105");
     expect("Error:No Checksum with line number, Last Line: 1");
     expect("Resend: 2");
     expect("ok");
-    send("N2 M105*37");
+    fw_send("N2 M105*37");
     expect("ok T:21.30 /0.00 B:21.30 /0.00 @:0 B@:0");
 }
 END_TEST
@@ -262,7 +262,7 @@ START_TEST(test_m110_resets_the_line_counter)
     expect("ok");
     send_numbered(101, "G90");
     expect("ok");
-    send("M110 N7");
+    fw_send("M110 N7");
     expect("ok");
     send_numbered(8, "G90");
     expect("ok");
@@ -275,13 +275,13 @@ START_TEST(test_unknown_commands_are_echoed_and_acknowledged)
 {
     boot();
     skip_banner();
-    send("M9999");
+    fw_send("M9999");
     expect("echo:Unknown command: \"M9999\"");
     expect("ok");
-    send("hello there");
+    fw_send("hello there");
     expect("echo:Unknown command: \"hello there\"");
     expect("ok");
-    send("G21 ; millimetres");
+    fw_send("G21 ; millimetres");
     expect("ok");
 }
 END_TEST
@@ -292,7 +292,7 @@ START_TEST(test_g28_sends_busy_every_interval_then_ok)
 {
     boot();
     skip_banner();
-    send("G28");                    /* 3 axes x 700 ms */
+    fw_send("G28");                    /* 3 axes x 700 ms */
     advance(999);
     expect_nothing();
     advance(1);
@@ -303,7 +303,7 @@ START_TEST(test_g28_sends_busy_every_interval_then_ok)
     expect_nothing();
     advance(1);
     expect("ok");
-    send("M114");
+    fw_send("M114");
     expect("ok X:0.00 Y:0.00 Z:0.00 E:0.00 Count X:0 Y:0 Z:0");
 }
 END_TEST
@@ -313,7 +313,7 @@ START_TEST(test_busy_ms_zero_and_m113_control_the_keepalive)
     opt.busy_ms = 0;
     boot();
     skip_banner();
-    send("G4 P2500");
+    fw_send("G4 P2500");
     advance(2600);
     expect("ok");
     sim_fw_destroy(fw);
@@ -321,12 +321,12 @@ START_TEST(test_busy_ms_zero_and_m113_control_the_keepalive)
     outq_len = 0;
     boot();
     skip_banner();
-    send("M113 S2");
+    fw_send("M113 S2");
     expect("ok");
-    send("M113");
+    fw_send("M113");
     expect("echo:M113 S2");
     expect("ok");
-    send("G4 P2500");
+    fw_send("G4 P2500");
     advance(1999);
     expect_nothing();
     advance(1);
@@ -338,7 +338,7 @@ START_TEST(test_m109_reports_each_second_until_within_one_degree)
 {
     boot();
     skip_banner();
-    send("M109 S30");
+    fw_send("M109 S30");
     expect("T:21.30 /30.00 B:21.30 /0.00 @:127 B@:0 W:?");
     expect_nothing();
     int64_t t = time_to_line(5000);
@@ -348,7 +348,7 @@ START_TEST(test_m109_reports_each_second_until_within_one_degree)
     t = time_to_line(5000);
     ck_assert_msg(t > 100 && t < 300, "ok came %lld ms after the second report", (long long)t);
     expect("ok");
-    send("M105");
+    fw_send("M105");
     expect_prefix("ok T:29.");
 }
 END_TEST
@@ -357,13 +357,13 @@ START_TEST(test_m108_at_arrival_breaks_a_heating_wait)
 {
     boot();
     skip_banner();
-    send("M109 S200");
+    fw_send("M109 S200");
     expect_prefix("T:21.30 /200.00");
     advance(500);
-    send("M108");
+    fw_send("M108");
     expect("ok");
     expect("ok");
-    send("M105");
+    fw_send("M105");
     expect_prefix("ok T:26.30 /200.00");
 }
 END_TEST
@@ -373,18 +373,18 @@ START_TEST(test_m112_kills_at_once_even_behind_a_blocked_queue)
     opt.record_path = "/dev/null";
     boot();
     skip_banner();
-    send("M190 S90");
+    fw_send("M190 S90");
     expect_prefix("T:21.30 /0.00 B:21.30 /90.00");
-    send("G28");
-    send("N5 M112*0");      /* any framing: the emergency parser reads the command word */
+    fw_send("G28");
+    fw_send("N5 M112*0");      /* any framing: the emergency parser reads the command word */
     expect("Error:Printer halted. kill() called!");
     ck_assert(sim_fw_halted(fw));
-    send("M105");
+    fw_send("M105");
     advance(3000);
     expect_nothing();
     sim_fw_boot(fw, now);
     skip_banner();
-    send("M105");
+    fw_send("M105");
     expect_prefix("ok T:");
 }
 END_TEST
@@ -394,8 +394,8 @@ START_TEST(test_without_emergency_parser_m112_waits_its_turn)
     opt.caps[SIM_CAP_EMERGENCY_PARSER] = 0;
     boot();
     skip_banner();
-    send("G4 P500");
-    send("M112");
+    fw_send("G4 P500");
+    fw_send("M112");
     expect_nothing();
     advance(500);
     expect("ok");
@@ -407,13 +407,13 @@ START_TEST(test_m155_autoreports_temperatures_every_s_seconds)
 {
     boot();
     skip_banner();
-    send("M155 S2");
+    fw_send("M155 S2");
     expect("ok");
     ck_assert_int_eq(time_to_line(5000), 2000);
     expect("T:21.30 /0.00 B:21.30 /0.00 @:0 B@:0");
     ck_assert_int_eq(time_to_line(5000), 2000);
     expect("T:21.30 /0.00 B:21.30 /0.00 @:0 B@:0");
-    send("M155 S0");
+    fw_send("M155 S0");
     expect("ok");
     advance(5000);
     expect_nothing();
@@ -424,9 +424,9 @@ START_TEST(test_m154_autoreports_the_position)
 {
     boot();
     skip_banner();
-    send("M154 S1");
+    fw_send("M154 S1");
     expect("ok");
-    send("G92 X5");
+    fw_send("G92 X5");
     expect("ok");
     ck_assert_int_eq(time_to_line(3000), 1000);
     expect("X:5.00 Y:0.00 Z:0.00 E:0.00 Count X:400 Y:0 Z:0");
@@ -437,7 +437,7 @@ START_TEST(test_m600_pauses_for_user_every_two_seconds_until_m108)
 {
     boot();
     skip_banner();
-    send("M600");
+    fw_send("M600");
     expect("echo:busy: paused for user");
     advance(1999);
     expect_nothing();
@@ -445,10 +445,10 @@ START_TEST(test_m600_pauses_for_user_every_two_seconds_until_m108)
     expect("echo:busy: paused for user");
     advance(2000);
     expect("echo:busy: paused for user");
-    send("M876 S0");
+    fw_send("M876 S0");
     expect("ok");
     expect("ok");
-    send("M0");
+    fw_send("M0");
     expect("echo:busy: paused for user");
     sim_fw_continue(fw);
     sim_fw_run(fw, now);
@@ -465,14 +465,14 @@ START_TEST(test_m114_follows_g91_g1_g92_g90_and_g28)
     skip_banner();
     static const char *cmds[] = {"G91", "G1 X5 Y-2 F12000", "G1 X5", "G92 E10", "G90", "G1 Z0.2", "M83", "G1 E1.5"};
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
-        send(cmds[i]);
+        fw_send(cmds[i]);
         expect("ok");
     }
-    send("M114");
+    fw_send("M114");
     expect("ok X:10.00 Y:-2.00 Z:0.20 E:11.50 Count X:800 Y:-160 Z:80");
-    send("G28 X");
+    fw_send("G28 X");
     expect("ok");
-    send("M114");
+    fw_send("M114");
     expect("ok X:0.00 Y:-2.00 Z:0.20 E:11.50 Count X:0 Y:-160 Z:80");
 }
 END_TEST
@@ -481,12 +481,12 @@ START_TEST(test_tools_are_checked_against_the_extruder_count)
 {
     boot();
     skip_banner();
-    send("T0");
+    fw_send("T0");
     expect("ok");
-    send("T1");
+    fw_send("T1");
     expect("echo:T1 Invalid extruder");
     expect("ok");
-    send("M104 T3 S200");
+    fw_send("M104 T3 S200");
     expect("echo:M104 Invalid extruder 3");
     expect("ok");
     sim_fw_destroy(fw);
@@ -494,10 +494,10 @@ START_TEST(test_tools_are_checked_against_the_extruder_count)
     outq_len = 0;
     boot();
     skip_banner();
-    send("T1");
+    fw_send("T1");
     expect("echo:Active Extruder: 1");
     expect("ok");
-    send("M105");
+    fw_send("M105");
     expect("ok T:21.30 /0.00 T0:21.30 /0.00 T1:21.30 /0.00 B:21.30 /0.00 @:0 B@:0 @0:0 @1:0");
 }
 END_TEST
@@ -507,7 +507,7 @@ START_TEST(test_input_is_buffered_while_a_command_executes)
     opt.advanced_ok = true;
     boot();
     skip_banner();
-    send("G4 P500\nM105\nN0 M110 N0*125");
+    fw_send("G4 P500\nM105\nN0 M110 N0*125");
     expect_nothing();
     advance(500);
     expect("ok P15 B1");
@@ -525,15 +525,15 @@ START_TEST(test_planner_takes_fifteen_moves_then_the_next_waits)
     for (int i = 1; i <= 15; i++) {
         char cmd[64], want[32];
         snprintf(cmd, sizeof cmd, "G1 X%d F6000", i * 100);    /* 100 mm at 100 mm/s: 1 s each */
-        send(cmd);
+        fw_send(cmd);
         snprintf(want, sizeof want, "ok P%d B3", 15 - i);
         expect(want);
     }
-    send("G1 X1600");
+    fw_send("G1 X1600");
     expect_nothing();
     ck_assert_int_eq(time_to_line(5000), 1000);
     expect("ok P0 B3");
-    send("M400");
+    fw_send("M400");
     advance(14999);
     expect_nothing();
     advance(1);
@@ -549,34 +549,34 @@ START_TEST(test_sd_print_executes_the_file_and_ends_with_done)
     write_file(opt.sd_dir, "part.gcode", "; sliced\nG28\nG1 X10 F6000 ; move\n\nG1 Y20\nM105\n");
     boot();
     skip_banner();
-    send("M20");
+    fw_send("M20");
     expect("Begin file list");
     expect("PART~1.GCO 46");
     expect("End file list");
     expect("ok");
-    send("M23 /part.gcode");
+    fw_send("M23 /part.gcode");
     expect("File opened: part.gcode Size: 46");
     expect("File selected");
     expect("ok");
-    send("M27");
+    fw_send("M27");
     expect("SD printing byte 0/46");
     expect("ok");
-    send("M24");
+    fw_send("M24");
     expect("ok");
     advance(2100);      /* G28 */
     expect("echo:busy: processing");
     expect("echo:busy: processing");
     expect_prefix("T:21.30");       /* M105 from the file: the report without ok */
     expect_nothing();
-    send("M27");
+    fw_send("M27");
     expect("SD printing byte 46/46");
     expect("ok");
     ck_assert_int_gt(time_to_line(2000), 0);
     expect("Done printing file");
-    send("M27");
+    fw_send("M27");
     expect("Not SD printing");
     expect("ok");
-    send("M114");
+    fw_send("M114");
     expect("ok X:10.00 Y:20.00 Z:0.00 E:0.00 Count X:800 Y:1600 Z:0");
 }
 END_TEST
@@ -589,30 +589,30 @@ START_TEST(test_sd_pause_and_resume_continue_where_they_stopped)
     opt.buffer = 1;
     boot();
     skip_banner();
-    send("M23 p.g");
+    fw_send("M23 p.g");
     expect("File opened: p.g Size: 62");
     expect("File selected");
     expect("ok");
-    send("M24");
+    fw_send("M24");
     expect("ok");
     advance(1500);
-    send("M25");              /* waits for the dwell in progress, then stops reading the file */
+    fw_send("M25");              /* waits for the dwell in progress, then stops reading the file */
     advance(600);
     expect("ok");
-    send("M27");
+    fw_send("M27");
     expect("SD printing byte 18/62");
     expect("ok");
     advance(5000);
-    send("M27");
+    fw_send("M27");
     expect("SD printing byte 18/62");
     expect("ok");
-    send("M24");
+    fw_send("M24");
     expect("ok");
     advance(5000);
     expect("Done printing file");
-    send("M114");
+    fw_send("M114");
     expect_prefix("ok X:42.00");
-    send("M524");              /* nothing to abort: harmless */
+    fw_send("M524");              /* nothing to abort: harmless */
     expect("ok");
 }
 END_TEST
@@ -623,16 +623,16 @@ START_TEST(test_sd_open_failures_and_deletion)
     write_file(opt.sd_dir, "a.gco", "G28\n");
     boot();
     skip_banner();
-    send("M23 missing.gcode");
+    fw_send("M23 missing.gcode");
     expect("open failed, File: missing.gcode.");
     expect("ok");
-    send("M30 a.gco");
+    fw_send("M30 a.gco");
     expect("File deleted:a.gco");
     expect("ok");
-    send("M30 a.gco");
+    fw_send("M30 a.gco");
     expect("Deletion failed, File: a.gco.");
     expect("ok");
-    send("M20 L T");
+    fw_send("M20 L T");
     expect("Begin file list");
     expect("End file list");
     expect("ok");
@@ -654,7 +654,7 @@ START_TEST(test_sd_upload_writes_lines_between_m28_and_m29)
     expect("ok");
     send_numbered(2, "G1 X1");
     expect("ok");
-    send("G1 X2");
+    fw_send("G1 X2");
     expect("Error:No Checksum with line number, Last Line: 2");
     expect("Resend: 3");
     expect("ok");
@@ -662,13 +662,13 @@ START_TEST(test_sd_upload_writes_lines_between_m28_and_m29)
     expect("ok");
     send_numbered(4, "M105");
     expect("ok");
-    send("M29");
+    fw_send("M29");
     expect("Done saving file.");
     expect("ok");
     char path[700];
     snprintf(path, sizeof path, "%s/upload.gcode", opt.sd_dir);
     ck_assert_str_eq(read_file(path), "G1 X1\nG1 X2\nM105\n");
-    send("M20 L");
+    fw_send("M20 L");
     expect("Begin file list");
     expect("UPLOAD~1.GCO 17 upload.gcode");
     expect("End file list");
@@ -684,10 +684,10 @@ START_TEST(test_lfn_write_off_refuses_long_upload_names)
     opt.caps[SIM_CAP_LFN_WRITE] = 0;
     boot();
     skip_banner();
-    send("M28 long name.gcode");
+    fw_send("M28 long name.gcode");
     expect("open failed, File: long name.gcode.");
     expect("ok");
-    send("M28 ok.gco");
+    fw_send("M28 ok.gco");
     expect("Writing to file: ok.gco");
     expect("ok");
 }
@@ -697,10 +697,10 @@ START_TEST(test_no_card_answers_no_media)
 {
     boot();
     skip_banner();
-    send("M21");
+    fw_send("M21");
     expect("echo:SD init fail");
     expect("ok");
-    send("M20");
+    fw_send("M20");
     expect("echo:No media");
     expect("ok");
 }
@@ -722,8 +722,8 @@ START_TEST(test_record_holds_each_executed_command_once_in_order)
     send_numbered(1, "G28");
     send_numbered(3, "G1 X1");      /* rejected: not recorded */
     send_numbered(2, "G1 X1 ;note");
-    send("M23 s.g");
-    send("M24");
+    fw_send("M23 s.g");
+    fw_send("M24");
     advance(100);
     sim_fw_flush_record(fw);
     ck_assert_str_eq(read_file(rec), "M110 N0\nG28\nG1 X1\nM23 s.g\nM24\nG92 E0\nG1 E1\n");
@@ -780,7 +780,7 @@ START_TEST(test_resend_rate_one_rejects_every_numbered_line_but_m110)
     expect("Error:checksum mismatch, Last Line: 0");
     expect("Resend: 1");
     expect("ok");
-    send("M105");
+    fw_send("M105");
     expect_prefix("ok T:");
 }
 END_TEST
@@ -791,10 +791,10 @@ START_TEST(test_drop_ok_rate_one_loses_every_ok_but_counts_it)
     opt.kill_after = 2;
     boot();
     skip_banner();
-    send("M117 hello");
+    fw_send("M117 hello");
     expect("echo:hello");
     expect_nothing();
-    send("M105");
+    fw_send("M105");
     expect("Error:Printer halted. kill() called!");
 }
 END_TEST
@@ -826,11 +826,11 @@ START_TEST(test_ok_delay_holds_each_ok_back)
     opt.ok_delay_ms = 300;
     boot();
     skip_banner();
-    send("G90");
+    fw_send("G90");
     expect_nothing();
     ck_assert_int_eq(time_to_line(1000), 300);
     expect("ok");
-    send("M117 x");
+    fw_send("M117 x");
     expect("echo:x");
     ck_assert_int_eq(time_to_line(1000), 300);
     expect("ok");
@@ -843,9 +843,9 @@ START_TEST(test_kill_reset_and_disconnect_fire_after_n_answered_lines)
     opt.disconnect_after = 4;
     boot();
     skip_banner();
-    send("G90");
+    fw_send("G90");
     expect("ok");
-    send("N5 G90");              /* rejected, but answered: counts */
+    fw_send("N5 G90");              /* rejected, but answered: counts */
     expect_prefix("Error:");
     expect("Resend: 1");
     expect("ok");
@@ -853,10 +853,10 @@ START_TEST(test_kill_reset_and_disconnect_fire_after_n_answered_lines)
     send_numbered(1, "G90");     /* line numbers were reset too */
     expect("ok");
     ck_assert(!sim_fw_hangup_requested(fw));
-    send("G90");
+    fw_send("G90");
     expect("ok");
     ck_assert(sim_fw_hangup_requested(fw));
-    send("G90");
+    fw_send("G90");
     expect_nothing();
 }
 END_TEST
@@ -868,7 +868,7 @@ START_TEST(test_thermal_runaway_fires_s_seconds_after_heating_starts)
     skip_banner();
     advance(5000);
     expect_nothing();
-    send("M140 S60");
+    fw_send("M140 S60");
     expect("ok");
     advance(1999);
     expect_nothing();
@@ -906,12 +906,12 @@ START_TEST(test_smoothie_reports_no_caps_and_its_own_formats)
     expect("start");
     expect("echo:Smoothieware printbridge-sim");
     expect("echo:SD init fail");
-    send("M115");
+    fw_send("M115");
     expect_prefix("FIRMWARE_NAME:Smoothieware, ");
     expect("ok");
-    send("M105");
+    fw_send("M105");
     expect("ok T:21.3 /0.0 @0 B:21.3 /0.0 @0");
-    send("M114");
+    fw_send("M114");
     expect("ok C: X:0.0000 Y:0.0000 Z:0.0000 E:0.0000");
 }
 END_TEST
@@ -921,13 +921,13 @@ START_TEST(test_cap_none_and_cap_overrides_shape_m115)
     opt.caps[SIM_CAP_AUTOREPORT_TEMP] = 0;
     boot();
     skip_banner();
-    send("M115");
+    fw_send("M115");
     char line[512];
     bool seen = false;
     while (pop_line(line, sizeof line) && strcmp(line, "ok") != 0)
         seen |= strcmp(line, "Cap:AUTOREPORT_TEMP:0") == 0;
     ck_assert(seen);
-    send("M155 S1");
+    fw_send("M155 S1");
     expect("echo:Unknown command: \"M155 S1\"");
     expect("ok");
     sim_fw_destroy(fw);
@@ -936,7 +936,7 @@ START_TEST(test_cap_none_and_cap_overrides_shape_m115)
     outq_len = 0;
     boot();
     skip_banner();
-    send("M115");
+    fw_send("M115");
     expect_prefix("FIRMWARE_NAME:Marlin");
     expect("ok");
 }
@@ -958,7 +958,7 @@ START_TEST(test_control_language_drives_the_firmware)
     sim_control_execute(fw, "temp tool0 215.5", now, reply, sizeof reply);
     ck_assert_str_eq(reply, "ok");
     sim_control_execute(fw, "heat chamber 40", now, reply, sizeof reply);
-    send("M105");
+    fw_send("M105");
     expect("ok T:215.50 /0.00 B:21.30 /0.00 C:21.30 /40.00 @:0 B@:0 C@:127");
     sim_control_execute(fw, "temp bed hot", now, reply, sizeof reply);
     ck_assert(strncmp(reply, "error: ", 7) == 0);
@@ -1038,7 +1038,7 @@ START_TEST(test_random_input_never_breaks_the_firmware)
     sim_fw_discard_output(fw);
     outq_len = 0;
     sim_fw_run(fw, now);
-    send("M105");
+    fw_send("M105");
     expect_prefix("ok T:");
 }
 END_TEST

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "printbridge/framing.h"
+#include "printbridge/serial.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SIMH_SANITIZED 1

@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "printbridge/sim_flavor.h"
-#include "printbridge/sim_heater.h"
-#include "printbridge/sim_sd.h"
+#include "sim/sim_flavor.h"
+#include "sim/sim_heater.h"
+#include "sim/sim_sd.h"
 
 /* ---- heater ---- */
 

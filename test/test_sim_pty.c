@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "printbridge/framing.h"
+#include "printbridge/serial.h"
 #include "test_sim_harness.h"
 
 #define T 3000      /* ms for a reply that should come at once (scaled by simh_ms) */

@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "printbridge/publisher.h"
-#include "printbridge/slicing.h"
+#include "printbridge/wire.h"
+#include "printbridge/tools.h"
 
 START_TEST(test_slicing_parse_progress_of_known_slicers)
 {

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "printbridge/pyjson.h"
-#include "printbridge/storage.h"
+#include "printbridge/base.h"
+#include "printbridge/jobs.h"
 
 Suite *storage_suite(void);
 

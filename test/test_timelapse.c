@@ -7,8 +7,8 @@
 #include <time.h>
 #include <uv.h>
 
-#include "printbridge/timelapse.h"
-#include "printbridge/toolrun.h"
+#include "printbridge/tools.h"
+#include "printbridge/base.h"
 
 /* feeds zs and returns the layers a frame was taken for, space-separated */
 static void feed_all(const double *zs, int n, char *out, size_t outsz)

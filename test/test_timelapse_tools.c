@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "printbridge/events.h"
-#include "printbridge/publisher.h"
-#include "printbridge/timelapse.h"
+#include "printbridge/base.h"
+#include "printbridge/wire.h"
+#include "printbridge/tools.h"
 
 struct seen {
     char log[16384];

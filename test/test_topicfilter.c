@@ -1,7 +1,7 @@
 /* test_topicfilter.c: MQTT wildcard matching and filter validation (MQTT 3.1.1 4.7). */
 #include <check.h>
 
-#include "printbridge/topicfilter.h"
+#include "printbridge/base.h"
 
 START_TEST(test_match_follows_mqtt_rules)
 {

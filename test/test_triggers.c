@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "printbridge/pyjson.h"
-#include "printbridge/triggers.h"
+#include "printbridge/base.h"
+#include "printbridge/hooks.h"
 
 static json_t *seen;
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "printbridge/words.h"
+#include "printbridge/base.h"
 
 static void assert_split(const char *line, const char *const *expected)
 {

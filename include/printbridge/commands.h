@@ -1,4 +1,17 @@
-/* commands.h: inbound MQTT commands.
+/* printbridge/commands.h: the commands layer:
+ * Inbound commands: decoding command topics into typed commands and routing them to
+ * the printer, the job, hooks and tools, with replies. */
+#ifndef PRINTBRIDGE_COMMANDS_H
+#define PRINTBRIDGE_COMMANDS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "printbridge/printer.h"
+
+/* ---- commands: inbound MQTT commands.
  *
  * Two layers. The pure layer decodes one message (topic relative to the base topic, payload
  * bytes) into a struct command, checks it against the printer state and the G-code allow and
@@ -17,15 +30,6 @@
  *   command/status           re-publishes state and temperatures now
  *   command/snapshot         runs the snapshot command; the image goes to <base>camera (issue 11)
  *   hassControl/{connect,stop,cancel,pause,home,jog,commands}  (wire-format.md 12) */
-#ifndef PRINTBRIDGE_COMMANDS_H
-#define PRINTBRIDGE_COMMANDS_H
-
-#include <jansson.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include "printbridge/printer.h"
 
 #define COMMANDS_DEDUPE_WINDOW 600.0    /* s: a repeated id within this is not run again */
 #define COMMANDS_DEDUPE_CAPACITY 4096   /* ids remembered at most (oldest forgotten first) */

@@ -1,4 +1,59 @@
-/* hooks.h: the hook runner. Event subscriptions (events sink), inbound handlers and trigger
+/* printbridge/hooks.h: the hooks layer:
+ * Event hooks, inbound handlers and serial-line triggers, with their placeholders. */
+#ifndef PRINTBRIDGE_HOOKS_H
+#define PRINTBRIDGE_HOOKS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "printbridge/base.h"
+#include "printbridge/config.h"
+
+/* ---- placeholders: OctoPrint's event-hook placeholders ({__eventname}, {name}, {position.z},
+ * ...) expanded into hook commands. Pure: every input comes in struct placeholders.
+ *
+ * Syntax follows Python's str.format as OctoPrint uses it: "{name}" is replaced, "{{" and
+ * "}}" are literal braces. A "{...}" that is not a placeholder name (JSON such as
+ * {"content": 1}) or names nothing known is left exactly as written, so hand-written JSON
+ * bodies mostly survive; double the braces when one would otherwise be taken for a name.
+ * "{name!j}" writes the value escaped for the inside of a JSON string (" \ and control
+ * characters), so a webhook body stays valid JSON whatever a file is called. */
+
+struct placeholders {
+    const char *eventname;      /* {__eventname}; NULL: not an event */
+    const json_t *payload;      /* event payload or inbound JSON object; keys are placeholders */
+    bool has_z;                 /* {__currentZ}: current_z, or -1 when unknown */
+    double current_z;
+    const char *filename;       /* {__filename}, {__filepath}, {__fileorigin}: NULL -> "NO FILE" */
+    const char *filepath;
+    const char *fileorigin;
+    double progress;            /* {__progress}: percent, 0 when not printing */
+    long long now_sec;          /* {__now}: local time, ISO 8601 like Python's isoformat() */
+    long now_usec;
+    const char *raw_payload;    /* {__payload}: the inbound payload text (NUL-free), or NULL */
+    const char *topic;          /* {__topic}, {__topic0}, {__topic1}, ...: inbound topic, or NULL */
+};
+
+/* Called once per unknown placeholder occurrence; the name is not NUL-terminated. */
+typedef void placeholders_unknown_fn(void *ctx, const char *name, size_t len);
+
+/* The text of one placeholder (name of len bytes), malloc'd; NULL when unknown (or out of
+ * memory). Strings are substituted as they are, integers in decimal, reals as Python's
+ * repr, true/false/null as Python's True/False/None, objects and lists as Python's str(). */
+char *placeholders_value(const struct placeholders *ph, const char *name, size_t len);
+
+/* Expands tmpl. With shell_quote every substituted value is quoted with words_shell_quote.
+ * Returns a malloc'd string, or NULL with *toolong set when the result would exceed max_len
+ * bytes (NULL without *toolong: out of memory). unknown may be NULL. */
+char *placeholders_expand(const char *tmpl, const struct placeholders *ph, bool shell_quote,
+                          size_t max_len, bool *toolong, placeholders_unknown_fn *unknown, void *ctx);
+
+/* True if tmpl contains at least one "{name}" that placeholders_expand would look up. */
+bool placeholders_present(const char *tmpl);
+
+/* ---- hooks: the hook runner. Event subscriptions (events sink), inbound handlers and trigger
  * actions all run through it.
  *
  * G-code hooks expand their lines and queue them with printer_send, so they go through the
@@ -8,16 +63,6 @@
  * max_concurrent at once with a bounded queue behind, stdout and stderr captured up to
  * max_output bytes each. Every system run publishes HookFinished {name, trigger, type,
  * returncode, stdout, stderr, duration} (plus "error" when it could not run or timed out). */
-#ifndef PRINTBRIDGE_HOOKS_H
-#define PRINTBRIDGE_HOOKS_H
-
-#include <stdbool.h>
-#include <stddef.h>
-#include <uv.h>
-
-#include "printbridge/events.h"
-#include "printbridge/hookconfig.h"
-#include "printbridge/placeholders.h"
 
 struct hooks;
 struct printer;
@@ -72,5 +117,33 @@ void hooks_stop(struct hooks *h);
 
 /* Step 2, after the loop has ended (no run is left then). */
 void hooks_free(struct hooks *h);
+
+/* ---- triggers: line triggers. Configured extended regular expressions (events.triggers) are
+ * tried on every line received from the printer and/or every command sent to it; a match
+ * fires SerialLineMatched {name, direction, line} and, when the trigger has a command, runs
+ * it through the hook runner with {name}, {direction} and {line} as placeholders.
+ *
+ * The printer module calls triggers_on_line for each line (the hook point belongs to the
+ * printer; see the merge notes of issue 7). */
+
+#define EVENT_SERIAL_LINE_MATCHED "SerialLineMatched"
+
+struct triggers;
+struct hooks;
+
+/* Compiles hc's triggers. h may be NULL (then only the event fires). Returns 0, or -1 with
+ * one line in err (a regex that does not compile: config validation already catches it). */
+int triggers_create(struct triggers **out, const struct hookconfig *hc, struct events *ev, struct hooks *h,
+                    char *err, size_t errsz);
+
+/* A configuration reload (hc may be freed right after the old one is replaced). On error
+ * (out of memory, or a pattern config validation let through) every trigger is off, since
+ * the old ones belong to the configuration being freed; err says so. */
+int triggers_set_config(struct triggers *t, const struct hookconfig *hc, char *err, size_t errsz);
+
+/* direction: TRIGGER_RECEIVED or TRIGGER_SENT. line without its line break. */
+void triggers_on_line(struct triggers *t, enum trigger_direction direction, const char *line);
+
+void triggers_free(struct triggers *t);
 
 #endif

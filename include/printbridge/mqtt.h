@@ -1,4 +1,14 @@
-/* mqtt.h: the broker connection. A thin shell around Paho's asynchronous client that keeps
+/* printbridge/mqtt.h: the mqtt layer:
+ * The broker connection: Paho's asynchronous client behind the loop, the offline
+ * queue and inbound messages. */
+#ifndef PRINTBRIDGE_MQTT_H
+#define PRINTBRIDGE_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+/* ---- mqtt: the broker connection. A thin shell around Paho's asynchronous client that keeps
  * Paho's threads away from printbridge's state: every Paho callback only copies what happened
  * into a queue and wakes the loop. Publishing is called on the loop thread only.
  *
@@ -7,12 +17,6 @@
  * message handed to Paho stays "in flight" here until the broker acknowledged it, and goes
  * back to the front of the FIFO if the connection drops first. With queue_file set, what is
  * still waiting at shutdown is written there and sent after the next start. */
-#ifndef PRINTBRIDGE_MQTT_H
-#define PRINTBRIDGE_MQTT_H
-
-#include <stdbool.h>
-#include <stddef.h>
-#include <uv.h>
 
 struct mqtt;
 

@@ -1,17 +1,51 @@
-/* printer.h: the printer link: connection life cycle (open, handshake, reconnect with
- * backoff), the send queue with line numbers and checksums, flow control (one command in
- * flight, or a window with ADVANCED_OK), resends, error classes and fatal errors, timeouts
- * and their recovery, temperature polling or autoreport, file streaming, and OctoPrint's
- * state machine with its state and G-code events (serial-protocol.md 2-14). */
+/* printbridge/printer.h: the printer layer:
+ * The printer link: connection life cycle, the send queue and resend window,
+ * received-line handling and OctoPrint's state machine with its events. */
 #ifndef PRINTBRIDGE_PRINTER_H
 #define PRINTBRIDGE_PRINTER_H
 
 #include <stdbool.h>
 #include <uv.h>
 
-#include "printbridge/events.h"
-#include "printbridge/gcodeevents.h"
-#include "printbridge/protocol.h"
+#include "printbridge/base.h"
+
+/* ---- printer: the printer link: connection life cycle (open, handshake, reconnect with
+ * backoff), the send queue with line numbers and checksums, flow control (one command in
+ * flight, or a window with ADVANCED_OK), resends, error classes and fatal errors, timeouts
+ * and their recovery, temperature polling or autoreport, file streaming, and OctoPrint's
+ * state machine with its state and G-code events (serial-protocol.md 2-14). */
+
+/* A temperature report, parsed and canonicalised (see protocol_parse_temperatures). */
+#define PROTOCOL_MAX_SENSORS 16
+#define PROTOCOL_SENSOR_NAME 32
+/* Highest tool number accepted from a report (Marlin drives at most 8 extruders). "T<n>:" with
+ * a larger n, or with a leading zero as in "T01:", is dropped, so a garbled line cannot make
+ * the daemon publish a hundred tools. Tools, B and C therefore always fit in t[]. */
+#define PROTOCOL_MAX_TOOL 7
+
+struct protocol_temp {
+    char sensor[PROTOCOL_SENSOR_NAME]; /* canonical: "T0".."Tn", "B", "C", or a custom \w+ name */
+    double actual;
+    double target;
+    bool has_target;
+};
+
+struct protocol_temps {
+    struct protocol_temp t[PROTOCOL_MAX_SENSORS]; /* tools in ascending order, then B, C, custom */
+    int count;
+    int max_tool;          /* highest tool number seen, at least current_tool */
+};
+
+
+/* MQTT key of a canonical sensor: "T3" -> "tool3", "B" -> "bed", "C" -> "chamber", custom
+ * names unchanged. Returns the length, or -1 if out is too small. */
+int protocol_sensor_key(const char *sensor, char *out, size_t outsz);
+
+/* How ZChange events are derived from the Z of sent moves. */
+enum gcodeevents_zmode {
+    GCODEEVENTS_Z_OCTOPRINT,   /* every literal Z of G0/G1 that differs (upstream semantics) */
+    GCODEEVENTS_Z_LAYER,       /* only a Z at which extrusion happens, Z-hops ignored */
+};
 
 /* OctoPrint's comm states (serial-protocol.md 13.1), plus OFFLINE for "no connection". */
 enum printer_state {

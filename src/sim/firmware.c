@@ -10,7 +10,7 @@
  * plus the heaters, the motion planner (a ring of move end times), autoreports, the SD card
  * and the seeded faults. Time only enters through the now_ms arguments, so the core runs
  * under a fake clock in tests. Output is appended to one buffer the I/O layer drains. */
-#include "printbridge/sim.h"
+#include "sim.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,11 +22,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "printbridge/framing.h"
-#include "printbridge/sim_flavor.h"
-#include "printbridge/sim_gcode.h"
-#include "printbridge/sim_heater.h"
-#include "printbridge/sim_sd.h"
+#include "printbridge/serial.h"
+#include "sim_flavor.h"
+#include "sim_gcode.h"
+#include "sim_heater.h"
+#include "sim_sd.h"
 
 #define LINE_MAX_LEN    FRAMING_MAX_LINE
 #define REPORT_MAX      2048

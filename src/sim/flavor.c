@@ -2,7 +2,7 @@
  * and the capability table M115 reports. Marlin's strings follow serial-protocol.md; the
  * other flavors only change what the reference's vectors show differing: M115, the heater
  * and position reports, ok, and (Repetier) the line-error wording. */
-#include "printbridge/sim_flavor.h"
+#include "sim_flavor.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -2,13 +2,13 @@
  * N/checksum frame, Marlin's verdict on it, the command word and its parameters. Numbers are
  * parsed by hand because strtod would also accept exponents ("X1E5"), hex and "inf", which a
  * G-code parameter never is. */
-#include "printbridge/sim_gcode.h"
+#include "sim_gcode.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
 
-#include "printbridge/framing.h"
+#include "printbridge/serial.h"
 
 size_t sim_gcode_number(const char *s, double *value)
 {

@@ -1,5 +1,5 @@
 /* link.c: the pseudo-terminal the simulated printer talks through (see sim_link.h). */
-#include "printbridge/sim_link.h"
+#include "sim_link.h"
 
 #include <errno.h>
 #include <fcntl.h>

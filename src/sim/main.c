@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "printbridge/sim.h"
-#include "printbridge/sim_link.h"
+#include "sim.h"
+#include "sim_link.h"
 
 #define MAX_CLIENTS   8
 #define CLIENT_IN_MAX 4096

@@ -1,7 +1,7 @@
 /* options.c: printbridge-sim's command line, its validation and its --help text. The help
  * text is the simulator's manual: every option, the control commands, the record rule and
  * examples, so keep it in step with the behaviour. */
-#include "printbridge/sim.h"
+#include "sim.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -2,7 +2,7 @@
  * names a FAT card would show, lookups by either name, and the M20 line format. Hosts meet
  * short names on real Marlin boards (upload "benchy.gcode", list "BENCHY~1.GCO"), so the
  * simulator shows them too. */
-#include "printbridge/sim_sd.h"
+#include "sim_sd.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -4,7 +4,7 @@
 #include <jansson.h>
 
 #include "fuzz_common.h"
-#include "printbridge/analysis.h"
+#include "printbridge/jobs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

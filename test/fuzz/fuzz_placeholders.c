@@ -5,8 +5,8 @@
 #include <stdbool.h>
 
 #include "fuzz_common.h"
-#include "printbridge/placeholders.h"
-#include "printbridge/words.h"
+#include "printbridge/hooks.h"
+#include "printbridge/base.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

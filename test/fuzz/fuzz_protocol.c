@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "fuzz_common.h"
-#include "printbridge/protocol.h"
+#include "printer/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

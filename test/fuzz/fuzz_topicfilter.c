@@ -3,7 +3,7 @@
 #include <stdbool.h>
 
 #include "fuzz_common.h"
-#include "printbridge/topicfilter.h"
+#include "printbridge/base.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,0 +1,261 @@
+/* printbridge/base.h: the base layer:
+ * The foundations every layer uses: logging, the growable string buffer, the event
+ * bus, systemd notifications, secret-file checks, Python-compatible JSON, shell-style word
+ * splitting, MQTT topic filters and the child-process runner. */
+#ifndef PRINTBRIDGE_BASE_H
+#define PRINTBRIDGE_BASE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <uv.h>
+
+/* ---- log: one-line log messages on stderr with a level, readable in journald. */
+
+enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* Parses "error", "warn", "info" or "debug"; returns -1 for anything else. */
+int log_level_parse(const char *name);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) do { if (log_get_level() >= LOG_LEVEL_DEBUG) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
+
+/* ---- strbuf: a growable, always NUL-terminated string with an optional size limit, for the
+ * pure text builders (placeholder expansion, word splitting and quoting). */
+
+struct strbuf {
+    char *s;            /* malloc'd, owned by the caller once built */
+    size_t len, cap;
+    size_t max;         /* longest allowed length; SIZE_MAX for none (0 allows nothing) */
+    bool toolong;       /* an append was refused because of max */
+};
+
+/* Appends n bytes; returns 0, or -1 when out of memory or over max (toolong is then set). */
+int strbuf_put(struct strbuf *b, const char *s, size_t n);
+int strbuf_puts(struct strbuf *b, const char *s);
+
+/* ---- pyjson: serialise a jansson tree exactly as Python's json.dumps() does with default
+ * arguments (wire-format.md section 2): ", " and ": " separators, insertion order, lowercase
+ * \uXXXX for everything outside printable ASCII, Python repr() for floats. Pure. */
+
+/* Returns a malloc'd NUL-terminated string the caller frees, or NULL if the tree holds a
+ * non-finite real or memory ran out. */
+char *pyjson_dumps(const json_t *value);
+
+/* Python repr() of a double ("0.3", "210.0", "1e+16", "-0.0"). Returns the length written,
+ * or -1 for NaN/infinity or a too-small buffer. 32 bytes are always enough. */
+int pyjson_format_double(double x, char *out, size_t outsz);
+
+/* A JSON real for x, or JSON null when x is not finite (jansson refuses NaN). New reference. */
+json_t *pyjson_real_or_null(double x);
+
+/* A JSON string from bytes that may not be valid UTF-8: decoded as UTF-8, falling back to
+ * latin-1 for the whole string if that fails, as OctoPrint does with printer text. */
+json_t *pyjson_string_lossy(const char *s, size_t n);
+
+/* ---- events: the event bus. An event is an OctoPrint event name plus an ordered JSON payload,
+ * fired once on the loop thread and handed to every sink (MQTT publisher, later hooks) in
+ * the order the sinks were added. Event names and their OctoPrint-MQTT classes are defined
+ * once, here. */
+
+#define EVENTS_MAX_SINKS 8
+
+/* A sink must not keep payload beyond the call (json_incref it if it must). */
+typedef void (*events_sink_fn)(void *ctx, const char *name, json_t *payload, long long timestamp);
+
+struct events {
+    struct { events_sink_fn fn; void *ctx; } sinks[EVENTS_MAX_SINKS];
+    int count;
+};
+
+void events_init(struct events *ev);
+int events_add_sink(struct events *ev, events_sink_fn fn, void *ctx);
+
+/* Fires name with payload (a JSON object, reference stolen; NULL means {}), time-stamped now. */
+void events_fire(struct events *ev, const char *name, json_t *payload);
+
+/* The OctoPrint-MQTT event class ("server", "comm", "files", "printjob", "gcode",
+ * "position", "timelapse", "slicing", "settings") or "unclassified" (wire-format.md 5.2). */
+const char *events_class(const char *name);
+
+/* Event names used by the daemon (OctoPrint's spelling). */
+#define EVENT_STARTUP "Startup"
+#define EVENT_SHUTDOWN "Shutdown"
+#define EVENT_CONNECTING "Connecting"
+#define EVENT_CONNECTED "Connected"
+#define EVENT_DISCONNECTING "Disconnecting"
+#define EVENT_DISCONNECTED "Disconnected"
+#define EVENT_ERROR "Error"
+#define EVENT_PRINTER_STATE_CHANGED "PrinterStateChanged"
+#define EVENT_FIRMWARE_DATA "FirmwareData"
+#define EVENT_PRINTER_RESET "PrinterReset"
+#define EVENT_ESTOP "EStop"
+#define EVENT_TOOL_CHANGE "ToolChange"
+#define EVENT_INVALID_TOOL_REPORTED "InvalidToolReported"
+#define EVENT_Z_CHANGE "ZChange"
+#define EVENT_POSITION_UPDATE "PositionUpdate"
+#define EVENT_COMMAND_SUPPRESSED "CommandSuppressed"
+/* OctoPrint-MQTT's synthetic event for "echo:busy: paused for user" (wire-format.md 5.5) */
+#define EVENT_PAUSED_FOR_USER "PausedForUser"
+/* "//action:notification <message>": OctoPrint only shows it in its UI; printbridge
+ * publishes it as {"message": ...} (unclassified) */
+#define EVENT_ACTION_NOTIFICATION "ActionNotification"
+
+/* ---- words: shell-like word splitting and shell quoting, for hooks that run without a shell.
+ *
+ * words_split() reads a command line the way a POSIX shell reads a simple command: blanks
+ * separate words, '...' is literal, "..." keeps blanks and honours \" \\ \$ \` and \newline,
+ * a backslash outside quotes escapes the next character, and an unquoted ~ or ~/ at the start
+ * of a word becomes the home directory. Everything else a shell would do (pipes, ;, &&,
+ * redirections, $VAR, $(...), backquotes, parentheses) is refused with a message that points
+ * at shell = true, so a command never silently means something else than it would in a
+ * shell. Pure: no I/O, no globals. */
+
+struct words {
+    char **v;       /* n words, then NULL; each malloc'd */
+    size_t n;
+};
+
+/* Splits line into out (which the caller frees with words_free, also on error). home is what
+ * ~ becomes (NULL or "" leaves ~ as written). Returns 0, or -1 with one line in err: an
+ * unterminated quote, a trailing backslash, shell syntax, or no words at all. */
+int words_split(const char *line, const char *home, struct words *out, char *err, size_t errsz);
+
+void words_free(struct words *w);
+
+/* s quoted for a POSIX shell as one word: '...' with every ' written as '\''. malloc'd;
+ * NULL only when memory ran out. */
+char *words_shell_quote(const char *s);
+
+/* ---- topicfilter: MQTT topic filters with the + and # wildcards (MQTT 3.1.1 section 4.7).
+ * Pure. */
+
+/* 0 if filter is a valid subscription filter; otherwise -1 with the reason (one phrase, e.g.
+ * "'#' must be the last level") in why. */
+int topicfilter_check(const char *filter, char *why, size_t whysz);
+
+/* True if topic (a concrete topic name) matches filter. A wildcard in the first level does
+ * not match topics starting with '$', as brokers do. */
+bool topicfilter_match(const char *filter, const char *topic);
+
+/* ---- toolrun: runs an external tool (snapshot command, ffmpeg, a slicer) from the loop without
+ * blocking it and without a shell: uv_spawn in its own process group, stdout and stderr read
+ * through uv pipes and split into lines, a timeout that kills the whole group, and one
+ * completion callback. Used by timelapse and slicing. The argv placeholder filling is pure. */
+
+#define TOOLRUN_MAX_ARGS 64
+#define TOOLRUN_MAX_LINE 4096
+
+struct toolrun_result {
+    int spawn_error;        /* 0, or the libuv error of uv_spawn (e.g. UV_ENOENT) */
+    bool timed_out;         /* killed by the timeout */
+    bool killed;            /* killed by toolrun_kill */
+    long long exit_status;  /* when it exited */
+    int term_signal;        /* when a signal ended it */
+    const char *out;        /* captured stdout (capture on), NUL-terminated, else NULL */
+    size_t outlen;
+    bool out_truncated;     /* more than max_out bytes came */
+    const char *last_err;   /* the last non-empty stderr line, "" if none */
+};
+
+/* Whether a result is a clean exit 0. */
+bool toolrun_ok(const struct toolrun_result *r);
+
+/* Each stdout or stderr line (without the newline; over-long lines are cut into pieces). */
+typedef void (*toolrun_line_fn)(void *ctx, const char *line, bool is_stderr);
+/* Once, after the process is gone and every handle closed; the result lives for the call. */
+typedef void (*toolrun_done_fn)(void *ctx, const struct toolrun_result *r);
+
+struct toolrun_options {
+    double timeout;         /* s; <= 0: none */
+    bool capture;           /* keep stdout in r->out (up to max_out bytes) */
+    size_t max_out;
+    toolrun_line_fn on_line;/* may be NULL */
+    toolrun_done_fn on_done;
+    void *ctx;
+};
+
+struct toolrun;
+
+/* Starts argv (NULL-terminated, argv[0] looked up in PATH). Always reports through on_done
+ * (also for a failed spawn, then from the loop's next iteration). Returns the run, or NULL
+ * when out of memory (no callback then). */
+struct toolrun *toolrun_start(uv_loop_t *loop, char *const *argv, const struct toolrun_options *opt);
+
+/* Kills the process group (SIGKILL); on_done still comes, with killed set. */
+void toolrun_kill(struct toolrun *t);
+
+/* ---- pure helpers ------------------------------------------------------------------------ */
+
+/* Fills the placeholders "{name}" in each element of tmpl (NULL-terminated) with values
+ * (names[i] -> values[i], nnames pairs); an unknown "{word}" is kept as it is. Returns a
+ * NULL-terminated malloc'd argv (free with toolrun_argv_free) or NULL (out of memory, empty
+ * template, more than TOOLRUN_MAX_ARGS elements). */
+char **toolrun_fill(char *const *tmpl, const char *const *names, const char *const *values, int nnames);
+
+/* One string with the placeholders filled, malloc'd, or NULL. */
+char *toolrun_fill_one(const char *tmpl, const char *const *names, const char *const *values, int nnames);
+
+void toolrun_argv_free(char **argv);
+
+/* A malloc'd copy of a NULL-terminated list (NULL or empty gives an empty list), or NULL when
+ * out of memory. */
+char **toolrun_argv_dup(char *const *argv);
+
+/* "ffmpeg -y ..." for logs: argv joined with spaces into out (cut with "..."). */
+void toolrun_describe(char *out, size_t outsz, char *const *argv);
+
+/* ---- notify: the systemd service notification protocol (sd_notify(3)), implemented without
+ * libsystemd: one datagram per message to the Unix socket named by $NOTIFY_SOCKET (a path,
+ * or an abstract name written with a leading '@'). READY=1 once start-up is done, STATUS=
+ * with the printer's and the broker's state, WATCHDOG=1 every half $WATCHDOG_USEC from a
+ * libuv timer, STOPPING=1 on shutdown. Without $NOTIFY_SOCKET every call does nothing. */
+
+struct notify;
+
+/* Fills *sa and *len for the socket named NAME (an absolute path, or "@name" for an abstract socket).
+ * 0, or -EINVAL (empty, not absolute nor '@', or too long for sun_path). */
+int notify_address(const char *name, struct sockaddr_un *sa, socklen_t *len);
+
+/* "STATUS=Printer: <printer>; broker: <broker>" into buf; the length, or -ENOSPC. */
+int notify_format_status(char *buf, size_t size, const char *printer, const char *broker);
+
+/* The watchdog ping interval in ms (half of WATCHDOG_USEC) for the environment values given
+ * (either may be NULL), or 0 when there is no watchdog for process `pid`. */
+uint64_t notify_watchdog_interval_ms(const char *watchdog_usec, const char *watchdog_pid, long pid);
+
+/* Reads and unsets NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (so child processes do not
+ * inherit them), opens the socket and starts the watchdog timer. *out is NULL (and 0
+ * returned) when not started by systemd; a negative errno when the socket is unusable. The
+ * caller owns *out and releases it with notify_close. */
+int notify_start(struct notify **out, uv_loop_t *loop);
+
+/* Each sends one message; all accept NULL and ignore send errors (never blocking). */
+void notify_ready(struct notify *n);
+/* Sends STATUS= only when it differs from the last one sent. */
+void notify_status(struct notify *n, const char *printer, const char *broker);
+void notify_stopping(struct notify *n);
+/* Stops the timer, closes the socket, frees n once libuv has closed the timer. */
+void notify_close(struct notify *n);
+
+/* ---- secrets: start-up checks on the files that hold the broker password. */
+
+/* When path holds a secret (has_secret) and its mode lets others (not owner, not group) read
+ * or write it, writes one warning line into msg naming the file and the fix, and returns 1;
+ * 0 when the mode is fine or there is no secret; -errno when stat fails. */
+int secrets_check_file(const char *path, bool has_secret, char *msg, size_t msgsz);
+
+/* Logs the warnings for the configuration file (when it sets mqtt.password) and for
+ * mqtt.password_file (may be NULL). */
+void secrets_warn(const char *config_path, bool config_has_password, const char *password_file);
+
+#endif

@@ -1,0 +1,284 @@
+/* printbridge/wire.h: the wire layer:
+ * The OctoPrint-MQTT contract: the publisher of events, progress, temperatures,
+ * the retained state and stats, and Home Assistant discovery. */
+#ifndef PRINTBRIDGE_WIRE_H
+#define PRINTBRIDGE_WIRE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "printbridge/printer.h"
+
+/* ---- statetopic: OctoPrint's printer_data (get_current_data(), wire-format.md 6.2) and the
+ * retained <base>state message built from the printer model. Pure: JSON in, nothing sent. */
+
+/* What a job module knows about the current job. NULL everywhere means "no job since
+ * start-up": the state topic then carries OctoPrint's start-up shapes with nulls. Strings
+ * may be NULL (null in JSON); has_* say whether the number next to it is known. */
+struct job_view {
+    const char *name, *path, *display, *origin;
+    bool has_size, has_date;
+    long long size, date;
+    bool has_estimated_print_time, has_last_print_time;
+    double estimated_print_time, last_print_time;
+    bool has_completion, has_filepos, has_print_time, has_print_time_left;
+    double completion;
+    long long filepos, print_time, print_time_left;
+    const char *print_time_left_origin;
+    const char *user;
+};
+
+/* OctoPrint's printer_data: keys state, job, currentZ, progress, offsets, resends, in that
+ * order. New reference, or NULL when out of memory. */
+json_t *statetopic_printer_data(const struct printer_model *m, const struct job_view *job);
+
+/* The <base>state payload: printer_data, then "temperature" {key: {"actual", "target"}} (values
+ * rounded to decimals unless decimals < 0) and "connection" {"port", "baudrate", "firmware"},
+ * then ts_field: ts last. A malloc'd string, or NULL. */
+char *statetopic_json(const struct printer_model *m, const struct job_view *job, int decimals,
+                      const char *ts_field, long long ts);
+
+/* x rounded to decimals as Python round(x, decimals) does; x itself if decimals < 0. */
+double statetopic_round(double x, int decimals);
+
+/* ---- publisher: the MQTT sink. Turns events, temperature reports, progress and the printer
+ * model into OctoPrint-MQTT's topics and byte-exact payloads (wire-format.md 1-8), plus
+ * printbridge's retained <base>state and <base>stats, and hands them to the mqtt module with
+ * the QoS, retain and offline rule of each kind. The decision and payload functions are pure
+ * and unit-tested. */
+
+struct mqtt;
+
+#define PUBLISHER_MAX_TOPIC 512
+
+/* Strings are borrowed (from the configuration): keep them alive while in use. */
+struct publisher_settings {
+    const char *base_topic;         /* "octoprint/" */
+    const char *event_topic;        /* "event/{event}"; "" = off */
+    const char *progress_topic;     /* "progress/{progress}" */
+    const char *temperature_topic;  /* "temperature/{temp}" */
+    const char *state_topic;        /* "state" */
+    const char *stats_topic;        /* "stats" */
+    const char *timestamp_field;    /* "_timestamp" */
+    bool retain;                    /* broker.retain */
+    bool printer_data;              /* printer_data in progress/printing */
+    int qos_event, qos_progress, qos_temperature, qos_state, qos_stats;
+    double temperature_threshold;   /* 0.1 */
+    double temperature_min_interval;/* s; 0 */
+    int temperature_decimals;       /* -1: as read */
+    double state_interval;          /* s between two state messages; 0: every change */
+    char *const *classes_off;       /* NULL-terminated, or NULL */
+    char *const *events_off;
+    char *const *events_on;
+};
+
+/* The kinds of message, each with its own QoS / retain / offline rule. */
+enum publisher_kind {
+    PUBLISHER_EVENT, PUBLISHER_PROGRESS_PRINTING, PUBLISHER_PROGRESS_SLICING,
+    PUBLISHER_TEMPERATURE, PUBLISHER_STATE, PUBLISHER_STATS,
+};
+
+struct publisher_flags {
+    int qos;
+    bool retain;
+    bool keep;      /* kept while the broker is unreachable (QoS > 0 always is) */
+};
+
+struct publisher_temp {
+    char key[PROTOCOL_SENSOR_NAME + 8];
+    bool published;
+    double actual, target;
+    bool has_target;
+    double at;      /* loop time of the last message, s */
+    char *last;     /* its payload, republished after a reconnect */
+};
+
+struct publisher {
+    struct mqtt *mqtt;
+    uv_loop_t *loop;
+    struct publisher_settings s;
+    struct publisher_temp temps[PROTOCOL_MAX_SENSORS];
+    int ntemps;
+    /* state topic: coalescing timer and the last message without its time stamp */
+    uv_timer_t state_timer;
+    bool state_timer_open;
+    double state_at;
+    bool state_dirty;
+    char *state_last;
+    const struct printer_model *(*model_fn)(void *ctx);  /* where the state comes from */
+    void *model_ctx;
+    const struct job_view *job;         /* NULL until a job module exists */
+    char *progress_last;                /* last progress/printing payload */
+    bool progress_from_job;             /* progress_last is a job's, not the start-up reset */
+    char *stats_last;
+    void (*closed)(void *ctx);
+    void *closed_ctx;
+};
+
+void publisher_init(struct publisher *p, uv_loop_t *loop, struct mqtt *m, const struct publisher_settings *s);
+
+/* A rebuilt broker connection, or new settings after a reload (last values are kept). */
+void publisher_set_mqtt(struct publisher *p, struct mqtt *m);
+void publisher_set_settings(struct publisher *p, const struct publisher_settings *s);
+
+/* events sink (see events.h) */
+void publisher_on_event(void *ctx, const char *name, json_t *payload, long long timestamp);
+
+/* Publishes each sensor of a report that passes the flood control (wire-format.md 8). */
+void publisher_on_temperatures(struct publisher *p, const struct protocol_temps *t, long long timestamp);
+
+/* Where the state topic reads the printer model (e.g. printer_get_model). */
+void publisher_set_model_source(struct publisher *p, const struct printer_model *(*fn)(void *ctx), void *ctx);
+
+/* The printer model changed: the state topic follows, at most once per state_interval. */
+void publisher_on_model(struct publisher *p);
+
+/* A job's progress on progress/printing (QoS, retain and printer_data as configured); kept
+ * and sent again after every reconnect. */
+void publisher_publish_progress(struct publisher *p, const char *location, const char *path, int progress);
+
+/* After a broker connect: on the first one the progress reset messages (4.2); on every other
+ * one the last temperatures and stats again, and on every one the state topic (retained
+ * state survives a broker restart without persistence). */
+void publisher_on_connected(struct publisher *p, bool first, long long timestamp);
+
+/* Publishes <base>stats with this payload (see publisher_stats_json). */
+void publisher_publish_stats(struct publisher *p, const char *payload);
+
+/* Stops the timer; done runs once it is closed. */
+void publisher_close(struct publisher *p, void (*done)(void *ctx), void *ctx);
+
+/* ---- pure helpers ---------------------------------------------------------------------- */
+
+/* base + template with "{name}" replaced by value. Returns length or -1 if it does not fit
+ * or the template is empty (a switched-off topic). */
+int publisher_topic(char *out, size_t outsz, const char *base, const char *tmpl,
+                    const char *placeholder, const char *value);
+
+/* payload keys, then "_event": name, then the timestamp field last, as json.dumps writes it.
+ * payload is not modified. Returns a malloc'd string or NULL. */
+char *publisher_event_json(const json_t *payload, const char *name, const char *ts_field, long long ts);
+
+/* progress/printing: {"location", "path", "progress"[, "printer_data"], ts}. printer_data is
+ * borrowed and may be NULL. */
+char *publisher_progress_json(const char *location, const char *path, int progress,
+                              const json_t *printer_data, const char *ts_field, long long ts);
+
+/* Retain flag of an event message: only ZChange and FirmwareData (and the synthetic
+ * PausedForUser) follow broker.retain; all other events are never retained (wire-format 3). */
+bool publisher_event_retained(const char *name, bool retain);
+
+/* The per-class and per-event filter: is this event published? */
+bool publisher_event_enabled(const struct publisher_settings *s, const char *name);
+
+/* QoS, retain and offline rule of a message kind (name: the event, for PUBLISHER_EVENT). */
+struct publisher_flags publisher_flags_for(const struct publisher_settings *s, enum publisher_kind kind,
+                                           const char *name);
+
+/* The threshold rule: should a reading be published given the last published values? */
+bool publisher_temperature_due(const struct publisher_temp *last, double actual, double target,
+                               bool has_target, double threshold);
+
+/* The whole flood control: threshold, then the minimum interval (a changed target or a first
+ * reading is never held back). now and last->at in seconds. */
+bool publisher_temperature_due_at(const struct publisher_temp *last, double actual, double target,
+                                  bool has_target, const struct publisher_settings *s, double now);
+
+struct publisher_stats {
+    double uptime;                  /* s */
+    unsigned long lines_sent, resends;
+    bool has_timeouts;
+    unsigned long timeouts;
+    unsigned long published, buffered, dropped;
+    long long rss_bytes;            /* < 0: unknown */
+};
+
+/* {"uptime", "lines_sent", "resends", "timeouts", "published", "buffered", "dropped",
+ * "rss_bytes", ts}. uptime is whole seconds. */
+char *publisher_stats_json(const struct publisher_stats *st, const char *ts_field, long long ts);
+
+/* ---- discovery: Home Assistant MQTT discovery (wire-format.md 13, peers.md 5).
+ *
+ * printbridge announces one device per instance with device-based discovery: a single
+ * retained message on <prefix>/device/<node_id>/config whose "cmps" hold every entity. All
+ * state comes from topics printbridge already publishes (the retained <base>state, the
+ * retained <base>temperature/<key>, the <base>mqtt will) and every button sends to the
+ * inbound command topics (<base>command/job, .../connection, .../gcode).
+ *
+ * Two layers: pure payload building (discovery_config_json and friends, unit-tested), and a
+ * small shell that publishes on every broker connect, again after a random delay when Home
+ * Assistant announces "online" on <prefix>/status, and removes the device (an empty retained
+ * config) when discovery is switched off. */
+
+struct mqtt;
+
+#define DISCOVERY_MAX_ID 160   /* a client id is at most 128 bytes */
+
+/* Strings are borrowed for the duration of a call; the shell keeps its own copies. */
+struct discovery_settings {
+    bool enabled;
+    const char *prefix;             /* "homeassistant" */
+    const char *node_id;            /* [A-Za-z0-9_-]+, see discovery_node_id_from */
+    const char *device_name;        /* NULL: "printbridge <node_id>" */
+    const char *base_topic;         /* "octoprint/" */
+    const char *state_topic;        /* template under base_topic, "state"; "" = off */
+    const char *status_topic;       /* "mqtt"; "" = off (no will to follow) */
+    const char *temperature_topic;  /* "temperature/{temp}"; "" = read <base>state instead */
+    int extruders;                  /* tool0 .. tool<n-1> */
+    bool heated_bed, heated_chamber;
+    double republish_delay;         /* s: the birth republish waits a random 0..this */
+    const char *sw_version;         /* printbridge's version */
+    bool camera;                    /* a snapshot command is configured: an MQTT camera on <base>camera */
+};
+
+/* ---- pure ------------------------------------------------------------------------------- */
+
+/* A node id from the MQTT client id: every byte outside [A-Za-z0-9_-] becomes '_'. The
+ * client id is stable per install (host name + base topic unless configured) and already
+ * unique per broker, so the ids it gives are too. Returns the length, or -1 if it does not
+ * fit (or id is empty). */
+int discovery_node_id_from(char *out, size_t outsz, const char *client_id);
+
+/* "<prefix>/device/<node_id>/config". Returns the length or -1 if it does not fit. */
+int discovery_config_topic(char *out, size_t outsz, const char *prefix, const char *node_id);
+
+/* "<prefix>/status", Home Assistant's birth and will topic. */
+int discovery_birth_topic(char *out, size_t outsz, const char *prefix);
+
+/* The device config (abbreviated keys, as json.dumps writes it). NULL when the state topic
+ * is off (nothing to read the entities from) or out of memory; malloc'd otherwise. */
+char *discovery_config_json(const struct discovery_settings *s);
+
+/* The enum options of the printer state sensor: every printer state text, lower-cased with
+ * '_' for ' ', once each; the sensor's value template maps <base>state's state.text the same
+ * way. NULL-terminated static array. */
+const char *const *discovery_state_options(void);
+
+/* ---- the shell (loop thread) ------------------------------------------------------------- */
+
+struct discovery;
+
+int discovery_create(struct discovery **out, uv_loop_t *loop, struct mqtt *m, const struct discovery_settings *s);
+
+/* A rebuilt broker connection (configuration reload). */
+void discovery_set_mqtt(struct discovery *d, struct mqtt *m);
+
+/* New settings (reload): a device under an old topic is removed first; a changed config is
+ * published now when connected (else at the next connect). Returns 0 or -ENOMEM (the old
+ * settings are kept). */
+int discovery_set_settings(struct discovery *d, const struct discovery_settings *s);
+
+/* After every broker connect: the config (retained, QoS 1), or with discovery off an empty
+ * retained config, which removes a device left by an earlier run. */
+void discovery_on_connected(struct discovery *d);
+
+/* A message on <prefix>/status: "online" schedules one republish after a random delay
+ * (several births within the delay give one republish). */
+void discovery_on_birth(struct discovery *d, const char *payload, bool retained);
+
+/* Stops the timer; done runs once it is closed and everything is freed. */
+void discovery_close(struct discovery *d, void (*done)(void *ctx), void *ctx);
+
+#endif

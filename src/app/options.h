@@ -1,0 +1,28 @@
+/* options.h: the configuration turned into each module's options (options.c). */
+#ifndef PRINTBRIDGE_APP_OPTIONS_H
+#define PRINTBRIDGE_APP_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "printbridge/config.h"
+#include "printbridge/mqtt.h"
+#include "printbridge/printer.h"
+#include "printbridge/wire.h"
+
+#ifndef PB_VERSION
+#define PB_VERSION "0.0.0"
+#endif
+
+/* status_topic: a buffer of stsz bytes for <base><status topic>, which mo points into */
+void mqtt_options_from(const struct config *c, char *status_topic, size_t stsz, struct mqtt_options *mo);
+void publisher_settings_from(const struct config *c, struct publisher_settings *ps);
+void printer_options_from(const struct config *c, const char *print_file, struct printer_options *po);
+/* node_id: a buffer of DISCOVERY_MAX_ID for the id derived from the client id */
+void discovery_settings_from(const struct config *c, char *node_id, struct discovery_settings *ds);
+
+/* Anything the broker connection itself is made of (the status topic included). */
+bool mqtt_settings_differ(const struct config *a, const struct config *b);
+bool profile_differs(const struct config *a, const struct config *b);
+
+#endif
