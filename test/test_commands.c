@@ -2,6 +2,7 @@
  * PRESS/True/False, home and jog JSON, commands as a list or plain G-code), the state rule,
  * the G-code allow/deny lists and the duplicate-id memory. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,7 @@ static void assert_lines(const char *const *want)
 
 static void assert_error(const char *topic, const char *payload, const char *needle)
 {
-    ck_assert_int_eq(dec(topic, payload), -1);
+    ck_assert_int_eq(dec(topic, payload), -EINVAL);
     ck_assert_msg(strstr(err, needle) != NULL, "%s '%s': error '%s' lacks '%s'", topic, payload, err, needle);
 }
 
@@ -85,7 +86,24 @@ START_TEST(test_connection_job_hook_status)
     assert_error("command/connection", "{\"command\": \"connect\", \"baudrate\": \"fast\"}", "\"baudrate\" must be");
     ck_assert_int_eq(dec("command/job", "{\"command\": \"pause\"}"), 0);
     ck_assert_int_eq(c.kind, COMMAND_JOB);
-    ck_assert_str_eq(c.name, "pause");
+    ck_assert_int_eq(c.job, COMMAND_JOB_PAUSE);
+    ck_assert_int_eq(dec("command/job", "start"), 0);
+    ck_assert_int_eq(c.job, COMMAND_JOB_START);
+    ck_assert_ptr_null(c.path);
+    ck_assert_int_eq(dec("command/job", "{\"command\": \"start\", \"path\": \"jobs/cube.gcode\", \"origin\": \"local\"}"), 0);
+    ck_assert_int_eq(c.job, COMMAND_JOB_START);
+    ck_assert_str_eq(c.path, "jobs/cube.gcode");
+    ck_assert_int_eq(c.origin, JOB_LOCAL);
+    ck_assert_int_eq(dec("command/job", "{\"command\": \"select\", \"path\": \"a.gco\", \"origin\": \"sdcard\"}"), 0);
+    ck_assert_int_eq(c.job, COMMAND_JOB_SELECT);
+    ck_assert_int_eq(c.origin, JOB_SDCARD);
+    ck_assert_int_eq(dec("command/job", "{\"command\": \"toggle\"}"), 0);
+    ck_assert_int_eq(c.job, COMMAND_JOB_TOGGLE);
+    assert_error("command/job", "{\"command\": \"fly\"}", "unknown job command \"fly\"");
+    assert_error("command/job", "not json", "unknown job command \"not json\"");
+    assert_error("command/job", "{\"command\": \"start\", \"origin\": \"usb\"}", "origin must be");
+    assert_error("command/job", "{\"command\": \"start\", \"path\": 7}", "\"path\" must be");
+    assert_error("command/job", "{\"command\": 1}", "\"command\" must be given as a string");
     ck_assert_int_eq(dec("command/hook/lights", "{\"level\": 3}"), 0);
     ck_assert_int_eq(c.kind, COMMAND_HOOK);
     ck_assert_str_eq(c.name, "lights");
@@ -113,11 +131,11 @@ START_TEST(test_hass_control_payloads)
     assert_error("hassControl/stop", "False", "unknown payload \"False\" on hassControl/stop; expected PRESS");
     ck_assert_int_eq(dec("hassControl/cancel", "PRESS"), 0);
     ck_assert_int_eq(c.kind, COMMAND_JOB);
-    ck_assert_str_eq(c.name, "cancel");
+    ck_assert_int_eq(c.job, COMMAND_JOB_CANCEL);
     ck_assert_int_eq(dec("hassControl/pause", "True"), 0);
-    ck_assert_str_eq(c.name, "pause");
+    ck_assert_int_eq(c.job, COMMAND_JOB_PAUSE);
     ck_assert_int_eq(dec("hassControl/pause", "False"), 0);
-    ck_assert_str_eq(c.name, "resume");
+    ck_assert_int_eq(c.job, COMMAND_JOB_RESUME);
     ck_assert_int_eq(dec("hassControl/home", "[\"x\", \"y\", \"z\"]"), 0);
     ck_assert_int_eq(c.needs, NEEDS_IDLE);
     assert_lines((const char *const[]){ "G91", "G28 X0 Y0 Z0", "G90", NULL });
@@ -143,20 +161,20 @@ END_TEST
 START_TEST(test_state_rule)
 {
     ck_assert_int_eq(dec("command/gcode", "G28"), 0);
-    ck_assert(commands_allowed(&c, PRINTER_OPERATIONAL, err, sizeof err));
-    ck_assert(commands_allowed(&c, PRINTER_PRINTING, err, sizeof err));
-    ck_assert(!commands_allowed(&c, PRINTER_OFFLINE, err, sizeof err));
+    ck_assert_int_eq(commands_check_state(&c, PRINTER_OPERATIONAL, err, sizeof err), 0);
+    ck_assert_int_eq(commands_check_state(&c, PRINTER_PRINTING, err, sizeof err), 0);
+    ck_assert_int_eq(commands_check_state(&c, PRINTER_OFFLINE, err, sizeof err), -EPERM);
     ck_assert_str_eq(err, "not allowed while the printer is Offline: connect it first");
     ck_assert_int_eq(dec("hassControl/jog", "{\"x\": 1}"), 0);
-    ck_assert(commands_allowed(&c, PRINTER_OPERATIONAL, err, sizeof err));
-    ck_assert(!commands_allowed(&c, PRINTER_PRINTING, err, sizeof err));
-    ck_assert(!commands_allowed(&c, PRINTER_PAUSED, err, sizeof err));
+    ck_assert_int_eq(commands_check_state(&c, PRINTER_OPERATIONAL, err, sizeof err), 0);
+    ck_assert_int_eq(commands_check_state(&c, PRINTER_PRINTING, err, sizeof err), -EPERM);
+    ck_assert_int_eq(commands_check_state(&c, PRINTER_PAUSED, err, sizeof err), -EPERM);
     ck_assert_int_eq(dec("command/connection", "connect"), 0);
-    ck_assert(commands_allowed(&c, PRINTER_OFFLINE, err, sizeof err));
-    ck_assert(!commands_allowed(&c, PRINTER_OPERATIONAL, err, sizeof err));
+    ck_assert_int_eq(commands_check_state(&c, PRINTER_OFFLINE, err, sizeof err), 0);
+    ck_assert_int_eq(commands_check_state(&c, PRINTER_OPERATIONAL, err, sizeof err), -EPERM);
     ck_assert_int_eq(dec("command/connection", "disconnect"), 0);
-    ck_assert(!commands_allowed(&c, PRINTER_OFFLINE, err, sizeof err));
-    ck_assert(commands_allowed(&c, PRINTER_CONNECTING, err, sizeof err));
+    ck_assert_int_eq(commands_check_state(&c, PRINTER_OFFLINE, err, sizeof err), -EPERM);
+    ck_assert_int_eq(commands_check_state(&c, PRINTER_CONNECTING, err, sizeof err), 0);
 }
 END_TEST
 
@@ -165,15 +183,15 @@ START_TEST(test_gcode_lists)
     char *deny[] = { "M112", "m3*", NULL };
     char *allow[] = { "G28", "M105", "M112", NULL };
     char *none[] = { NULL };
-    ck_assert(commands_gcode_permitted("G28", none, deny, err, sizeof err));
-    ck_assert(!commands_gcode_permitted("  m112", none, deny, err, sizeof err));
+    ck_assert_int_eq(commands_check_gcode("G28", none, deny, err, sizeof err), 0);
+    ck_assert_int_eq(commands_check_gcode("  m112", none, deny, err, sizeof err), -EACCES);
     ck_assert_str_eq(err, "G-code M112 is denied by inbound.gcode_deny");
-    ck_assert(!commands_gcode_permitted("N5 M303 E0 S200*12", none, deny, err, sizeof err));
-    ck_assert(commands_gcode_permitted("M105", allow, NULL, err, sizeof err));
-    ck_assert(!commands_gcode_permitted("M104 S200", allow, NULL, err, sizeof err));
+    ck_assert_int_eq(commands_check_gcode("N5 M303 E0 S200*12", none, deny, err, sizeof err), -EACCES);
+    ck_assert_int_eq(commands_check_gcode("M105", allow, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(commands_check_gcode("M104 S200", allow, NULL, err, sizeof err), -EACCES);
     ck_assert_str_eq(err, "G-code M104 is not in inbound.gcode_allow");
-    ck_assert(!commands_gcode_permitted("M112", allow, deny, err, sizeof err));
-    ck_assert(commands_gcode_permitted("; just a comment", allow, deny, err, sizeof err));
+    ck_assert_int_eq(commands_check_gcode("M112", allow, deny, err, sizeof err), -EACCES);
+    ck_assert_int_eq(commands_check_gcode("; just a comment", allow, deny, err, sizeof err), 0);
 }
 END_TEST
 

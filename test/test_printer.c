@@ -304,14 +304,26 @@ static void run_for(double seconds)
         uv_run(&loop, UV_RUN_ONCE);
 }
 
+/* what the printer told its owner */
+static int shutdown_asked, connected_told;
+static enum printer_state last_state_told;
+
+static void cb_shutdown(void *ctx) { (void)ctx; shutdown_asked++; }
+static void cb_connected(void *ctx) { (void)ctx; connected_told++; }
+static void cb_state(void *ctx, enum printer_state st) { (void)ctx; last_state_told = st; }
+
 static void connect_with(struct printer_options o)
 {
-    ck_assert_int_eq(printer_create(&pr, &loop, &events, &o, NULL, NULL), 0);
+    static const struct printer_callbacks cb = { .shutdown = cb_shutdown, .connected = cb_connected, .state = cb_state };
+    shutdown_asked = connected_told = 0;
+    ck_assert_int_eq(printer_create(&pr, &loop, &events, &o, &cb, NULL), 0);
     printer_connect(pr);
     uint64_t until = uv_now(&loop) + 3000;
     while (!printer_state_is_operational(printer_get_state(pr)) && uv_now(&loop) < until)
         uv_run(&loop, UV_RUN_ONCE);
     ck_assert_msg(printer_state_is_operational(printer_get_state(pr)), "not operational");
+    ck_assert_int_eq(connected_told, 1);
+    ck_assert_int_eq(last_state_told, PRINTER_OPERATIONAL);
     /* the M115 answer identifies the firmware */
     uint64_t end = uv_now(&loop) + 2000;
     while (find_event("FirmwareData", 0) < 0 && uv_now(&loop) < end)
@@ -454,18 +466,69 @@ END_TEST
 
 /* ---- streaming, resends, lost oks ---------------------------------------------------------- */
 
-static char gcode_path[64];
+/* A line source as a job would attach it: "G1 X<i>.5 Y<i> E<i>" for i = 1..lines, with a
+ * comment-free empty turn now and then; it records the printer's calls. */
+struct test_source {
+    int lines, next;
+    int dry, done;          /* ended(false), ended(true) */
+    int calls_after_done;   /* next() called after ended(true): a bug */
+    bool active;
+};
+static struct test_source src;
 
-static void write_gcode(int lines)
+static int src_next(void *ctx, char *line, size_t size)
 {
-    snprintf(gcode_path, sizeof gcode_path, "/tmp/pb-test-XXXXXX");
-    int fd = mkstemp(gcode_path);
-    ck_assert_int_ge(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    fprintf(f, "; a comment line\n\n");
-    for (int i = 1; i <= lines; i++)
-        fprintf(f, "G1 X%d.5 Y%d E%d ; move %d\n", i % 200, i % 150, i, i);
-    fclose(f);
+    struct test_source *t = ctx;
+    if (t->done)
+        t->calls_after_done++;
+    if (t->next >= t->lines)
+        return -1;
+    t->next++;
+    if (t->next % 50 == 0)
+        return 0;       /* nothing this time: the printer asks again */
+    snprintf(line, size, "G1 X%d.5 Y%d E%d", t->next % 200, t->next % 150, t->next);
+    return 1;
+}
+
+static void src_ended(void *ctx, bool acknowledged)
+{
+    struct test_source *t = ctx;
+    if (acknowledged) {
+        ck_assert_int_eq(t->dry, 1);    /* "ran dry" comes first, once */
+        t->done++;
+        t->active = false;
+    } else {
+        t->dry++;
+    }
+}
+
+static void src_request(void *ctx, enum printer_request r)
+{
+    (void)ctx;
+    (void)r;
+}
+
+static const struct printer_source test_source = { .next = src_next, .ended = src_ended, .request = src_request };
+
+static void start_source(int lines)
+{
+    memset(&src, 0, sizeof src);
+    src.lines = lines;
+    src.active = true;
+    ck_assert_int_eq(printer_set_activity(pr, PRINTER_PRINTING), 0);
+    ck_assert_int_eq(printer_source_attach(pr, &test_source, &src), 0);
+    ck_assert_int_eq(printer_source_attach(pr, &test_source, &src), -EBUSY);
+}
+
+static void wait_source_done(double seconds)
+{
+    uint64_t end = uv_now(&loop) + (uint64_t)(seconds * 1000);
+    while (src.active && uv_now(&loop) < end)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_msg(!src.active, "the source did not finish");
+    ck_assert_int_eq(src.done, 1);
+    run_for(0.05);
+    ck_assert_int_eq(src.calls_after_done, 0);
 }
 
 /* The file's commands, in order, exactly once each among what the firmware accepted. */
@@ -476,10 +539,14 @@ static void assert_stream_arrived(int lines)
         if (strncmp(fw.accepted[i], "G1 X", 4) != 0)
             continue;
         char want[64];
+        if (next % 50 == 0)
+            next++;     /* the source's empty turns */
         snprintf(want, sizeof want, "G1 X%d.5 Y%d E%d", next % 200, next % 150, next);
         ck_assert_msg(strcmp(fw.accepted[i], want) == 0, "accepted[%d] = %s, expected %s", i, fw.accepted[i], want);
         next++;
     }
+    if (next % 50 == 0)
+        next++;
     ck_assert_int_eq(next, lines + 1);
 }
 
@@ -504,43 +571,66 @@ static bool hook_faults(struct fw *f, const char *cmd, long n)
 
 START_TEST(test_stream_survives_resends_and_lost_oks)
 {
-    write_gcode(400);
     fw.hook = hook_faults;
     struct printer_options o = opts();
-    o.print_file = gcode_path;
     o.temperature_interval = 0.3;     /* communication interval 1.3 s; M105 polls interleave */
     connect_with(o);
-    ck_assert_msg(wait_state(PRINTER_PRINTING, 1) || printer_get_model(pr)->job_active, "not printing");
-    uint64_t end = uv_now(&loop) + 15000;
-    while (printer_get_model(pr)->job_active && uv_now(&loop) < end)
-        uv_run(&loop, UV_RUN_ONCE);
-    ck_assert_msg(!printer_get_model(pr)->job_active, "stream did not finish");
-    ck_assert_int_eq(printer_get_state(pr), PRINTER_OPERATIONAL);
+    int before = fw.nraw;
+    start_source(400);
+    wait_source_done(15);
+    /* the source's numbering starts with M110 N0, its first line is N1 */
+    int m110 = find_raw("N0 M110 N0*125", before);
+    ck_assert_int_ge(m110, 0);
+    ck_assert_int_eq(strncmp(fw.raw[m110 + 1], "N1 G1 X1.5 Y1 E1*", 17), 0);
     assert_stream_arrived(400);
-    ck_assert_int_ge(find_event("PrinterStateChanged {\"state_id\": \"PRINTING\"", 0), 0);
-    ck_assert_int_ge(find_event("PrinterStateChanged {\"state_id\": \"FINISHING\"", 0), 0);
     ck_assert_int_gt(printer_get_model(pr)->resends, 5);
-    unlink(gcode_path);
+    ck_assert_int_eq(printer_get_state(pr), PRINTER_PRINTING);    /* the state is the job's to change */
+}
+END_TEST
+
+START_TEST(test_source_hold_and_detach)
+{
+    connect_with(opts());
+    start_source(100000);
+    run_for(0.1);
+    printer_source_hold(pr, true);
+    run_for(0.1);
+    int held = src.next;
+    ck_assert_int_gt(held, 0);
+    run_for(0.2);
+    ck_assert_int_eq(src.next, held);           /* nothing more is read while held */
+    int polls = 0;
+    for (int i = 0; i < fw.naccepted; i++)
+        polls += strcmp(fw.accepted[i], "M105") == 0;
+    ck_assert_int_eq(printer_send(pr, "M105"), 0);
+    run_for(0.1);
+    int after = 0;
+    for (int i = 0; i < fw.naccepted; i++)
+        after += strcmp(fw.accepted[i], "M105") == 0;
+    ck_assert_int_eq(after, polls + 1);         /* queued commands still go out */
+    printer_source_hold(pr, false);
+    run_for(0.1);
+    ck_assert_int_gt(src.next, held);
+    printer_source_detach(pr);
+    int at = src.next;
+    run_for(0.2);
+    ck_assert_int_eq(src.next, at);             /* never called again */
+    ck_assert_int_eq(src.dry + src.done, 0);
+    ck_assert_int_eq(printer_source_attach(pr, &test_source, &src), 0);   /* free again */
 }
 END_TEST
 
 START_TEST(test_advanced_ok_fills_but_never_overruns_the_buffer)
 {
-    write_gcode(300);
     fw.bufsize = 4;
     uv_timer_start(&fw.tick, fw_tick, 2, 1);
-    struct printer_options o = opts();
-    o.print_file = gcode_path;
-    connect_with(o);
-    uint64_t end = uv_now(&loop) + 15000;
-    while (printer_get_model(pr)->job_active && uv_now(&loop) < end)
-        uv_run(&loop, UV_RUN_ONCE);
-    ck_assert(!printer_get_model(pr)->job_active);
+    connect_with(opts());
+    start_source(300);
+    wait_source_done(15);
     assert_stream_arrived(300);
     ck_assert(printer_get_model(pr)->advanced_ok);
     ck_assert_int_le(fw.max_pending, 4);
     ck_assert_int_ge(fw.max_pending, 2);
-    unlink(gcode_path);
 }
 END_TEST
 
@@ -550,15 +640,15 @@ START_TEST(test_resend_outside_history_while_printing_is_fatal)
     fw_say(&fw, "Resend: 5000");
     run_for(0.1);
     ck_assert_int_eq(printer_get_state(pr), PRINTER_OPERATIONAL);   /* idle: dropped */
-    write_gcode(50000);
     fw.silent = true;
-    ck_assert_int_eq(printer_stream_file(pr, gcode_path), 0);
+    start_source(50000);
     run_for(0.05);
     fw_say(&fw, "Resend: 5000");
     ck_assert_int_ge(wait_event("Error", 1), 0);
     assert_event("Error {\"error\": \"Should resend line 5000 but no sufficient history is available, can't resend\", "
                  "\"reason\": \"resend\", \"consequence\": \"emergency\"}");
-    unlink(gcode_path);
+    ck_assert(!printer_state_is_operational(printer_get_state(pr)));
+    ck_assert_int_eq(src.done, 0);      /* a dropped source is not "done" */
 }
 END_TEST
 
@@ -659,6 +749,7 @@ START_TEST(test_busy_actions_and_invalid_tool)
     assert_event("InvalidToolReported {\"tool\": 1, \"fallback\": 0}");
     ck_assert_int_ge(find_raw("M113 S2", 0), 0);
     ck_assert_int_ge(find_raw("T0", 0), 0);
+    ck_assert_int_eq(shutdown_asked, 1);    /* the owner decides what a shutdown request runs */
     /* tool 1 is invalid now: selecting it is suppressed */
     ck_assert_int_eq(printer_send(pr, "T1"), -EPERM);
     fw_say(&fw, "//action:disconnect");
@@ -707,6 +798,7 @@ Suite *printer_suite(void)
     tcase_add_test(tc, test_gcode_events_tool_change_and_zchange);
     tcase_add_test(tc, test_emergency_commands_skip_the_queue);
     tcase_add_test(tc, test_stream_survives_resends_and_lost_oks);
+    tcase_add_test(tc, test_source_hold_and_detach);
     tcase_add_test(tc, test_advanced_ok_fills_but_never_overruns_the_buffer);
     tcase_add_test(tc, test_resend_outside_history_while_printing_is_fatal);
     tcase_add_test(tc, test_kill_sequence_is_fatal_with_emergency_stop);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "printbridge/printer.h"
+#include "printbridge/jobs.h"
 
 /* ---- commands: inbound MQTT commands.
  *
@@ -25,11 +26,12 @@
  *   command/gcode            plain text, one command per line; a JSON list of strings; or
  *                            {"id": .., "commands": [..] | "command": ".."}
  *   command/connection       {"command": "connect"|"disconnect", "port": .., "baudrate": ..}
- *   command/job              {"command": "start"|"cancel"|"pause"|"resume"|..} (jobs issue)
+ *   command/job              {"command": "start"|"cancel"|"pause"|"resume"|"toggle"|"select",
+ *                            "path": .., "origin": "local"|"sdcard"}
  *   command/hook/<name>      runs inbound handler <name>; JSON object keys are placeholders
  *   command/status           re-publishes state and temperatures now
- *   command/snapshot         runs the snapshot command; the image goes to <base>camera (issue 11)
- *   hassControl/{connect,stop,cancel,pause,home,jog,commands}  (wire-format.md 12) */
+ *   command/snapshot         runs the snapshot command; the image goes to <base>camera
+ *   hassControl/{connect,stop,cancel,pause,home,jog,commands}  (see docs/wire-format.md) */
 
 #define COMMANDS_DEDUPE_WINDOW 600.0    /* s: a repeated id within this is not run again */
 #define COMMANDS_DEDUPE_CAPACITY 4096   /* ids remembered at most (oldest forgotten first) */
@@ -39,13 +41,19 @@ enum command_kind {
     COMMAND_GCODE,          /* lines */
     COMMAND_CONNECT,        /* port (NULL: configured), baudrate (0: configured) */
     COMMAND_DISCONNECT,
-    COMMAND_JOB,            /* name = the job action */
+    COMMAND_JOB,            /* job, path, origin */
     COMMAND_HOOK,           /* name = the inbound handler */
     COMMAND_STATUS,
-    COMMAND_SNAPSHOT,       /* issue 11 */
+    COMMAND_SNAPSHOT,
 };
 
 /* What the printer must be doing for a command to be allowed. */
+/* The job actions of command/job (and hassControl/pause and cancel). */
+enum command_job {
+    COMMAND_JOB_SELECT, COMMAND_JOB_START, COMMAND_JOB_PAUSE, COMMAND_JOB_RESUME, COMMAND_JOB_TOGGLE,
+    COMMAND_JOB_CANCEL,
+};
+
 enum command_needs {
     NEEDS_NOTHING,
     NEEDS_CONNECTED,        /* operational (printing included) */
@@ -61,7 +69,10 @@ struct command {
     json_t *id;             /* the request id inside doc, or NULL (borrowed from doc) */
     char **lines;           /* COMMAND_GCODE: nlines malloc'd lines */
     size_t nlines;
-    char *name;             /* COMMAND_JOB / COMMAND_HOOK */
+    char *name;             /* COMMAND_HOOK: the handler */
+    enum command_job job;   /* COMMAND_JOB */
+    char *path;             /* COMMAND_JOB: the file, or NULL (the selected one) */
+    enum job_origin origin; /* COMMAND_JOB: where path lives */
     char *port;             /* COMMAND_CONNECT */
     long baudrate;
     const char *what;       /* short label for logs and replies: "gcode", "hassControl/jog", ... */
@@ -75,13 +86,16 @@ int commands_decode(const char *rel_topic, const char *payload, size_t len, stru
 
 void commands_command_free(struct command *c);
 
-/* Whether the command may run in state s; on false, err says why in one line. */
-bool commands_allowed(const struct command *c, enum printer_state s, char *err, size_t errsz);
+/* Whether the command may run in state s: 0, or -EPERM with the reason in err. */
+int commands_check_state(const struct command *c, enum printer_state s, char *err, size_t errsz);
 
 /* Checks one G-code line against the lists (NULL-terminated, entries like "M112" or "M1*",
- * case-insensitive; an empty allow list allows everything not denied). */
-bool commands_gcode_permitted(const char *line, char *const *allow, char *const *deny, char *err,
-                              size_t errsz);
+ * case-insensitive; an empty allow list allows everything not denied): 0, or -EACCES with
+ * the reason in err. */
+int commands_check_gcode(const char *line, char *const *allow, char *const *deny, char *err, size_t errsz);
+
+/* Runs a COMMAND_JOB command on the job: 0, or a negative errno with the reason in err. */
+int commands_run_job(struct job *j, const struct command *c, char *err, size_t errsz);
 
 /* Remembered request ids, for the duplicate rule. Keys are compared exactly. */
 struct commands_dedupe {
@@ -100,37 +114,31 @@ struct mqtt;
 struct mqtt_message;
 struct hooks;
 struct hookconfig;
+struct publisher;
+struct timelapse;
 
-/* Job actions (command/job, hassControl/cancel and pause). Returns 0 or -1 with err. */
-typedef int commands_job_fn(void *ctx, const char *action, const json_t *args, char *err, size_t errsz);
-/* command/status: re-publish the state and temperature topics now. */
-typedef void commands_status_fn(void *ctx);
+/* What commands act on. Only printer and hooks are required. */
+struct commands_targets {
+    struct printer *printer;
+    struct hooks *hooks;
+    struct job *job;                /* NULL: job commands are refused */
+    struct storage *storage;        /* NULL: uploads are refused */
+    size_t upload_limit;            /* bytes: the largest upload (storage.max_upload_size) */
+    struct timelapse *camera;       /* NULL: no snapshot command is configured */
+    struct publisher *publisher;    /* where a snapshot's image goes (<base>camera) */
+};
 
 /* Subscribes <base>command/#, <base>hassControl/+ and every handler's topic on m (unless
- * inbound.enabled is false) and routes what arrives. hc and base_topic must outlive it. */
+ * inbound.enabled is false) and routes what arrives. hc and base_topic must outlive it;
+ * t is copied. */
 int commands_router_create(struct commands_router **out, const char *base_topic, const struct hookconfig *hc,
-                           struct mqtt *m, struct printer *p, struct hooks *h);
+                           struct mqtt *m, const struct commands_targets *t);
 
 /* A configuration reload: new settings (hc may be freed right after the old one is
  * replaced) and possibly a new broker client m, on which the command topics are then
  * subscribed. New handler topics on the same client need a restart (logged). */
 int commands_router_reconfigure(struct commands_router *r, const char *base_topic, const struct hookconfig *hc,
                                 struct mqtt *m);
-
-/* command/upload/<path>: stores len bytes as path; done(done_ctx, rc, error) follows once the
- * file is stored or refused. Returns 0, or -1 with err when refused at once. */
-typedef void commands_upload_done_fn(void *done_ctx, int rc, const char *error);
-typedef int commands_upload_fn(void *ctx, const char *path, const char *data, size_t len,
-                               commands_upload_done_fn *done, void *done_ctx, char *err, size_t errsz);
-/* limit: the largest upload in bytes (MQTT payloads up to it are accepted on command/upload/). */
-void commands_router_set_upload_handler(struct commands_router *r, commands_upload_fn *fn, void *ctx, size_t limit);
-
-/* Until a job module registers, job commands get the error reply "not supported yet". */
-void commands_router_set_job_handler(struct commands_router *r, commands_job_fn *fn, void *ctx);
-void commands_router_set_status_handler(struct commands_router *r, commands_status_fn *fn, void *ctx);
-/* command/snapshot (issue 11): starts a snapshot; 0, or -1 with err (no camera, busy). */
-typedef int commands_snapshot_fn(void *ctx, char *err, size_t errsz);
-void commands_router_set_snapshot_handler(struct commands_router *r, commands_snapshot_fn *fn, void *ctx);
 
 /* The mqtt message callback (ctx is the router); exposed for tests. */
 void commands_router_on_message(void *ctx, const struct mqtt_message *msg);

@@ -199,13 +199,12 @@ bool progressnotify_move(struct progressnotify *pn, double z, bool extruding);
  * (a new reference) when a step is due, else NULL. 100 % never fires: PrintDone does. */
 json_t *progressnotify_update(struct progressnotify *pn, double progress, double print_time, double time_left);
 
-/* ---- job: print jobs. Selects, starts, pauses, resumes and cancels prints of local files
- * (streamed by the printer module) and of files on the printer's SD card, uploads files to
- * the SD card, runs OctoPrint's G-code scripts around them, fires the job events with
- * OctoPrint's payloads, publishes <base>progress/printing, keeps print time and time left in
- * the printer model, and journals a running print so a crash is reported after a restart. */
-
-struct mqtt;
+/* ---- job: print jobs, the one owner of a print. Selects, starts, pauses, resumes and
+ * cancels prints of local files (read line by line and handed to the printer as its line
+ * source) and of files on the printer's SD card, copies files to the SD card, runs
+ * OctoPrint's G-code scripts around them, sets the job's part of the printer state, fires
+ * the job events with OctoPrint's payloads, publishes progress, fires PrintProgress steps,
+ * and journals a running print so a crash is reported after a restart. */
 
 /* OctoPrint's script names, in this order (config keys scripts.<name>). */
 enum job_script {
@@ -218,9 +217,14 @@ enum job_script {
 /* "beforePrintStarted", ... */
 const char *job_script_name(enum job_script s);
 
+/* Where a file lives. */
+enum job_origin { JOB_LOCAL, JOB_SDCARD };
+
 struct job_options {
     /* progress/printing goes out through this (the MQTT publisher), NULL: not published */
     void (*publish_progress)(void *ctx, const char *location, const char *path, int progress);
+    /* what the job shows changed (selection, progress, times): NULL or a state refresh */
+    void (*changed)(void *ctx);
     void *publish_ctx;
     char *const *scripts[JOB_SCRIPT_COUNT]; /* NULL-terminated lines; NULL or empty: none, except
                                               * afterPrintCancelled, which then defaults to
@@ -230,44 +234,61 @@ struct job_options {
     const char *journal_path;       /* NULL: no crash journal */
     double journal_interval;        /* s between journal writes while printing (default 2) */
     double position_wait;           /* s to wait for M114 on pause/cancel (default 10) */
+    struct progressnotify_settings steps;   /* PrintProgress every N %, minutes or layers */
+};
+
+/* What the state topic shows of the selected file and its progress. */
+struct job_view {
+    const char *name, *path, *display, *origin;
+    bool has_size, has_date;
+    long long size, date;
+    bool has_estimated_print_time, has_last_print_time;
+    double estimated_print_time, last_print_time;
+    bool has_completion, has_filepos, has_print_time, has_print_time_left;
+    double completion;
+    long long filepos, print_time, print_time_left;
+    const char *print_time_left_origin;
+    const char *user;
 };
 
 struct job;
 
-/* storage may be NULL (no local files). If the journal says a
- * print was running when the previous process died, PrintFailed is fired now. */
+/* storage may be NULL (no local files). If the journal says a print was running when the
+ * previous process died, PrintFailed is fired now. */
 int job_create(struct job **out, uv_loop_t *loop, struct events *ev, struct printer *printer,
                struct storage *storage, const struct job_options *opt);
+/* PrintProgress steps for the next print (a configuration reload). */
+void job_set_steps(struct job *j, const struct progressnotify_settings *steps);
 /* Shutdown, step 1 (before the broker and printer go): stop publishing and following the
  * printer. A running print stays in the journal, so the next start reports it. */
 void job_stop(struct job *j);
 /* Step 2, once no more events can come (the printer is destroyed). */
 void job_destroy(struct job *j);
 
-/* events sink: follows PrinterStateChanged (done, failure, external pause/cancel),
- * PositionUpdate (pause/cancel position) and ToolChange. Add it after the printer exists. */
+/* What the job follows of the printer, forwarded by whoever owns both: */
+/* events sink: PositionUpdate (pause/cancel position) and ToolChange */
 void job_on_event(void *ctx, const char *name, json_t *payload, long long timestamp);
-
-/* printer callbacks to forward: every received line (SD card messages) and model changes
- * (file position -> progress). */
+/* the printer's state (a closed or failed link ends the print) */
+void job_on_printer_state(struct job *j, enum printer_state s);
+/* every received line (SD card messages) */
 void job_on_line(struct job *j, const char *line);
-void job_on_model_changed(struct job *j);
 
-struct job_view;
-struct printer_model;
 /* Fills the state topic's view of the selected file and its progress (strings point into j
  * and stay valid until the next job change). Returns false when no file is selected. */
-bool job_fill_view(const struct job *j, const struct printer_model *m, struct job_view *v);
+bool job_fill_view(const struct job *j, struct job_view *v);
 
-/* A command from <base>command/job: {"command": "select"|"start"|"pause"|"resume"|"cancel"|
- * "toggle", "path": "...", "origin": "local"|"sdcard"}. Returns 0, or a negative errno with a
- * one-line reason in err (bad JSON, unknown command, refused in the current state). */
-int job_command(struct job *j, const char *json, size_t len, char *err, size_t errsz);
-
-int job_select(struct job *j, const char *path, bool sdcard, char *err, size_t errsz);
-int job_start(struct job *j, char *err, size_t errsz);
+/* The job commands. Each returns 0, or a negative errno with a one-line reason in err
+ * (refused in the current state, no such file, ...). path is relative to the storage
+ * folder, or a name on the SD card. */
+int job_select(struct job *j, const char *path, enum job_origin origin, char *err, size_t errsz);
+/* Starts path (selecting it first), or the selected file when path is NULL. */
+int job_start(struct job *j, const char *path, enum job_origin origin, char *err, size_t errsz);
+/* Prints a file given by its own path, outside the storage folder (--print). */
+int job_start_file(struct job *j, const char *file, char *err, size_t errsz);
 int job_pause(struct job *j, char *err, size_t errsz);
 int job_resume(struct job *j, char *err, size_t errsz);
+/* Pauses a running print, resumes a paused one. */
+int job_toggle(struct job *j, char *err, size_t errsz);
 int job_cancel(struct job *j, char *err, size_t errsz);
 
 /* Copies local file rel to the SD card as remote (M28/M29): TransferStarted, then
@@ -277,7 +298,7 @@ int job_sd_upload(struct job *j, const char *rel, const char *remote, char *err,
 /* Sends a named script (GcodeScript<Name>Running/Finished around it). */
 void job_run_script(struct job *j, enum job_script s);
 
-/* Progress payload of wire-format.md 6 (without printer_data): pure, for tests.
+/* Progress payload of progress/printing (without printer_data): pure, for tests.
  * New reference. */
 json_t *job_progress_payload(const char *origin, const char *path, int progress, long long ts);
 

@@ -9,11 +9,14 @@
 
 #include "printbridge/base.h"
 
-/* ---- printer: the printer link: connection life cycle (open, handshake, reconnect with
- * backoff), the send queue with line numbers and checksums, flow control (one command in
- * flight, or a window with ADVANCED_OK), resends, error classes and fatal errors, timeouts
- * and their recovery, temperature polling or autoreport, file streaming, and OctoPrint's
- * state machine with its state and G-code events (serial-protocol.md 2-14). */
+/* ---- printer: the printer link. It knows lines, not jobs: it opens the port (and
+ * reopens it with backoff), shakes hands, numbers and checksums lines, keeps a window of
+ * commands in flight and a history for resends, reads every received line, and keeps the
+ * printer model and OctoPrint's state machine with its events. A job hands it a line source
+ * (struct printer_source) and sets the job's part of the state (printer_set_activity); the
+ * printer tells the source's owner when the source ran dry and when its last line was
+ * acknowledged, and passes on what the firmware asks of a print (pause, resume, cancel).
+ * The serial protocol as implemented is described in docs/protocol.md. */
 
 /* A temperature report, parsed and canonicalised (see protocol_parse_temperatures). */
 #define PROTOCOL_MAX_SENSORS 16
@@ -95,13 +98,12 @@ struct printer_options {
     bool send_m112_on_error;        /* fatal error: M112 and heaters off before closing */
     const char *blocked_commands;   /* G-codes never sent ("M0 M1"), or NULL */
     bool reconnect;                 /* reopen a lost or failed port on a backoff */
-    const char *shutdown_command;   /* run by "//action:shutdown" (sh -c); NULL: ignored */
     enum gcodeevents_zmode zchange_mode;
-    const char *print_file;         /* stream this file once operational (--print), or NULL */
 };
 
-/* What OctoPrint calls printer data (wire-format.md 6.2): read by the state topic and Home
- * Assistant discovery, written only by the printer (and later job) module. */
+/* What the printer is and does, as OctoPrint's printer data shows it: read by the state topic
+ * and Home Assistant discovery, written only by the printer layer. The job's part (file,
+ * progress, times) belongs to the jobs layer. */
 #define PRINTER_MAX_HEATERS PROTOCOL_MAX_SENSORS
 
 struct printer_heater {
@@ -134,18 +136,26 @@ struct printer_model {
     bool advanced_ok;               /* oks carry P/B: the window is in use */
     bool emergency_parser;
     bool busy_protocol;
-    /* a file being streamed by printer_stream_file */
-    bool job_active;
-    bool job_paused;
-    char job_file[512];
-    long long job_size;             /* bytes, -1 when unknown */
-    long long job_pos;              /* bytes read and handed to the send path */
-    unsigned long job_lines;        /* commands taken from the file */
-    /* the job's times (issue 5; written by job.c through printer_set_job_times) */
-    bool has_print_time, has_time_left;
-    long long print_time;           /* s */
-    long long print_time_left;      /* s */
-    char time_left_origin[16];      /* "linear", "analysis", "mixed-analysis", "" */
+};
+
+/* What the firmware, or a host command in the printed file, asks of the print. */
+enum printer_request {
+    PRINTER_REQUEST_PAUSE,      /* "@pause", "//action:pause", M0/M1/M25 in the file */
+    PRINTER_REQUEST_RESUME,     /* "@resume", "//action:resume" */
+    PRINTER_REQUEST_CANCEL,     /* "@cancel", "//action:cancel", or the printer reset itself */
+};
+
+/* A source of lines to print, owned by a job. */
+struct printer_source {
+    /* Writes the next command into line (size bytes, NUL-terminated, comment already
+     * stripped). Returns 1 for a command, 0 for nothing this time (an empty or skipped
+     * line: the printer asks again), -1 when the source has no more lines. */
+    int (*next)(void *ctx, char *line, size_t size);
+    /* The source ran dry: acknowledged false while lines are still in flight, then true
+     * once every line was acknowledged; the source is detached before the second call. */
+    void (*ended)(void *ctx, bool acknowledged);
+    /* The firmware or the file asked to pause, resume or cancel the print. */
+    void (*request)(void *ctx, enum printer_request r);
 };
 
 struct printer_callbacks {
@@ -154,8 +164,14 @@ struct printer_callbacks {
      * corresponding events fired; cheap to receive, consumers rate-limit themselves. */
     void (*changed)(void *ctx, const struct printer_model *m);
     /* Every line received while operational, before the printer acts on it (SD card
-     * messages for the job module). May be NULL. */
+     * messages for the job). May be NULL. */
     void (*line)(void *ctx, const char *line);
+    /* The state changed (after its PrinterStateChanged). May be NULL. */
+    void (*state)(void *ctx, enum printer_state s);
+    /* The handshake is done and its follow-up commands are queued. May be NULL. */
+    void (*connected)(void *ctx);
+    /* The firmware asked the host to shut down ("//action:shutdown"). May be NULL. */
+    void (*shutdown)(void *ctx);
 };
 
 struct printer;
@@ -173,54 +189,42 @@ int printer_set_options(struct printer *p, const struct printer_options *opt);
  * retried with backoff until printer_disconnect. */
 void printer_connect(struct printer *p);
 
+/* Closes the link (Disconnecting ... Disconnected) and stops reconnecting. */
+void printer_disconnect(struct printer *p);
+
 /* Queues a G-code command from a user, script or hook: comments and surrounding whitespace
  * are stripped, M112 (and M108/M410 when the firmware has an emergency parser) goes out at
- * once, "@pause"/"@resume"/"@cancel" act on the stream and are never sent. Returns 0 (also
- * for a line that is empty once stripped), -EINVAL for a line carrying a newline, carriage
- * return or NUL, -E2BIG for an over-long line, -EPERM when the command was suppressed
- * (blocked, or for a heater or tool the printer does not have; CommandSuppressed fired),
- * -ENOTCONN when no printer is operational. */
+ * once, "@pause"/"@resume"/"@cancel" are passed to the source's owner and never sent.
+ * Returns 0 (also for a line that is empty once stripped), -EINVAL for a line carrying a
+ * newline, carriage return or NUL, -E2BIG for an over-long line, -EPERM when the command
+ * was suppressed (blocked, or for a heater or tool the printer does not have;
+ * CommandSuppressed fired), -ENOTCONN when no printer is operational. */
 int printer_send(struct printer *p, const char *cmd);
 /* The same for len bytes that need not be NUL-terminated (payloads from the network). */
 int printer_send_buf(struct printer *p, const char *cmd, size_t len);
 
-/* Streams a G-code file through the send path: read line by line in constant memory, every
- * line numbered and checksummed, progress in bytes in the model. The state goes PRINTING,
- * then FINISHING and OPERATIONAL once the last line is acknowledged. Job events
- * (PrintStarted, ...) are not fired here. Returns 0, -ENOTCONN (not operational), -EBUSY
- * (already streaming) or the negative errno of opening the file. */
-int printer_stream_file(struct printer *p, const char *path);
+/* Attaches a line source: the line count restarts (M110 N0 goes first), then the source's
+ * lines follow, each numbered and checksummed, after any queued command. src is copied.
+ * Returns 0, -ENOTCONN (not operational) or -EBUSY (a source is attached). */
+int printer_source_attach(struct printer *p, const struct printer_source *src, void *ctx);
+/* Holds the source (no more of its lines are read; queued commands still go out) or lets
+ * it go on. */
+void printer_source_hold(struct printer *p, bool hold);
+/* Detaches the source without calling it again; what is in flight completes. */
+void printer_source_detach(struct printer *p);
 
-/* Stops a stream (nothing more is read; what is in flight completes). */
-void printer_stream_cancel(struct printer *p);
-
-/* ---- job control (issue 5): job.c drives OctoPrint's job states around the stream ---- */
-
-/* Sets a job state (OPERATIONAL, STARTING, PRINTING, PAUSING, PAUSED, RESUMING, CANCELLING,
- * FINISHING) with its PrinterStateChanged. Returns 0, -ENOTCONN (not operational) or
- * -EINVAL (not a job state). */
-int printer_set_job_state(struct printer *p, enum printer_state s);
-
-/* Holds the stream (no more file lines are read; queued commands still go out) or lets it
- * go on, without changing the state. */
-void printer_stream_hold(struct printer *p, bool hold);
-
-/* Closes the stream like printer_stream_cancel, but leaves the state to the caller. */
-void printer_stream_stop(struct printer *p);
-
-/* Stores the job's print time and time left in the model for the state topic. */
-void printer_set_job_times(struct printer *p, bool has_print_time, long long print_time,
-                           bool has_left, long long left, const char *origin);
-
-/* Closes the link (Disconnecting ... Disconnected) and stops reconnecting. */
-void printer_disconnect(struct printer *p);
+/* Sets the job's part of the state: OPERATIONAL (no job), STARTING, PRINTING, PAUSING,
+ * PAUSED, RESUMING, CANCELLING, FINISHING or TRANSFERING_FILE, with its
+ * PrinterStateChanged. The printer never changes these itself; when the link closes, the
+ * state becomes the link's. Returns 0, -ENOTCONN (not operational) or -EINVAL. */
+int printer_set_activity(struct printer *p, enum printer_state s);
 
 enum printer_state printer_get_state(const struct printer *p);
 
 /* The current model; valid until the next loop iteration. */
 const struct printer_model *printer_get_model(const struct printer *p);
 
-/* OctoPrint's state flags (wire-format.md 6.2). */
+/* OctoPrint's state flags. */
 bool printer_state_is_operational(enum printer_state s);
 bool printer_state_is_printing(enum printer_state s);
 bool printer_state_is_closed_or_error(enum printer_state s);

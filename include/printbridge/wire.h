@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "printbridge/printer.h"
+#include "printbridge/jobs.h"
 
 /* ---- statetopic: OctoPrint's printer_data (get_current_data(), wire-format.md 6.2) and the
  * retained <base>state message built from the printer model. Pure: JSON in, nothing sent. */
@@ -17,18 +18,6 @@
 /* What a job module knows about the current job. NULL everywhere means "no job since
  * start-up": the state topic then carries OctoPrint's start-up shapes with nulls. Strings
  * may be NULL (null in JSON); has_* say whether the number next to it is known. */
-struct job_view {
-    const char *name, *path, *display, *origin;
-    bool has_size, has_date;
-    long long size, date;
-    bool has_estimated_print_time, has_last_print_time;
-    double estimated_print_time, last_print_time;
-    bool has_completion, has_filepos, has_print_time, has_print_time_left;
-    double completion;
-    long long filepos, print_time, print_time_left;
-    const char *print_time_left_origin;
-    const char *user;
-};
 
 /* OctoPrint's printer_data: keys state, job, currentZ, progress, offsets, resends, in that
  * order. New reference, or NULL when out of memory. */
@@ -107,9 +96,8 @@ struct publisher {
     double state_at;
     bool state_dirty;
     char *state_last;
-    const struct printer_model *(*model_fn)(void *ctx);  /* where the state comes from */
-    void *model_ctx;
-    const struct job_view *job;         /* NULL until a job module exists */
+    struct printer *printer;            /* where the state comes from, NULL: none */
+    struct job *job;
     char *progress_last;                /* last progress/printing payload */
     bool progress_from_job;             /* progress_last is a job's, not the start-up reset */
     char *stats_last;
@@ -129,8 +117,9 @@ void publisher_on_event(void *ctx, const char *name, json_t *payload, long long 
 /* Publishes each sensor of a report that passes the flood control (wire-format.md 8). */
 void publisher_on_temperatures(struct publisher *p, const struct protocol_temps *t, long long timestamp);
 
-/* Where the state topic reads the printer model (e.g. printer_get_model). */
-void publisher_set_model_source(struct publisher *p, const struct printer_model *(*fn)(void *ctx), void *ctx);
+/* What the state topic and printer_data show: the printer's model and the job's view.
+ * Either may be NULL (at start-up and shutdown). */
+void publisher_set_sources(struct publisher *p, struct printer *printer, struct job *job);
 
 /* The printer model changed: the state topic follows, at most once per state_interval. */
 void publisher_on_model(struct publisher *p);
@@ -143,6 +132,14 @@ void publisher_publish_progress(struct publisher *p, const char *location, const
  * one the last temperatures and stats again, and on every one the state topic (retained
  * state survives a broker restart without persistence). */
 void publisher_on_connected(struct publisher *p, bool first, long long timestamp);
+
+/* progress/slicing: {"slicer", "source_location", "source_path", "destination_location",
+ * "destination_path", "progress", ts}. */
+void publisher_publish_slicing_progress(struct publisher *p, const char *slicer, const char *stl, const char *gcode,
+                                        int progress);
+
+/* A snapshot's image on <base>camera (QoS 0, not retained, not kept while offline). */
+void publisher_publish_camera(struct publisher *p, const void *image, size_t len);
 
 /* Publishes <base>stats with this payload (see publisher_stats_json). */
 void publisher_publish_stats(struct publisher *p, const char *payload);

@@ -1,11 +1,13 @@
-/* daemon.c: the running daemon's wiring. Owns every module's handle on one libuv loop
- * (printer -> events -> MQTT publisher, hooks, jobs, tools, inbound commands), starts them
- * in order, reloads the configuration on SIGHUP, and on SIGTERM/SIGINT shuts down in order:
+/* daemon.c: the running daemon's wiring. Owns every module's handle on one libuv loop and
+ * connects them: the printer's callbacks go to the job, the publisher and the triggers; the
+ * event bus feeds the publisher, the job, hooks and the timelapse; inbound commands reach
+ * the printer, the job, storage, hooks and the camera through the router. Starts them in
+ * order, reloads the configuration on SIGHUP, and on SIGTERM/SIGINT shuts down in order:
  * Shutdown event, printer disconnected, "disconnected" status and a real MQTT DISCONNECT,
  * every handle closed. */
 #include "printbridge/app.h"
 
-#include <getopt.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,15 +16,14 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "printbridge/commands.h"
-#include "printbridge/jobs.h"
-#include "printbridge/wire.h"
 #include "printbridge/base.h"
+#include "printbridge/commands.h"
 #include "printbridge/hooks.h"
+#include "printbridge/jobs.h"
 #include "printbridge/mqtt.h"
-#include "printbridge/serial.h"
 #include "printbridge/printer.h"
 #include "printbridge/tools.h"
+#include "printbridge/wire.h"
 
 #include "options.h"
 
@@ -39,25 +40,27 @@ struct daemon {
     struct mqtt *old_mqtt;          /* being stopped after a reload rebuilt the client */
     struct publisher publisher;
     struct printer *printer;
-    struct discovery *discovery;    /* Home Assistant discovery (issue 8) */
-    struct hooks *hooks;            /* event hooks and inbound handlers (issue 7) */
-    struct commands_router *router; /* inbound commands (issue 7) */
-    struct triggers *triggers;      /* line triggers (issue 7); printer.c does not feed them yet */
+    struct discovery *discovery;    /* Home Assistant discovery */
+    struct hooks *hooks;            /* event hooks and inbound handlers */
+    struct commands_router *router; /* inbound commands */
+    struct triggers *triggers;      /* serial-line triggers */
+    struct storage *storage;        /* local files; NULL when the folder is unusable */
+    struct job *job;
+    struct timelapse *timelapse;    /* NULL: no camera configured */
+    struct slicing *slicing;        /* NULL: slicing is off */
+    struct toolrun *shutdown_run;   /* the printer.shutdown_command running, or NULL */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t stats_timer;
     uint64_t started_ms;
     char status_topic[PUBLISHER_MAX_TOPIC];
     bool stopping;
-    struct storage *storage;        /* local files (issue 5) */
-    struct job *job;
-    struct job_view job_view;       /* what the state topic shows of the job */
-    struct progressnotify progress_steps;   /* PrintProgress every N % / minutes */
     bool stop_new_after_old;
     const char *print_file;         /* --print */
-    struct notify *notify;          /* systemd notifications (issue 10); NULL outside systemd */
+    bool print_started;             /* ... handed to the job once */
+    struct notify *notify;          /* systemd notifications; NULL outside systemd */
 };
 
-/* ---- callbacks ------------------------------------------------------------------------ */
+/* ---- the broker --------------------------------------------------------------------------- */
 
 /* STATUS= for systemctl status: the printer's state and the broker's (sent on changes only) */
 static void notify_update(struct daemon *d)
@@ -101,6 +104,8 @@ static void on_mqtt_watched(void *ctx, const char *payload, bool retained)
     discovery_on_birth(d->discovery, payload, retained);
 }
 
+/* ---- the printer --------------------------------------------------------------------------- */
+
 static void on_temperatures(void *ctx, const struct protocol_temps *t, long long ts)
 {
     struct daemon *d = ctx;
@@ -111,104 +116,17 @@ static void on_model_changed(void *ctx, const struct printer_model *m)
 {
     struct daemon *d = ctx;
     (void)m;
-    job_on_model_changed(d->job);
-    d->publisher.job = job_fill_view(d->job, m, &d->job_view) ? &d->job_view : NULL;
     publisher_on_model(&d->publisher);
     notify_update(d);
-    if (d->progress_steps.active && d->publisher.job && d->job_view.has_completion) {
-        const struct job_view *v = &d->job_view;
-        json_t *payload = progressnotify_update(&d->progress_steps, v->completion,
-                                                v->has_print_time ? (double)v->print_time : 0,
-                                                v->has_print_time_left ? (double)v->print_time_left : -1);
-        if (payload)
-            events_fire(&d->events, EVENT_PRINT_PROGRESS, payload);
-    }
 }
 
-/* PrintProgress steps follow the job's life: armed by PrintStarted, disarmed at its end */
-static void progress_steps_on_event(void *ctx, const char *name, json_t *payload, long long ts)
+static void on_printer_state(void *ctx, enum printer_state s)
 {
     struct daemon *d = ctx;
-    (void)ts;
-    if (strcmp(name, "PrintStarted") == 0) {
-        const struct hookconfig *hc = d->cfg.hooks;
-        struct progressnotify_settings st = { .percent = hc ? hc->progress_percent : 0,
-                                              .minutes = hc ? hc->progress_minutes : 0,
-                                              .layers = 0 /* needs extrusion-aware moves; not wired yet */ };
-        progressnotify_start(&d->progress_steps, &st, json_string_value(json_object_get(payload, "name")),
-                             json_string_value(json_object_get(payload, "path")));
-    } else if (strcmp(name, "PrintDone") == 0 || strcmp(name, "PrintFailed") == 0 ||
-               strcmp(name, "PrintCancelled") == 0) {
-        progressnotify_stop(&d->progress_steps);
-    }
+    job_on_printer_state(d->job, s);
 }
 
-/* command/job and hassControl pause/cancel: the router decoded and vetted it, the job module
- * decides whether it makes sense now */
-static int on_job_command(void *ctx, const char *action, const json_t *args, char *err, size_t errsz)
-{
-    struct daemon *d = ctx;
-    if (!d->job) {
-        snprintf(err, errsz, "print jobs are not available (storage folder unusable?)");
-        return -1;
-    }
-    json_t *o = json_is_object(args) ? json_deep_copy(args) : json_object();
-    if (!o || json_object_set_new(o, "command", json_string(action)) < 0) {
-        json_decref(o);
-        snprintf(err, errsz, "out of memory");
-        return -1;
-    }
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    int rc = text ? job_command(d->job, text, strlen(text), err, errsz) : -1;
-    free(text);
-    return rc < 0 ? -1 : 0;
-}
-
-/* command/upload/<path>: the storage module stores it off the loop; the router replies when
- * storage says how it went (stored, or e.g. disk full with nothing left behind) */
-struct upload_call {
-    commands_upload_done_fn *done;
-    void *done_ctx;
-};
-
-static void on_upload_stored(void *ctx, int rc, const char *rel, const char *err)
-{
-    struct upload_call *c = ctx;
-    (void)rel;
-    c->done(c->done_ctx, rc, err);
-    free(c);
-}
-
-static int on_upload(void *ctx, const char *path, const char *data, size_t len, commands_upload_done_fn *done,
-                     void *done_ctx, char *err, size_t errsz)
-{
-    struct daemon *d = ctx;
-    if (!d->storage) {
-        snprintf(err, errsz, "no usable storage folder (storage.folder); nothing was stored");
-        return -1;
-    }
-    struct upload_call *c = malloc(sizeof *c);
-    if (!c) {
-        snprintf(err, errsz, "out of memory; nothing was stored");
-        return -1;
-    }
-    c->done = done;
-    c->done_ctx = done_ctx;
-    if (storage_upload(d->storage, path, data, len, false, false, on_upload_stored, c, err, errsz) < 0) {
-        free(c);
-        return -1;
-    }
-    return 0;
-}
-
-static void on_job_progress(void *ctx, const char *location, const char *path, int progress)
-{
-    struct daemon *d = ctx;
-    publisher_publish_progress(&d->publisher, location, path, progress);
-}
-
-/* the printer's received lines feed the job module (SD status, file lists, positions) */
+/* the printer's received lines feed the job (SD card messages) and the triggers */
 static void on_printer_line(void *ctx, const char *line)
 {
     struct daemon *d = ctx;
@@ -217,129 +135,114 @@ static void on_printer_line(void *ctx, const char *line)
         triggers_on_line(d->triggers, TRIGGER_RECEIVED, line);
 }
 
-/* ---- timelapse and snapshots (issue 11) ------------------------------------------------- */
-
-static struct timelapse *timelapse_mod;    /* NULL: no camera configured */
-
-static void on_snapshot(void *ctx, const void *data, size_t len, const char *err)
+/* --print: the file is printed as a job once the printer is first ready */
+static void on_printer_connected(void *ctx)
 {
     struct daemon *d = ctx;
-    char topic[PUBLISHER_MAX_TOPIC];
-    if (!data) {
-        log_warn("timelapse: snapshot on demand failed: %s", err);
+    char err[512];
+    if (!d->print_file || d->print_started || !d->job)
+        return;
+    d->print_started = true;
+    if (job_start_file(d->job, d->print_file, err, sizeof err) < 0)
+        log_error("printbridge: cannot print %s: %s", d->print_file, err);
+}
+
+static void on_shutdown_done(void *ctx, const struct toolrun_result *r)
+{
+    struct daemon *d = ctx;
+    d->shutdown_run = NULL;
+    if (r->spawn_error)
+        log_error("printbridge: cannot run the shutdown command: %s", r->last_err);
+    else
+        log_info("printbridge: shutdown command exited with status %lld", r->exit_status);
+}
+
+/* "//action:shutdown": the firmware asks the host to shut down */
+static void on_printer_shutdown(void *ctx)
+{
+    struct daemon *d = ctx;
+    const char *cmd = d->cfg.printer_shutdown_command;
+    if (!cmd || !cmd[0]) {
+        log_info("printbridge: printer asked the host to shut down; ignored (printer.shutdown_command is not set)");
         return;
     }
-    if (d->mqtt && publisher_topic(topic, sizeof topic, d->cfg.mqtt_base_topic, "camera", "", "") > 0)
-        mqtt_publish(d->mqtt, topic, data, len, 0, false, false);
+    if (d->shutdown_run)
+        return;
+    char *argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+    struct toolrun_options o = { .on_done = on_shutdown_done, .ctx = d };
+    log_warn("printbridge: printer asked the host to shut down; running: %s", cmd);
+    d->shutdown_run = toolrun_start(d->loop, argv, &o);
 }
 
-/* command/snapshot: runs the snapshot command; on_snapshot publishes the image on <base>camera. */
-static int on_snapshot_command(void *ctx, char *err, size_t errsz)
+/* ---- jobs and tools -------------------------------------------------------------------------- */
+
+static void on_job_progress(void *ctx, const char *location, const char *path, int progress)
 {
-    int rc = timelapse_mod ? timelapse_snapshot_now(timelapse_mod, on_snapshot, ctx) : -ENOENT;
-    if (rc == -ENOENT)
-        snprintf(err, errsz, "no snapshot command is configured (timelapse.snapshot_command)");
-    else if (rc == -EBUSY)
-        snprintf(err, errsz, "a snapshot is already being taken");
-    else if (rc < 0)
-        snprintf(err, errsz, "the snapshot could not be started: %s", strerror(-rc));
-    return rc < 0 ? -1 : 0;
+    struct daemon *d = ctx;
+    publisher_publish_progress(&d->publisher, location, path, progress);
 }
 
-static void start_timelapse(struct daemon *d)
+static void on_job_changed(void *ctx)
+{
+    struct daemon *d = ctx;
+    publisher_on_model(&d->publisher);
+}
+
+static struct progressnotify_settings progress_steps(const struct config *c)
+{
+    const struct hookconfig *hc = c->hooks;
+    return (struct progressnotify_settings){ .percent = hc ? hc->progress_percent : 0,
+                                             .minutes = hc ? hc->progress_minutes : 0 };
+}
+
+static void start_jobs(struct daemon *d)
 {
     struct config *c = &d->cfg;
-    if (!c->timelapse_snapshot_command[0])
-        return;
-    struct timelapse_options to = {
-        .mode = strcmp(c->timelapse_mode, "zchange") == 0 ? TIMELAPSE_ZCHANGE
-              : strcmp(c->timelapse_mode, "timed") == 0 ? TIMELAPSE_TIMED : TIMELAPSE_OFF,
-        .interval = c->timelapse_interval, .post_roll = c->timelapse_post_roll,
-        .snapshot_command = c->timelapse_snapshot_command, .snapshot_timeout = c->timelapse_snapshot_timeout,
-        .frame_extension = c->timelapse_frame_extension, .frames_folder = c->timelapse_frames_folder,
-        .output_folder = c->timelapse_output_folder, .ffmpeg = c->timelapse_ffmpeg,
-        .ffmpeg_args = c->timelapse_ffmpeg_args, .fps = c->timelapse_fps,
-        .movie_extension = c->timelapse_movie_extension, .render_timeout = c->timelapse_render_timeout,
-    };
-    if (timelapse_create(&timelapse_mod, d->loop, &d->events, &to) == 0)
-        events_add_sink(&d->events, timelapse_on_event, timelapse_mod);
+    struct storage_options so;
+    storage_options_from(c, &so);
+    if (storage_create(&d->storage, d->loop, &d->events, &so) < 0)
+        log_error("storage: %s unusable; local files are disabled", c->storage_folder);
+    char journal[4096];
+    snprintf(journal, sizeof journal, "%s/.printbridge/journal.json", c->storage_folder);
+    struct job_options jo;
+    job_options_from(c, &jo);
+    jo.publish_progress = on_job_progress;
+    jo.changed = on_job_changed;
+    jo.publish_ctx = d;
+    jo.journal_path = d->storage ? journal : NULL;
+    jo.steps = progress_steps(c);
+    if (job_create(&d->job, d->loop, &d->events, d->printer, d->storage, &jo) == 0)
+        events_add_sink(&d->events, job_on_event, d->job);
+    publisher_set_sources(&d->publisher, d->printer, d->job);
 }
 
-static struct slicing *slicing_mod;
-
-/* <base>progress/slicing (wire-format.md 7) */
 static void on_slicing_progress(void *ctx, const char *slicer, const char *stl, const char *gcode, int progress)
 {
     struct daemon *d = ctx;
-    char topic[PUBLISHER_MAX_TOPIC];
-    const struct publisher_settings *ps = &d->publisher.s;
-    if (!d->mqtt || publisher_topic(topic, sizeof topic, ps->base_topic, ps->progress_topic, "progress", "slicing") < 0)
-        return;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "slicer", slicer, "source_location", "local",
-                          "source_path", stl, "destination_location", "local", "destination_path", gcode,
-                          "progress", progress);
-    char *payload = NULL;
-    if (o && json_object_set_new(o, ps->timestamp_field, json_integer((long long)time(NULL))) == 0)
-        payload = pyjson_dumps(o);
-    json_decref(o);
-    if (payload) {
-        struct publisher_flags f = publisher_flags_for(ps, PUBLISHER_PROGRESS_SLICING, NULL);
-        mqtt_publish(d->mqtt, topic, payload, strlen(payload), f.qos, f.retain, f.keep);
-    }
-    free(payload);
+    publisher_publish_slicing_progress(&d->publisher, slicer, stl, gcode, progress);
 }
 
-static void start_slicing(struct daemon *d)
+static void start_tools(struct daemon *d)
 {
     struct config *c = &d->cfg;
+    if (c->timelapse_snapshot_command[0]) {
+        struct timelapse_options to;
+        timelapse_options_from(c, &to);
+        if (timelapse_create(&d->timelapse, d->loop, &d->events, &to) == 0)
+            events_add_sink(&d->events, timelapse_on_event, d->timelapse);
+    }
     if (!c->slicing_enabled)
         return;
     if (!c->slicing_command[0]) {
         log_error("slicing: enabled but slicing.command is empty; slicing is off");
         return;
     }
-    struct slicing_options so = { .slicer = c->slicing_slicer, .command = c->slicing_command,
-                                  .folder = c->storage_folder, .profiles_folder = c->slicing_profiles_folder,
-                                  .profile = c->slicing_profile, .timeout = c->slicing_timeout,
-                                  .publish_progress = on_slicing_progress, .publish_ctx = d };
-    if (slicing_create(&slicing_mod, d->loop, &d->events, &so) < 0)
+    struct slicing_options so;
+    slicing_options_from(c, &so);
+    so.publish_progress = on_slicing_progress;
+    so.publish_ctx = d;
+    if (slicing_create(&d->slicing, d->loop, &d->events, &so) < 0)
         log_error("slicing: out of memory; slicing is off");
-}
-
-static void start_jobs(struct daemon *d)
-{
-    struct config *c = &d->cfg;
-    struct storage_options so = { .folder = c->storage_folder,
-                                  .max_upload_size = (long long)c->storage_max_upload_size << 20 };
-    analysis_options_default(&so.analysis);
-    so.analysis.filament_diameter = c->analysis_filament_diameter;
-    so.analysis.acceleration = c->analysis_acceleration;
-    so.analysis.junction_deviation = c->analysis_junction_deviation;
-    if (storage_create(&d->storage, d->loop, &d->events, &so) < 0)
-        log_error("storage: %s unusable; local files are disabled", c->storage_folder);
-    static char journal[4096];
-    snprintf(journal, sizeof journal, "%s/.printbridge/journal.json", c->storage_folder);
-    struct job_options jo = { .publish_progress = on_job_progress, .publish_ctx = d,
-                              .extruders = c->profile_extruders, .heated_bed = c->profile_heated_bed,
-                              .journal_path = d->storage ? journal : NULL };
-    jo.scripts[JOB_SCRIPT_BEFORE_PRINT_STARTED] = c->script_before_print_started;
-    jo.scripts[JOB_SCRIPT_AFTER_PRINT_DONE] = c->script_after_print_done;
-    jo.scripts[JOB_SCRIPT_AFTER_PRINT_CANCELLED] = c->script_after_print_cancelled;
-    jo.scripts[JOB_SCRIPT_AFTER_PRINT_PAUSED] = c->script_after_print_paused;
-    jo.scripts[JOB_SCRIPT_BEFORE_PRINT_RESUMED] = c->script_before_print_resumed;
-    jo.scripts[JOB_SCRIPT_BEFORE_PRINTER_DISCONNECTED] = c->script_before_printer_disconnected;
-    jo.scripts[JOB_SCRIPT_BEFORE_TOOL_CHANGE] = c->script_before_tool_change;
-    jo.scripts[JOB_SCRIPT_AFTER_TOOL_CHANGE] = c->script_after_tool_change;
-    if (job_create(&d->job, d->loop, &d->events, d->printer, d->storage, &jo) == 0)
-        events_add_sink(&d->events, job_on_event, d->job);
-    start_timelapse(d);
-    start_slicing(d);
-}
-
-static const struct printer_model *model_source(void *ctx)
-{
-    struct daemon *d = ctx;
-    return d->printer ? printer_get_model(d->printer) : NULL;
 }
 
 /* ---- stats ------------------------------------------------------------------------------ */
@@ -359,7 +262,7 @@ static long long resident_bytes(void)
 static void on_stats_timer(uv_timer_t *t)
 {
     struct daemon *d = t->data;
-    const struct printer_model *m = model_source(d);
+    const struct printer_model *m = d->printer ? printer_get_model(d->printer) : NULL;
     struct mqtt_counters mc = { 0 };
     if (d->mqtt)
         mqtt_get_counters(d->mqtt, &mc);
@@ -367,7 +270,6 @@ static void on_stats_timer(uv_timer_t *t)
         .uptime = (double)(uv_now(d->loop) - d->started_ms) / 1000.0,
         .lines_sent = m ? m->lines_sent : 0,
         .resends = m ? m->resends : 0,
-        .has_timeouts = false,      /* the printer module does not count them yet */
         .published = mc.published,
         .buffered = mc.buffered,
         .dropped = mc.dropped,
@@ -411,13 +313,13 @@ static void on_printer_destroyed(void *ctx)
 {
     struct daemon *d = ctx;
     d->printer = NULL;
-    d->publisher.job = NULL;
+    publisher_set_sources(&d->publisher, NULL, NULL);
     job_destroy(d->job);
     d->job = NULL;
-    timelapse_destroy(timelapse_mod);   /* no more events; kills a running camera or ffmpeg */
-    timelapse_mod = NULL;
-    slicing_destroy(slicing_mod);
-    slicing_mod = NULL;
+    timelapse_destroy(d->timelapse);   /* no more events; kills a running camera or ffmpeg */
+    d->timelapse = NULL;
+    slicing_destroy(d->slicing);
+    d->slicing = NULL;
     if (d->storage)
         storage_destroy(d->storage, NULL, NULL);
     d->storage = NULL;
@@ -445,6 +347,7 @@ static void stop(struct daemon *d, const char *why)
     job_stop(d->job);
     commands_router_detach(d->router);  /* no replies once the broker link is going */
     hooks_stop(d->hooks);               /* kills running system hooks' process groups */
+    toolrun_kill(d->shutdown_run);
     printer_disconnect(d->printer);
     if (d->old_mqtt)
         d->stop_new_after_old = true;   /* the old client hands its buffer to the new one first */
@@ -465,6 +368,63 @@ static void on_old_mqtt_stopped(void *ctx)
     mqtt_connect(d->mqtt);
 }
 
+static const struct mqtt_callbacks mqtt_cb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost,
+                                               .watched = on_mqtt_watched };
+
+/* status_topic: PUBLISHER_MAX_TOPIC bytes, which the options point into */
+static int create_mqtt(struct daemon *d, const struct config *c, char *status_topic, struct mqtt **out)
+{
+    struct mqtt_options mo;
+    char birth[PUBLISHER_MAX_TOPIC];
+    mqtt_options_from(c, status_topic, PUBLISHER_MAX_TOPIC, &mo);
+    if (discovery_birth_topic(birth, sizeof birth, c->ha_prefix) > 0)
+        mo.watch_topic = birth;
+    return mqtt_create(out, d->loop, &mo, &mqtt_cb, d);
+}
+
+/* A new broker connection: "disconnected" on the old status topic first, then the new
+ * client connects (same client id: connecting first would kick the old one and fire its will) */
+static void rebuild_mqtt(struct daemon *d, const struct config *nc)
+{
+    struct mqtt *fresh;
+    char status_topic[PUBLISHER_MAX_TOPIC];
+    if (create_mqtt(d, nc, status_topic, &fresh) < 0) {
+        log_error("printbridge: reload: cannot set up the new broker connection; keeping the old one");
+        return;
+    }
+    log_info("printbridge: broker settings changed; reconnecting");
+    d->old_mqtt = d->mqtt;
+    d->mqtt = fresh;
+    snprintf(d->status_topic, sizeof d->status_topic, "%s", status_topic);
+    publisher_set_mqtt(&d->publisher, fresh);
+    discovery_set_mqtt(d->discovery, fresh);
+    mqtt_stop(d->old_mqtt, fresh, on_old_mqtt_stopped, d);
+}
+
+/* Every module takes the settings of the configuration in force. */
+static void apply_config(struct daemon *d)
+{
+    char err[1024];
+    /* the hook runner and the router read the events and inbound groups in place */
+    hooks_set_config(d->hooks, d->cfg.hooks);
+    if (commands_router_reconfigure(d->router, d->cfg.mqtt_base_topic, d->cfg.hooks, d->mqtt) < 0)
+        log_error("printbridge: reload: cannot subscribe the command topics on the new broker connection");
+    if (triggers_set_config(d->triggers, d->cfg.hooks, err, sizeof err) < 0)
+        log_error("printbridge: reload: %s", err);
+    struct progressnotify_settings steps = progress_steps(&d->cfg);
+    job_set_steps(d->job, &steps);
+    struct publisher_settings ps;
+    publisher_settings_from(&d->cfg, &ps);
+    publisher_set_settings(&d->publisher, &ps);
+    struct discovery_settings ds;
+    char node_id[DISCOVERY_MAX_ID];
+    discovery_settings_from(&d->cfg, node_id, &ds);
+    if (discovery_set_settings(d->discovery, &ds) < 0)
+        log_error("printbridge: reload: cannot apply the homeassistant settings (out of memory); keeping the old ones");
+    log_set_level((enum log_level)d->cfg.log_level);
+    start_stats_timer(d);
+}
+
 static void reload(struct daemon *d)
 {
     struct config nc;
@@ -480,56 +440,18 @@ static void reload(struct daemon *d)
         return;
     }
     struct printer_options po;
-    printer_options_from(&nc, NULL, &po);
+    printer_options_from(&nc, &po);
     if (printer_set_options(d->printer, &po) < 0) {
         log_error("printbridge: reload refused: out of memory applying the printer options");
         config_free(&nc);
         return;
     }
-    bool rebuild = mqtt_settings_differ(&d->cfg, &nc);
     bool profile = profile_differs(&d->cfg, &nc);
-    if (rebuild) {
-        struct mqtt_options mo;
-        struct mqtt *fresh;
-        char status_topic[PUBLISHER_MAX_TOPIC];
-        struct mqtt_callbacks cb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost, .watched = on_mqtt_watched };
-        mqtt_options_from(&nc, status_topic, sizeof status_topic, &mo);
-        char birth[PUBLISHER_MAX_TOPIC];
-        if (discovery_birth_topic(birth, sizeof birth, nc.ha_prefix) > 0)
-            mo.watch_topic = birth;
-        if (mqtt_create(&fresh, d->loop, &mo, &cb, d) < 0) {
-            log_error("printbridge: reload: cannot set up the new broker connection; keeping the old one");
-        } else {
-            /* "disconnected" on the old status topic first, then the new client connects
-             * (same client id: connecting first would kick the old one and fire its will) */
-            log_info("printbridge: broker settings changed; reconnecting");
-            d->old_mqtt = d->mqtt;
-            d->mqtt = fresh;
-            snprintf(d->status_topic, sizeof d->status_topic, "%s", status_topic);
-            publisher_set_mqtt(&d->publisher, fresh);
-            discovery_set_mqtt(d->discovery, fresh);
-            mqtt_stop(d->old_mqtt, fresh, on_old_mqtt_stopped, d);
-        }
-    }
+    if (mqtt_settings_differ(&d->cfg, &nc))
+        rebuild_mqtt(d, &nc);
     config_free(&d->cfg);
     d->cfg = nc;
-    /* the hook runner and the router read the events and inbound groups in place */
-    hooks_set_config(d->hooks, d->cfg.hooks);
-    if (commands_router_reconfigure(d->router, d->cfg.mqtt_base_topic, d->cfg.hooks, d->mqtt) < 0)
-        log_error("printbridge: reload: cannot subscribe the command topics on the new broker connection");
-    if (triggers_set_config(d->triggers, d->cfg.hooks, err, sizeof err) < 0)
-        log_error("printbridge: reload: %s", err);
-    /* after the move: the filter lists are arrays inside struct config */
-    struct publisher_settings ps;
-    publisher_settings_from(&d->cfg, &ps);
-    publisher_set_settings(&d->publisher, &ps);
-    struct discovery_settings ds;
-    char node_id[DISCOVERY_MAX_ID];
-    discovery_settings_from(&d->cfg, node_id, &ds);
-    if (discovery_set_settings(d->discovery, &ds) < 0)
-        log_error("printbridge: reload: cannot apply the homeassistant settings (out of memory); keeping the old ones");
-    log_set_level((enum log_level)d->cfg.log_level);
-    start_stats_timer(d);
+    apply_config(d);
     log_info("printbridge: configuration reloaded from %s", d->cfg.path);
     events_fire(&d->events, EVENT_SETTINGS_UPDATED, NULL);
     if (profile)
@@ -548,61 +470,69 @@ static void on_signal(uv_signal_t *s, int signum)
     stop(d, signum == SIGTERM ? "SIGTERM received" : "SIGINT received");
 }
 
-static int run(struct daemon *d)
+/* ---- start ---------------------------------------------------------------------------------- */
+
+static int start_wire(struct daemon *d)
 {
     struct config *c = &d->cfg;
-    d->loop = uv_default_loop();
-    d->started_ms = uv_now(d->loop);
-    events_init(&d->events);
-
-    struct mqtt_options mo;
-    struct mqtt_callbacks mcb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost, .watched = on_mqtt_watched };
-    mqtt_options_from(c, d->status_topic, sizeof d->status_topic, &mo);
-    char birth[PUBLISHER_MAX_TOPIC];
-    if (discovery_birth_topic(birth, sizeof birth, c->ha_prefix) > 0)
-        mo.watch_topic = birth;
-    if (mqtt_create(&d->mqtt, d->loop, &mo, &mcb, d) < 0)
-        return 1;
+    if (create_mqtt(d, c, d->status_topic, &d->mqtt) < 0)
+        return -EINVAL;
     struct publisher_settings ps;
     publisher_settings_from(c, &ps);
     publisher_init(&d->publisher, d->loop, d->mqtt, &ps);
-    publisher_set_model_source(&d->publisher, model_source, d);
     events_add_sink(&d->events, publisher_on_event, &d->publisher);
     struct discovery_settings ds;
     char node_id[DISCOVERY_MAX_ID];
     discovery_settings_from(c, node_id, &ds);
     if (discovery_create(&d->discovery, d->loop, d->mqtt, &ds) < 0) {
         log_error("printbridge: cannot set up Home Assistant discovery (out of memory or a too long topic)");
-        return 1;
+        return -ENOMEM;
     }
+    return 0;
+}
 
+static int start_printer(struct daemon *d)
+{
     struct printer_options po;
-    printer_options_from(c, d->print_file, &po);
-    struct printer_callbacks pc = { .temperatures = on_temperatures, .changed = on_model_changed,
-                                    .line = on_printer_line };
+    printer_options_from(&d->cfg, &po);
+    static const struct printer_callbacks pc = {
+        .temperatures = on_temperatures, .changed = on_model_changed, .line = on_printer_line,
+        .state = on_printer_state, .connected = on_printer_connected, .shutdown = on_printer_shutdown,
+    };
     if (printer_create(&d->printer, d->loop, &d->events, &po, &pc, d) < 0) {
         log_error("printbridge: cannot set up the printer link (out of memory)");
-        return 1;
+        return -ENOMEM;
     }
-    start_jobs(d);
-    /* issue 7: hooks see every event after the publisher; inbound commands need all three */
+    return 0;
+}
+
+/* hooks see every event after the publisher; inbound commands reach everything */
+static int start_commands(struct daemon *d)
+{
+    struct config *c = &d->cfg;
+    char err[512];
     if (hooks_create(&d->hooks, d->loop, &d->events, c->hooks) < 0 ||
-        events_add_sink(&d->events, hooks_on_event, d->hooks) < 0 ||
-        commands_router_create(&d->router, c->mqtt_base_topic, c->hooks, d->mqtt, d->printer, d->hooks) < 0) {
-        log_error("printbridge: cannot set up hooks and inbound commands (out of memory)");
-        return 1;
-    }
-    char terr[512];
-    if (triggers_create(&d->triggers, c->hooks, &d->events, d->hooks, terr, sizeof terr) < 0) {
-        log_error("printbridge: %s", terr);
-        return 1;
+        events_add_sink(&d->events, hooks_on_event, d->hooks) < 0) {
+        log_error("printbridge: cannot set up hooks (out of memory)");
+        return -ENOMEM;
     }
     hooks_set_printer(d->hooks, d->printer);
-    commands_router_set_job_handler(d->router, on_job_command, d);
-    commands_router_set_upload_handler(d->router, on_upload, d, (size_t)c->storage_max_upload_size << 20);
-    commands_router_set_snapshot_handler(d->router, on_snapshot_command, d);   /* issue 11 */
-    events_add_sink(&d->events, progress_steps_on_event, d);
+    struct commands_targets t = { .printer = d->printer, .hooks = d->hooks, .job = d->job, .storage = d->storage,
+                                  .upload_limit = (size_t)c->storage_max_upload_size << 20,
+                                  .camera = d->timelapse, .publisher = &d->publisher };
+    if (commands_router_create(&d->router, c->mqtt_base_topic, c->hooks, d->mqtt, &t) < 0) {
+        log_error("printbridge: cannot set up inbound commands (out of memory)");
+        return -ENOMEM;
+    }
+    if (triggers_create(&d->triggers, c->hooks, &d->events, d->hooks, err, sizeof err) < 0) {
+        log_error("printbridge: %s", err);
+        return -EINVAL;
+    }
+    return 0;
+}
 
+static void start_signals(struct daemon *d)
+{
     uv_signal_t *sigs[] = { &d->sigterm, &d->sigint, &d->sighup };
     int nums[] = { SIGTERM, SIGINT, SIGHUP };
     for (int i = 0; i < 3; i++) {
@@ -613,6 +543,21 @@ static int run(struct daemon *d)
     uv_timer_init(d->loop, &d->stats_timer);
     d->stats_timer.data = d;
     start_stats_timer(d);
+}
+
+static int run(struct daemon *d)
+{
+    struct config *c = &d->cfg;
+    d->loop = uv_default_loop();
+    d->started_ms = uv_now(d->loop);
+    events_init(&d->events);
+    if (start_wire(d) < 0 || start_printer(d) < 0)
+        return 1;
+    start_jobs(d);
+    start_tools(d);
+    if (start_commands(d) < 0)
+        return 1;
+    start_signals(d);
     if (notify_start(&d->notify, d->loop) < 0)
         log_warn("printbridge: cannot notify systemd; a Type=notify unit will time out");
 

@@ -57,7 +57,7 @@ void publisher_settings_from(const struct config *c, struct publisher_settings *
     };
 }
 
-void printer_options_from(const struct config *c, const char *print_file, struct printer_options *po)
+void printer_options_from(const struct config *c, struct printer_options *po)
 {
     *po = (struct printer_options){
         .port = c->printer_port,
@@ -80,9 +80,7 @@ void printer_options_from(const struct config *c, const char *print_file, struct
         .send_m112_on_error = c->printer_emergency_stop_on_error,
         .blocked_commands = c->printer_blocked_commands,
         .reconnect = c->printer_reconnect,
-        .shutdown_command = c->printer_shutdown_command,
         .zchange_mode = (enum gcodeevents_zmode)printer_zchange_mode_parse(c->printer_zchange_mode),
-        .print_file = print_file,
     };
 }
 
@@ -107,7 +105,7 @@ void discovery_settings_from(const struct config *c, char *node_id, struct disco
         .heated_chamber = c->profile_heated_chamber,
         .republish_delay = c->ha_republish_delay,
         .sw_version = PB_VERSION,
-        .camera = c->timelapse_snapshot_command[0] != NULL,   /* issue 11 */
+        .camera = c->timelapse_snapshot_command[0] != NULL,
     };
 }
 
@@ -140,4 +138,48 @@ bool profile_differs(const struct config *a, const struct config *b)
            a->profile_volume_width != b->profile_volume_width ||
            a->profile_volume_depth != b->profile_volume_depth ||
            a->profile_volume_height != b->profile_volume_height;
+}
+
+void storage_options_from(const struct config *c, struct storage_options *so)
+{
+    *so = (struct storage_options){ .folder = c->storage_folder,
+                                    .max_upload_size = (long long)c->storage_max_upload_size << 20 };
+    analysis_options_default(&so->analysis);
+    so->analysis.filament_diameter = c->analysis_filament_diameter;
+    so->analysis.acceleration = c->analysis_acceleration;
+    so->analysis.junction_deviation = c->analysis_junction_deviation;
+}
+
+void job_options_from(const struct config *c, struct job_options *jo)
+{
+    *jo = (struct job_options){ .extruders = c->profile_extruders, .heated_bed = c->profile_heated_bed };
+    jo->scripts[JOB_SCRIPT_BEFORE_PRINT_STARTED] = c->script_before_print_started;
+    jo->scripts[JOB_SCRIPT_AFTER_PRINT_DONE] = c->script_after_print_done;
+    jo->scripts[JOB_SCRIPT_AFTER_PRINT_CANCELLED] = c->script_after_print_cancelled;
+    jo->scripts[JOB_SCRIPT_AFTER_PRINT_PAUSED] = c->script_after_print_paused;
+    jo->scripts[JOB_SCRIPT_BEFORE_PRINT_RESUMED] = c->script_before_print_resumed;
+    jo->scripts[JOB_SCRIPT_BEFORE_PRINTER_DISCONNECTED] = c->script_before_printer_disconnected;
+    jo->scripts[JOB_SCRIPT_BEFORE_TOOL_CHANGE] = c->script_before_tool_change;
+    jo->scripts[JOB_SCRIPT_AFTER_TOOL_CHANGE] = c->script_after_tool_change;
+}
+
+void timelapse_options_from(const struct config *c, struct timelapse_options *to)
+{
+    *to = (struct timelapse_options){
+        .mode = strcmp(c->timelapse_mode, "zchange") == 0 ? TIMELAPSE_ZCHANGE
+              : strcmp(c->timelapse_mode, "timed") == 0 ? TIMELAPSE_TIMED : TIMELAPSE_OFF,
+        .interval = c->timelapse_interval, .post_roll = c->timelapse_post_roll,
+        .snapshot_command = c->timelapse_snapshot_command, .snapshot_timeout = c->timelapse_snapshot_timeout,
+        .frame_extension = c->timelapse_frame_extension, .frames_folder = c->timelapse_frames_folder,
+        .output_folder = c->timelapse_output_folder, .ffmpeg = c->timelapse_ffmpeg,
+        .ffmpeg_args = c->timelapse_ffmpeg_args, .fps = c->timelapse_fps,
+        .movie_extension = c->timelapse_movie_extension, .render_timeout = c->timelapse_render_timeout,
+    };
+}
+
+void slicing_options_from(const struct config *c, struct slicing_options *so)
+{
+    *so = (struct slicing_options){ .slicer = c->slicing_slicer, .command = c->slicing_command,
+                                    .folder = c->storage_folder, .profiles_folder = c->slicing_profiles_folder,
+                                    .profile = c->slicing_profile, .timeout = c->slicing_timeout };
 }

@@ -7,7 +7,9 @@
 
 #include "printbridge/config.h"
 #include "printbridge/mqtt.h"
+#include "printbridge/jobs.h"
 #include "printbridge/printer.h"
+#include "printbridge/tools.h"
 #include "printbridge/wire.h"
 
 #ifndef PB_VERSION
@@ -17,7 +19,13 @@
 /* status_topic: a buffer of stsz bytes for <base><status topic>, which mo points into */
 void mqtt_options_from(const struct config *c, char *status_topic, size_t stsz, struct mqtt_options *mo);
 void publisher_settings_from(const struct config *c, struct publisher_settings *ps);
-void printer_options_from(const struct config *c, const char *print_file, struct printer_options *po);
+void printer_options_from(const struct config *c, struct printer_options *po);
+void storage_options_from(const struct config *c, struct storage_options *so);
+/* the profile and the scripts; callbacks and the journal are the caller's */
+void job_options_from(const struct config *c, struct job_options *jo);
+void timelapse_options_from(const struct config *c, struct timelapse_options *to);
+/* the command and folders; the progress callback is the caller's */
+void slicing_options_from(const struct config *c, struct slicing_options *so);
 /* node_id: a buffer of DISCOVERY_MAX_ID for the id derived from the client id */
 void discovery_settings_from(const struct config *c, char *node_id, struct discovery_settings *ds);
 

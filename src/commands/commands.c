@@ -24,7 +24,7 @@ static int failf(char *err, size_t errsz, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errsz, fmt, ap);
     va_end(ap);
-    return -1;
+    return -EINVAL;
 }
 
 void commands_command_free(struct command *c)
@@ -35,6 +35,7 @@ void commands_command_free(struct command *c)
         free(c->lines[i]);
     free(c->lines);
     free(c->name);
+    free(c->path);
     free(c->port);
     json_decref(c->doc);
     memset(c, 0, sizeof *c);
@@ -122,7 +123,7 @@ static int add_text_lines(struct command *c, const char *text, size_t len, char 
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         if (add_line(c, p, n, err, errsz) < 0)
-            return -1;
+            return -EINVAL;
         p += n + 1;
     }
     return 0;
@@ -143,7 +144,7 @@ static int add_json_lines(struct command *c, const json_t *v, char *err, size_t 
         if (memchr(json_string_value(e), '\n', json_string_length(e)))
             return failf(err, errsz, "G-code list element %zu contains a newline; give one line per element", i + 1);
         if (add_line(c, json_string_value(e), json_string_length(e), err, errsz) < 0)
-            return -1;
+            return -EINVAL;
     }
     return 0;
 }
@@ -176,9 +177,9 @@ static int decode_gcode(struct command *c, const char *payload, size_t len, char
     c->kind = COMMAND_GCODE;
     c->needs = NEEDS_CONNECTED;
     if (!looks_like_json(payload, len))
-        return add_text_lines(c, payload, len, err, errsz) < 0 ? -1 : need_lines(c, err, errsz);
+        return add_text_lines(c, payload, len, err, errsz) < 0 ? -EINVAL : need_lines(c, err, errsz);
     if (parse_json(payload, len, &c->doc, err, errsz) < 0 || take_id(c, err, errsz) < 0)
-        return -1;
+        return -EINVAL;
     const json_t *src = c->doc;
     if (json_is_object(c->doc)) {
         src = json_object_get(c->doc, "commands");
@@ -188,42 +189,44 @@ static int decode_gcode(struct command *c, const char *payload, size_t len, char
             return failf(err, errsz, "expected \"commands\": [..] or \"command\": \"..\" in the object");
     }
     if (add_json_lines(c, src, err, errsz) < 0)
-        return -1;
+        return -EINVAL;
     return need_lines(c, err, errsz);
 }
 
 /* Object payload with "command": "<word>", or just the word as plain text. */
-static int decode_verb(struct command *c, const char *payload, size_t len, const char **verb, char *err,
+/* The verb of a command/connection or command/job payload: plain text ("start") or
+ * {"command": "start", ...}, copied into verb (versz bytes). */
+static int decode_verb(struct command *c, const char *payload, size_t len, char *verb, size_t versz, char *err,
                        size_t errsz)
 {
-    static char word[32];
     if (!looks_like_json(payload, len)) {
         const char *p = skip_ws(payload, payload + len), *e = payload + len;
         while (e > p && isspace((unsigned char)e[-1]))
             e--;
-        if ((size_t)(e - p) >= sizeof word || e == p)
+        if ((size_t)(e - p) >= versz || e == p)
             return failf(err, errsz, "expected {\"command\": \"...\"}");
-        memcpy(word, p, (size_t)(e - p));
-        word[e - p] = '\0';
-        *verb = word;
+        memcpy(verb, p, (size_t)(e - p));
+        verb[e - p] = '\0';
         return 0;
     }
     if (parse_json(payload, len, &c->doc, err, errsz) < 0 || take_id(c, err, errsz) < 0)
-        return -1;
+        return -EINVAL;
     if (!json_is_object(c->doc))
         return failf(err, errsz, "expected a JSON object such as {\"command\": \"...\"}");
     const json_t *v = json_object_get(c->doc, "command");
     if (!json_is_string(v))
         return failf(err, errsz, "\"command\" must be given as a string");
-    *verb = json_string_value(v);
+    if (json_string_length(v) >= versz || strlen(json_string_value(v)) != json_string_length(v))
+        return failf(err, errsz, "unknown command \"%.40s\"", json_string_value(v));
+    snprintf(verb, versz, "%s", json_string_value(v));
     return 0;
 }
 
 static int decode_connection(struct command *c, const char *payload, size_t len, char *err, size_t errsz)
 {
-    const char *verb;
-    if (decode_verb(c, payload, len, &verb, err, errsz) < 0)
-        return -1;
+    char verb[32];
+    if (decode_verb(c, payload, len, verb, sizeof verb, err, errsz) < 0)
+        return -EINVAL;
     if (strcmp(verb, "disconnect") == 0) {
         c->kind = COMMAND_DISCONNECT;
         c->needs = NEEDS_LINK;
@@ -250,15 +253,48 @@ static int decode_connection(struct command *c, const char *payload, size_t len,
     return 0;
 }
 
+static const char *const job_verbs[] = {
+    [COMMAND_JOB_SELECT] = "select", [COMMAND_JOB_START] = "start", [COMMAND_JOB_PAUSE] = "pause",
+    [COMMAND_JOB_RESUME] = "resume", [COMMAND_JOB_TOGGLE] = "toggle", [COMMAND_JOB_CANCEL] = "cancel",
+};
+
+/* "path" and "origin" of a job command, when given */
+static int decode_job_file(struct command *c, char *err, size_t errsz)
+{
+    const json_t *path = c->doc ? json_object_get(c->doc, "path") : NULL;
+    const json_t *origin = c->doc ? json_object_get(c->doc, "origin") : NULL;
+    c->origin = JOB_LOCAL;
+    if (origin && !json_is_null(origin)) {
+        const char *o = json_string_value(origin);
+        if (!o || (strcmp(o, "local") != 0 && strcmp(o, "sdcard") != 0))
+            return failf(err, errsz, "origin must be \"local\" or \"sdcard\"");
+        c->origin = strcmp(o, "sdcard") == 0 ? JOB_SDCARD : JOB_LOCAL;
+    }
+    if (!path || json_is_null(path))
+        return 0;
+    if (!json_is_string(path) || strlen(json_string_value(path)) != json_string_length(path))
+        return failf(err, errsz, "\"path\" must be a file name such as \"cube.gcode\"");
+    if (!(c->path = strdup(json_string_value(path))))
+        return failf(err, errsz, "out of memory");
+    return 0;
+}
+
 static int decode_job(struct command *c, const char *payload, size_t len, char *err, size_t errsz)
 {
-    const char *verb;
-    if (decode_verb(c, payload, len, &verb, err, errsz) < 0)
-        return -1;
+    char verb[32];
+    if (decode_verb(c, payload, len, verb, sizeof verb, err, errsz) < 0)
+        return -EINVAL;
     c->kind = COMMAND_JOB;
-    c->needs = NEEDS_NOTHING;   /* the job module decides per action */
-    if (!(c->name = strdup(verb)))
-        return failf(err, errsz, "out of memory");
+    c->needs = NEEDS_NOTHING;   /* the job decides per action */
+    size_t i = 0;
+    while (i < sizeof job_verbs / sizeof job_verbs[0] && strcmp(job_verbs[i], verb) != 0)
+        i++;
+    if (i == sizeof job_verbs / sizeof job_verbs[0])
+        return failf(err, errsz, "unknown job command \"%.32s\"; known: select, start, pause, resume, toggle, cancel",
+                     verb);
+    c->job = (enum command_job)i;
+    if (c->job == COMMAND_JOB_SELECT || c->job == COMMAND_JOB_START)
+        return decode_job_file(c, err, errsz);
     return 0;
 }
 
@@ -272,7 +308,7 @@ static int decode_hook(struct command *c, const char *name, const char *payload,
     if (!(c->name = strdup(name)))
         return failf(err, errsz, "out of memory");
     if (looks_like_json(payload, len) && (parse_json(payload, len, &c->doc, err, errsz) < 0 || take_id(c, err, errsz) < 0))
-        return -1;
+        return -EINVAL;
     return 0;
 }
 
@@ -281,7 +317,7 @@ static int decode_status(struct command *c, const char *payload, size_t len, cha
     c->kind = strcmp(c->what, "snapshot") == 0 ? COMMAND_SNAPSHOT : COMMAND_STATUS;
     c->needs = NEEDS_NOTHING;
     if (looks_like_json(payload, len) && (parse_json(payload, len, &c->doc, err, errsz) < 0 || take_id(c, err, errsz) < 0))
-        return -1;
+        return -EINVAL;
     return 0;
 }
 
@@ -292,7 +328,7 @@ static int press_or_bool(const char *payload, size_t len)
         return 1;
     if (payload_is(payload, len, "False") || payload_is(payload, len, "false"))
         return 0;
-    return -1;
+    return -EINVAL;
 }
 
 static int unknown_payload(char *err, size_t errsz, const char *topic, const char *payload, size_t len, const char *want)
@@ -330,8 +366,8 @@ static int decode_hass(struct command *c, const char *control, const char *paylo
                                    pause ? "True or False" : "PRESS");
         c->kind = COMMAND_JOB;
         c->needs = NEEDS_NOTHING;
-        c->name = strdup(!pause ? "cancel" : b ? "pause" : "resume");
-        return c->name ? 0 : failf(err, errsz, "out of memory");
+        c->job = !pause ? COMMAND_JOB_CANCEL : b ? COMMAND_JOB_PAUSE : COMMAND_JOB_RESUME;
+        return 0;
     }
     if (strcmp(control, "home") == 0) {
         static const char axes[] = "xyze";
@@ -340,7 +376,7 @@ static int decode_hass(struct command *c, const char *control, const char *paylo
         size_t n = 0, i;
         json_t *e;
         if (parse_json(payload, len, &c->doc, err, errsz) < 0)
-            return -1;
+            return -EINVAL;
         if (!json_is_array(c->doc))
             return failf(err, errsz, "hassControl/home expects a JSON list of axes such as [\"x\", \"y\", \"z\"]");
         json_array_foreach(c->doc, i, e) {
@@ -359,13 +395,13 @@ static int decode_hass(struct command *c, const char *control, const char *paylo
         c->kind = COMMAND_GCODE;
         c->needs = NEEDS_IDLE;
         return add_line(c, "G91", 3, err, errsz) < 0 || add_line(c, line, strlen(line), err, errsz) < 0 ||
-                       add_line(c, "G90", 3, err, errsz) < 0 ? -1 : 0;
+                       add_line(c, "G90", 3, err, errsz) < 0 ? -EINVAL : 0;
     }
     if (strcmp(control, "jog") == 0) {
         char line[160] = "G1", num[48];
         bool any = false;
         if (parse_json(payload, len, &c->doc, err, errsz) < 0)
-            return -1;
+            return -EINVAL;
         if (!json_is_object(c->doc))
             return failf(err, errsz, "hassControl/jog expects a JSON object such as {\"x\": 0.1, \"speed\": 1.0}");
         for (const char *a = "xyz"; *a; a++) {
@@ -391,7 +427,7 @@ static int decode_hass(struct command *c, const char *control, const char *paylo
         c->kind = COMMAND_GCODE;
         c->needs = NEEDS_IDLE;
         return add_line(c, "G91", 3, err, errsz) < 0 || add_line(c, line, strlen(line), err, errsz) < 0 ||
-                       add_line(c, "G90", 3, err, errsz) < 0 ? -1 : 0;
+                       add_line(c, "G90", 3, err, errsz) < 0 ? -EINVAL : 0;
     }
     if (strcmp(control, "commands") == 0) {
         json_error_t je;
@@ -400,9 +436,9 @@ static int decode_hass(struct command *c, const char *control, const char *paylo
         /* upstream: a JSON list of strings, or plain G-code whenever it is not valid JSON */
         c->doc = json_loadb(payload, len, JSON_DECODE_ANY, &je);
         if (!c->doc)
-            return add_text_lines(c, payload, len, err, errsz) < 0 ? -1 : need_lines(c, err, errsz);
+            return add_text_lines(c, payload, len, err, errsz) < 0 ? -EINVAL : need_lines(c, err, errsz);
         if (add_json_lines(c, c->doc, err, errsz) < 0)
-            return -1;
+            return -EINVAL;
         return need_lines(c, err, errsz);
     }
     return failf(err, errsz, "unknown command hassControl/%.60s; known: connect, stop, cancel, pause, home, jog, commands",
@@ -444,7 +480,7 @@ int commands_decode(const char *rel_topic, const char *payload, size_t len, stru
 
 /* ---- rules --------------------------------------------------------------------------- */
 
-bool commands_allowed(const struct command *c, enum printer_state s, char *err, size_t errsz)
+int commands_check_state(const struct command *c, enum printer_state s, char *err, size_t errsz)
 {
     bool operational = printer_state_is_operational(s);
     bool busy = printer_state_is_printing(s) || s == PRINTER_PAUSED || s == PRINTER_PAUSING ||
@@ -454,30 +490,30 @@ bool commands_allowed(const struct command *c, enum printer_state s, char *err, 
     const char *state = printer_state_string(s);
     switch (c->needs) {
     case NEEDS_NOTHING:
-        return true;
+        return 0;
     case NEEDS_CONNECTED:
         if (operational)
-            return true;
+            return 0;
         failf(err, errsz, "not allowed while the printer is %s: connect it first", state);
-        return false;
+        return -EPERM;
     case NEEDS_IDLE:
         if (operational && !busy)
-            return true;
+            return 0;
         failf(err, errsz, "not allowed while the printer is %s%s", state,
               operational ? ": wait until the job is over" : ": connect it first");
-        return false;
+        return -EPERM;
     case NEEDS_OFFLINE:
         if (offline)
-            return true;
+            return 0;
         failf(err, errsz, "not allowed while the printer is %s: it is already connected or connecting", state);
-        return false;
+        return -EPERM;
     case NEEDS_LINK:
         if (!offline || s == PRINTER_ERROR)
-            return true;
+            return 0;
         failf(err, errsz, "not allowed while the printer is %s: nothing to disconnect", state);
-        return false;
+        return -EPERM;
     }
-    return false;
+    return -EPERM;
 }
 
 /* The command word of a G-code line, upper-cased ("M112"), skipping a line number. */
@@ -510,21 +546,37 @@ static bool listed(const char *word, char *const *list)
     return false;
 }
 
-bool commands_gcode_permitted(const char *line, char *const *allow, char *const *deny, char *err, size_t errsz)
+int commands_check_gcode(const char *line, char *const *allow, char *const *deny, char *err, size_t errsz)
 {
     char word[64];
     gcode_word(line, word, sizeof word);
     if (!word[0])
-        return true;    /* a comment: nothing reaches the printer */
+        return 0;       /* a comment: nothing reaches the printer */
     if (listed(word, deny)) {
         failf(err, errsz, "G-code %s is denied by inbound.gcode_deny", word);
-        return false;
+        return -EACCES;
     }
     if (allow && allow[0] && !listed(word, allow)) {
         failf(err, errsz, "G-code %s is not in inbound.gcode_allow", word);
-        return false;
+        return -EACCES;
     }
-    return true;
+    return 0;
+}
+
+/* ---- job commands --------------------------------------------------------------------- */
+
+int commands_run_job(struct job *j, const struct command *c, char *err, size_t errsz)
+{
+    switch (c->job) {
+    case COMMAND_JOB_SELECT: return job_select(j, c->path, c->origin, err, errsz);
+    case COMMAND_JOB_START: return job_start(j, c->path, c->origin, err, errsz);
+    case COMMAND_JOB_PAUSE: return job_pause(j, err, errsz);
+    case COMMAND_JOB_RESUME: return job_resume(j, err, errsz);
+    case COMMAND_JOB_TOGGLE: return job_toggle(j, err, errsz);
+    case COMMAND_JOB_CANCEL: return job_cancel(j, err, errsz);
+    }
+    snprintf(err, errsz, "unknown job command");
+    return -EINVAL;
 }
 
 /* ---- duplicate ids ------------------------------------------------------------------- */

@@ -1,4 +1,4 @@
-/* commands_router.c: inbound commands on the loop thread (see commands.h).
+/* router.c: inbound commands on the loop thread (see commands.h).
  *
  * Every message passes the same gate, in this order, and the first refusal ends it with an
  * error reply (retained messages are only logged: a reply to each retained copy on every
@@ -19,6 +19,9 @@
 #include "printbridge/base.h"
 #include "printbridge/mqtt.h"
 #include "printbridge/printer.h"
+#include "printbridge/jobs.h"
+#include "printbridge/tools.h"
+#include "printbridge/wire.h"
 
 #define MAX_PENDING 1000        /* messages waiting for the loop before new ones are dropped */
 
@@ -27,22 +30,12 @@ struct commands_router {
     size_t baselen;
     const struct hookconfig *hc;
     struct mqtt *mqtt;
-    struct printer *printer;
-    struct hooks *hooks;
-    commands_job_fn *job;
-    void *job_ctx;
-    commands_status_fn *status;
-    void *status_ctx;
-    commands_upload_fn *upload;     /* command/upload/<path>, NULL: refused */
-    void *upload_ctx;
-    size_t upload_limit;            /* bytes; uploads may exceed inbound.max_payload */
-    commands_snapshot_fn *snapshot;     /* issue 11 */
-    void *snapshot_ctx;
+    struct commands_targets t;
     struct mqtt *client;        /* the client our subscriptions are set on */
     char **filters;             /* ... and what they are */
     size_t nfilters;
     struct commands_dedupe dedupe;
-    int waiting;                /* hook runs whose reply is still due */
+    int waiting;                /* hook runs and uploads whose reply is still due */
     bool freed;                 /* free requested while runs were waiting */
 };
 
@@ -161,14 +154,14 @@ static void run_handler(struct commands_router *r, struct reply_to *to, const st
     w->to = *to;                /* the wait owns the reply target now */
     memset(to, 0, sizeof *to);
     struct placeholders ph = { .payload = json_is_object(doc) ? doc : NULL, .raw_payload = payload, .topic = rel };
-    hooks_fill_placeholders(r->hooks, &ph);
+    hooks_fill_placeholders(r->t.hooks, &ph);
     r->waiting++;
-    hooks_run(r->hooks, def, rel, &ph, on_hook_done, w);
+    hooks_run(r->t.hooks, def, rel, &ph, on_hook_done, w);
 }
 
 static json_t *state_reply(const struct commands_router *r)
 {
-    const struct printer_model *m = printer_get_model(r->printer);
+    const struct printer_model *m = printer_get_model(r->t.printer);
     json_t *temps = json_object();
     for (int i = 0; i < m->nheaters; i++)
         json_object_set_new(temps, m->heaters[i].key,
@@ -178,13 +171,36 @@ static json_t *state_reply(const struct commands_router *r)
                      printer_state_string(m->state), "temperatures", temps);
 }
 
+/* The snapshot command's image goes to <base>camera (not retained). */
+static void on_snapshot(void *ctx, const void *data, size_t len, const char *err)
+{
+    struct publisher *p = ctx;
+    if (!data) {
+        log_warn("commands: snapshot on demand failed: %s", err);
+        return;
+    }
+    publisher_publish_camera(p, data, len);
+}
+
+static int take_snapshot(struct commands_router *r, char *err, size_t errsz)
+{
+    int rc = r->t.camera ? timelapse_snapshot_now(r->t.camera, on_snapshot, r->t.publisher) : -ENOENT;
+    if (rc == -ENOENT)
+        snprintf(err, errsz, "no snapshot command is configured (timelapse.snapshot_command)");
+    else if (rc == -EBUSY)
+        snprintf(err, errsz, "a snapshot is already being taken");
+    else if (rc < 0)
+        snprintf(err, errsz, "the snapshot could not be started: %s", strerror(-rc));
+    return rc;
+}
+
 static void execute(struct commands_router *r, struct reply_to *to, struct command *c)
 {
     char err[256] = "";
     switch (c->kind) {
     case COMMAND_GCODE:
         for (size_t i = 0; i < c->nlines && !err[0]; i++) {
-            int rc = printer_send(r->printer, c->lines[i]);
+            int rc = printer_send(r->t.printer, c->lines[i]);
             if (rc < 0)
                 snprintf(err, sizeof err, "line %zu (\"%.40s\") was not queued: %s%s", i + 1, c->lines[i], strerror(-rc),
                          i ? "; the lines before it were" : "");
@@ -199,41 +215,34 @@ static void execute(struct commands_router *r, struct reply_to *to, struct comma
             return;
         }
         log_info("commands: %s: connecting the printer", c->what);
-        printer_connect(r->printer);
+        printer_connect(r->t.printer);
         send_reply(to, NULL, NULL);
         return;
     case COMMAND_DISCONNECT:
         log_info("commands: %s: disconnecting the printer", c->what);
-        printer_disconnect(r->printer);
+        printer_disconnect(r->t.printer);
         send_reply(to, NULL, NULL);
         return;
     case COMMAND_JOB:
-        if (!r->job) {
-            snprintf(err, sizeof err, "job command \"%.40s\" is not supported yet (no job module); nothing was done", c->name);
-            send_reply(to, err, NULL);
+        if (!r->t.job) {
+            send_reply(to, "print jobs are not available; nothing was done", NULL);
             return;
         }
-        if (r->job(r->job_ctx, c->name, c->doc, err, sizeof err) < 0) {
+        if (commands_run_job(r->t.job, c, err, sizeof err) < 0) {
             send_reply(to, err[0] ? err : "the job command failed", NULL);
             return;
         }
         send_reply(to, NULL, NULL);
         return;
     case COMMAND_STATUS:
-        if (r->status)
-            r->status(r->status_ctx);
         if (!to->id && !to->corr) {
             to->id = json_null();       /* a status request always wants its answer */
         }
         send_reply(to, NULL, state_reply(r));
         return;
     case COMMAND_SNAPSHOT:
-        if (!r->snapshot) {
-            send_reply(to, "no snapshot command is configured (timelapse.snapshot_command)", NULL);
-            return;
-        }
-        if (r->snapshot(r->snapshot_ctx, err, sizeof err) < 0) {
-            send_reply(to, err[0] ? err : "the snapshot could not be started", NULL);
+        if (take_snapshot(r, err, sizeof err) < 0) {
+            send_reply(to, err, NULL);
             return;
         }
         send_reply(to, NULL, NULL);
@@ -251,8 +260,9 @@ struct upload_wait {
     struct reply_to to;
 };
 
-static void on_upload_done(void *ctx, int rc, const char *error)
+static void on_upload_done(void *ctx, int rc, const char *rel, const char *error)
 {
+    (void)rel;
     struct upload_wait *w = ctx;
     struct commands_router *r = w->to.r;
     send_reply(&w->to, rc < 0 ? (error && *error ? error : "the upload failed") : NULL, NULL);
@@ -268,7 +278,7 @@ static void route_upload(struct commands_router *r, const struct mqtt_message *m
                          struct reply_to *to)
 {
     char err[512];
-    if (!r->upload) {
+    if (!r->t.storage) {
         send_reply(to, "uploads are not available (no storage folder); nothing was stored", NULL);
         return;
     }
@@ -286,8 +296,9 @@ static void route_upload(struct commands_router *r, const struct mqtt_message *m
     memset(to, 0, sizeof *to);
     r->waiting++;
     err[0] = '\0';
-    if (r->upload(r->upload_ctx, path, msg->payload, msg->len, on_upload_done, w, err, sizeof err) < 0)
-        on_upload_done(w, -1, err);
+    int rc = storage_upload(r->t.storage, path, msg->payload, msg->len, false, false, on_upload_done, w, err, sizeof err);
+    if (rc < 0)
+        on_upload_done(w, rc, path, err);
 }
 
 static void route(struct commands_router *r, const struct mqtt_message *msg, struct reply_to *to)
@@ -363,12 +374,12 @@ static void route(struct commands_router *r, const struct mqtt_message *msg, str
     const struct hook_def *handler = NULL;
     if (c.kind == COMMAND_HOOK && !(handler = find_handler(r, c.name))) {
         snprintf(err, sizeof err, "no inbound handler is named \"%.60s\"", c.name);
-    } else if (!commands_allowed(&c, printer_get_state(r->printer), err, sizeof err)) {
+    } else if (commands_check_state(&c, printer_get_state(r->t.printer), err, sizeof err) < 0) {
         /* err says why */
     } else {
         err[0] = '\0';
         for (size_t i = 0; i < c.nlines && !err[0]; i++)
-            commands_gcode_permitted(c.lines[i], r->hc->gcode_allow, r->hc->gcode_deny, err, sizeof err);
+            commands_check_gcode(c.lines[i], r->hc->gcode_allow, r->hc->gcode_deny, err, sizeof err);
     }
     if (!err[0] && to->id) {
         char *idtext = json_dumps(to->id, JSON_ENCODE_ANY), *key = NULL;
@@ -470,7 +481,7 @@ static int subscribe_on(struct commands_router *r, struct mqtt *m)
         return 0;
     int rc = build_filters(r->base, r->hc, &filters, &n);
     if (rc == 0 && m != r->client) {
-        size_t limit = (size_t)r->hc->max_payload > r->upload_limit ? (size_t)r->hc->max_payload : r->upload_limit;
+        size_t limit = (size_t)r->hc->max_payload > r->t.upload_limit ? (size_t)r->hc->max_payload : r->t.upload_limit;
         rc = mqtt_set_inbound(m, filters, n, limit, MAX_PENDING, commands_router_on_message, r);
         if (rc == 0) {
             r->client = m;
@@ -487,7 +498,7 @@ static int subscribe_on(struct commands_router *r, struct mqtt *m)
 }
 
 int commands_router_create(struct commands_router **out, const char *base_topic, const struct hookconfig *hcfg,
-                           struct mqtt *m, struct printer *p, struct hooks *h)
+                           struct mqtt *m, const struct commands_targets *t)
 {
     struct commands_router *r = calloc(1, sizeof *r);
     if (!r || !(r->base = strdup(base_topic))) {
@@ -496,8 +507,7 @@ int commands_router_create(struct commands_router **out, const char *base_topic,
     }
     r->baselen = strlen(base_topic);
     r->hc = hookconfig_or_defaults(hcfg);
-    r->printer = p;
-    r->hooks = h;
+    r->t = *t;
     *out = r;
     if (!r->hc->inbound_enabled)
         log_info("commands: inbound commands are switched off (inbound.enabled = false)");
@@ -515,33 +525,6 @@ int commands_router_reconfigure(struct commands_router *r, const char *base_topi
     r->baselen = strlen(base);
     r->hc = hookconfig_or_defaults(hcfg);
     return subscribe_on(r, m);
-}
-
-void commands_router_set_upload_handler(struct commands_router *r, commands_upload_fn *fn, void *ctx, size_t limit)
-{
-    r->upload = fn;
-    r->upload_ctx = ctx;
-    r->upload_limit = limit;
-    if (r->client && limit > (size_t)r->hc->max_payload)
-        mqtt_set_inbound_limit(r->client, limit);
-}
-
-void commands_router_set_job_handler(struct commands_router *r, commands_job_fn *fn, void *ctx)
-{
-    r->job = fn;
-    r->job_ctx = ctx;
-}
-
-void commands_router_set_snapshot_handler(struct commands_router *r, commands_snapshot_fn *fn, void *ctx)
-{
-    r->snapshot = fn;
-    r->snapshot_ctx = ctx;
-}
-
-void commands_router_set_status_handler(struct commands_router *r, commands_status_fn *fn, void *ctx)
-{
-    r->status = fn;
-    r->status_ctx = ctx;
 }
 
 void commands_router_detach(struct commands_router *r)

@@ -1,4 +1,4 @@
-/* storage.c: the local storage folder, its watchers, uploads and analysis queue.
+/* storage.c: the local storage folder, its watchers and analysis queue.
  *
  * Watching. libuv's fs events are not recursive on Linux, so every folder gets its own
  * uv_fs_event_t. libuv reports only "rename" (something appeared or vanished) and "change"
@@ -14,9 +14,7 @@
  * written by the worker to <folder>/.printbridge/<path>.json and reused while it is newer
  * than the file.
  *
- * Uploads. Validated on the loop, written by a worker: hidden temporary file in the target
- * folder, write, fsync, rename, fsync of the folder; any failure unlinks the temporary file,
- * so a partial file is never visible under the final name. */
+ * Uploads are written by storage_upload.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,10 +29,10 @@
 #include "printbridge/base.h"
 #include "printbridge/jobs.h"
 
-/* snprintf for paths and messages: truncation of over-long names is checked where it
- * matters (path lengths are limited to STORAGE_MAX_PATH up front), so it is not an error. */
+#include "storage_impl.h"
+
 __attribute__((format(printf, 3, 4)))
-static int bprintf(char *out, size_t n, const char *fmt, ...)
+int storage_printf(char *out, size_t n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -42,45 +40,6 @@ static int bprintf(char *out, size_t n, const char *fmt, ...)
     va_end(ap);
     return rc;
 }
-
-#define CACHE_DIR ".printbridge"
-#define MOVE_GRACE_MS 150
-#define TICK_MS 100
-
-struct entry {
-    char *rel;
-    bool dir;
-    dev_t dev;
-    ino_t ino;
-    bool gone;                      /* vanished; waiting for a matching appearance */
-    uint64_t gone_at;
-    uint64_t changed_at;            /* last write seen; analysis waits for it to settle */
-    bool need_analysis, analysing, analysed;
-    struct analysis_result *result;
-};
-
-struct watch {
-    uv_fs_event_t h;
-    struct storage *s;
-    char *rel;                      /* "" for the root */
-    struct watch *next;
-};
-
-struct storage {
-    uv_loop_t *loop;
-    struct events *ev;
-    struct storage_options opt;
-    char *root;                     /* realpath of the folder */
-    struct entry *entries;
-    size_t n, cap;
-    struct watch *watches;
-    uv_timer_t tick;
-    int pending_work;
-    int open_handles;
-    bool destroying;
-    void (*done)(void *);
-    void *done_ctx;
-};
 
 /* ---- paths ------------------------------------------------------------------------------ */
 
@@ -92,7 +51,7 @@ static bool has_machinecode_ext(const char *name)
     return strcasecmp(dot, ".gcode") == 0 || strcasecmp(dot, ".gco") == 0 || strcasecmp(dot, ".g") == 0;
 }
 
-static const char *base_name(const char *rel)
+const char *storage_base_name(const char *rel)
 {
     const char *slash = strrchr(rel, '/');
     return slash ? slash + 1 : rel;
@@ -102,15 +61,15 @@ int storage_check_path(const char *rel, char *err, size_t errsz)
 {
     size_t len = rel ? strlen(rel) : 0;
     if (len == 0) {
-        bprintf(err, errsz, "empty path");
+        storage_printf(err, errsz, "empty path");
         return -EINVAL;
     }
     if (len >= STORAGE_MAX_PATH - 64) {
-        bprintf(err, errsz, "path too long");
+        storage_printf(err, errsz, "path too long");
         return -EINVAL;
     }
     if (rel[0] == '/') {
-        bprintf(err, errsz, "absolute paths are not allowed: %s", rel);
+        storage_printf(err, errsz, "absolute paths are not allowed: %s", rel);
         return -EINVAL;
     }
     const char *p = rel;
@@ -118,34 +77,34 @@ int storage_check_path(const char *rel, char *err, size_t errsz)
         const char *slash = strchr(p, '/');
         size_t n = slash ? (size_t)(slash - p) : strlen(p);
         if (n == 0) {
-            bprintf(err, errsz, "empty path component in %s", rel);
+            storage_printf(err, errsz, "empty path component in %s", rel);
             return -EINVAL;
         }
         if (p[0] == '.') {
-            bprintf(err, errsz, "'..' and hidden names are not allowed: %s", rel);
+            storage_printf(err, errsz, "'..' and hidden names are not allowed: %s", rel);
             return -EINVAL;
         }
         for (size_t i = 0; i < n; i++)
             if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\') {
-                bprintf(err, errsz, "control characters and backslashes are not allowed in paths");
+                storage_printf(err, errsz, "control characters and backslashes are not allowed in paths");
                 return -EINVAL;
             }
         if (!slash)
             break;
         p = slash + 1;
         if (!*p) {
-            bprintf(err, errsz, "path ends with '/': %s", rel);
+            storage_printf(err, errsz, "path ends with '/': %s", rel);
             return -EINVAL;
         }
     }
     if (!has_machinecode_ext(rel)) {
-        bprintf(err, errsz, "not a G-code file (.gcode, .gco, .g): %s", rel);
+        storage_printf(err, errsz, "not a G-code file (.gcode, .gco, .g): %s", rel);
         return -EINVAL;
     }
     return 0;
 }
 
-static bool confined(const char *root, const char *abs)
+bool storage_confined(const char *root, const char *abs)
 {
     size_t n = strlen(root);
     return strncmp(abs, root, n) == 0 && (abs[n] == '/' || abs[n] == '\0');
@@ -159,18 +118,18 @@ int storage_resolve(const struct storage *s, const char *rel, char *out, size_t 
         return rc;
     char joined[PATH_MAX];
     char real[PATH_MAX];
-    bprintf(joined, sizeof joined, "%s/%s", s->root, rel);
+    storage_printf(joined, sizeof joined, "%s/%s", s->root, rel);
     if (!realpath(joined, real)) {
         rc = -errno;
-        bprintf(err, errsz, "%s: %s", rel, strerror(errno));
+        storage_printf(err, errsz, "%s: %s", rel, strerror(errno));
         return rc;
     }
-    if (!confined(s->root, real)) {
-        bprintf(err, errsz, "%s leads outside the storage folder", rel);
+    if (!storage_confined(s->root, real)) {
+        storage_printf(err, errsz, "%s leads outside the storage folder", rel);
         return -EPERM;
     }
-    if ((size_t)bprintf(out, outsz, "%s", real) >= outsz) {
-        bprintf(err, errsz, "path too long");
+    if ((size_t)storage_printf(out, outsz, "%s", real) >= outsz) {
+        storage_printf(err, errsz, "path too long");
         return -EINVAL;
     }
     return 0;
@@ -250,13 +209,13 @@ static json_t *file_type(void)
 static void fire_file(struct storage *s, const char *event, const char *rel, const char *op)
 {
     events_fire(s->ev, event, json_pack("{s:s, s:s, s:s, s:o, s:s}", "storage", "local", "path", rel,
-                                        "name", base_name(rel), "type", file_type(), "operation", op));
+                                        "name", storage_base_name(rel), "type", file_type(), "operation", op));
 }
 
 static void fire_folder(struct storage *s, const char *event, const char *rel)
 {
     events_fire(s->ev, event, json_pack("{s:s, s:s, s:s}", "storage", "local", "path", rel,
-                                        "name", base_name(rel)));
+                                        "name", storage_base_name(rel)));
 }
 
 static void fire_updated(struct storage *s)
@@ -278,7 +237,7 @@ static void storage_free(struct storage *s)
 }
 
 /* Once destroying and nothing is open or in flight: free everything, then tell the owner. */
-static void maybe_done(struct storage *s)
+void storage_maybe_done(struct storage *s)
 {
     if (!s->destroying || s->open_handles > 0 || s->pending_work > 0)
         return;
@@ -296,7 +255,7 @@ static void on_watch_closed(uv_handle_t *h)
     free(w->rel);
     free(w);
     s->open_handles--;
-    maybe_done(s);
+    storage_maybe_done(s);
 }
 
 static void watch_dir(struct storage *s, const char *rel)
@@ -307,7 +266,7 @@ static void watch_dir(struct storage *s, const char *rel)
         return;
     w->s = s;
     w->rel = strdup(rel);
-    bprintf(abs, sizeof abs, "%s%s%s", s->root, *rel ? "/" : "", rel);
+    storage_printf(abs, sizeof abs, "%s%s%s", s->root, *rel ? "/" : "", rel);
     if (!w->rel || uv_fs_event_init(s->loop, &w->h) < 0) {
         free(w->rel);
         free(w);
@@ -365,7 +324,7 @@ static void note_new_file(struct storage *s, struct entry *e)
 static void scan(struct storage *s, const char *rel, bool announce)
 {
     char abs[PATH_MAX];
-    bprintf(abs, sizeof abs, "%s%s%s", s->root, *rel ? "/" : "", rel);
+    storage_printf(abs, sizeof abs, "%s%s%s", s->root, *rel ? "/" : "", rel);
     DIR *d = opendir(abs);
     if (!d)
         return;
@@ -376,10 +335,10 @@ static void scan(struct storage *s, const char *rel, bool announce)
             continue;
         char child[PATH_MAX];
         struct stat st;
-        if ((size_t)bprintf(child, sizeof child, "%s%s%s", rel, *rel ? "/" : "", de->d_name) >= STORAGE_MAX_PATH)
+        if ((size_t)storage_printf(child, sizeof child, "%s%s%s", rel, *rel ? "/" : "", de->d_name) >= STORAGE_MAX_PATH)
             continue;
         char cabs[PATH_MAX];
-        bprintf(cabs, sizeof cabs, "%s/%s", s->root, child);
+        storage_printf(cabs, sizeof cabs, "%s/%s", s->root, child);
         if (lstat(cabs, &st) < 0 || find(s, child))
             continue;
         if (S_ISDIR(st.st_mode)) {
@@ -431,8 +390,8 @@ static void appeared(struct storage *s, const char *rel, const struct stat *st)
                 scan(s, rel, false);
             events_fire(s->ev, "FolderMoved",
                         json_pack("{s:s, s:s, s:s, s:s, s:s}", "storage", "local", "source_path", from,
-                                  "source_name", base_name(from), "destination_path", rel,
-                                  "destination_name", base_name(rel)));
+                                  "source_name", storage_base_name(from), "destination_path", rel,
+                                  "destination_name", storage_base_name(rel)));
         } else {
             fire_file(s, "FileRemoved", from, "move");
             /* the analysis moves with the file */
@@ -452,9 +411,9 @@ static void appeared(struct storage *s, const char *rel, const struct stat *st)
             }
             events_fire(s->ev, "FileMoved",
                         json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:o}", "storage", "local",
-                                  "source_path", from, "source_name", base_name(from),
+                                  "source_path", from, "source_name", storage_base_name(from),
                                   "source_type", file_type(), "destination_path", rel,
-                                  "destination_name", base_name(rel), "destination_type", file_type()));
+                                  "destination_name", storage_base_name(rel), "destination_type", file_type()));
         }
         free(from);
         fire_updated(s);
@@ -508,9 +467,9 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
     if (status < 0 || !filename || filename[0] == '.' || s->destroying)
         return;
     char rel[PATH_MAX], abs[PATH_MAX];
-    if ((size_t)bprintf(rel, sizeof rel, "%s%s%s", w->rel, *w->rel ? "/" : "", filename) >= STORAGE_MAX_PATH)
+    if ((size_t)storage_printf(rel, sizeof rel, "%s%s%s", w->rel, *w->rel ? "/" : "", filename) >= STORAGE_MAX_PATH)
         return;
-    bprintf(abs, sizeof abs, "%s/%s", s->root, rel);
+    storage_printf(abs, sizeof abs, "%s/%s", s->root, rel);
     struct stat st;
     bool exists = lstat(abs, &st) == 0;
     struct entry *e = find(s, rel);
@@ -551,10 +510,10 @@ struct analysis_work {
     int rc;
 };
 
-static int mkdirs(const char *path, size_t upto)
+int storage_mkdirs(const char *path, size_t upto)
 {
     char buf[PATH_MAX];
-    bprintf(buf, sizeof buf, "%.*s", (int)upto, path);
+    storage_printf(buf, sizeof buf, "%.*s", (int)upto, path);
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/')
             continue;
@@ -588,11 +547,11 @@ static int read_cache(const char *cache, const struct stat *src, struct analysis
 static void write_cache(const char *cache, const struct stat *src, const struct analysis_result *r)
 {
     const char *slash = strrchr(cache, '/');
-    if (!slash || mkdirs(cache, (size_t)(slash - cache)) < 0)
+    if (!slash || storage_mkdirs(cache, (size_t)(slash - cache)) < 0)
         return;
     json_t *o = json_pack("{s:I, s:o}", "size", (json_int_t)src->st_size, "result", analysis_to_json(r));
     char tmp[PATH_MAX];
-    bprintf(tmp, sizeof tmp, "%s.tmp", cache);
+    storage_printf(tmp, sizeof tmp, "%s.tmp", cache);
     if (o && json_dump_file(o, tmp, JSON_COMPACT) == 0)
         rename(tmp, cache);
     else
@@ -634,14 +593,14 @@ static void analysis_after(uv_work_t *req, int status)
             }
             if (!w->from_cache)
                 events_fire(s->ev, "MetadataAnalysisFinished",
-                            json_pack("{s:s, s:s, s:s, s:o}", "name", base_name(w->rel), "path", w->rel,
+                            json_pack("{s:s, s:s, s:s, s:o}", "name", storage_base_name(w->rel), "path", w->rel,
                                       "origin", "local", "result", analysis_to_json(&w->result)));
         } else if (w->rc != 0) {
             log_warn("storage: analysing %s failed: %s", w->rel, strerror(-w->rc));
         }
     }
     free(w);
-    maybe_done(s);
+    storage_maybe_done(s);
 }
 
 static void start_analysis(struct storage *s, struct entry *e)
@@ -652,9 +611,9 @@ static void start_analysis(struct storage *s, struct entry *e)
     w->req.data = w;
     w->s = s;
     w->opt = s->opt.analysis;
-    bprintf(w->rel, sizeof w->rel, "%s", e->rel);
-    bprintf(w->abs, sizeof w->abs, "%s/%s", s->root, e->rel);
-    bprintf(w->cache, sizeof w->cache, "%s/" CACHE_DIR "/%s.json", s->root, e->rel);
+    storage_printf(w->rel, sizeof w->rel, "%s", e->rel);
+    storage_printf(w->abs, sizeof w->abs, "%s/%s", s->root, e->rel);
+    storage_printf(w->cache, sizeof w->cache, "%s/" CACHE_DIR "/%s.json", s->root, e->rel);
     /* the cache is checked here too, so a restart does not re-announce analysed files */
     struct stat st;
     struct analysis_result cached;
@@ -668,7 +627,7 @@ static void start_analysis(struct storage *s, struct entry *e)
     s->pending_work++;
     if (!fresh)
         events_fire(s->ev, "MetadataAnalysisStarted",
-                    json_pack("{s:s, s:s, s:s}", "name", base_name(e->rel), "path", e->rel, "origin", "local"));
+                    json_pack("{s:s, s:s, s:s}", "name", storage_base_name(e->rel), "path", e->rel, "origin", "local"));
 }
 
 static void on_tick(uv_timer_t *t)
@@ -696,169 +655,13 @@ static void on_tick(uv_timer_t *t)
         }
 }
 
-/* ---- uploads ---------------------------------------------------------------------------- */
-
-struct upload_work {
-    uv_work_t req;
-    struct storage *s;
-    char rel[STORAGE_MAX_PATH];
-    char root[PATH_MAX];
-    void *data;
-    size_t len;
-    bool select, print;
-    int inject;
-    storage_upload_cb cb;
-    void *ctx;
-    int rc;
-    char err[256];
-};
-
-static int write_all(int fd, const char *p, size_t len, int inject)
-{
-    while (len > 0) {
-        size_t chunk = len > (1 << 20) ? (1 << 20) : len;
-        ssize_t n = inject ? (errno = inject, -1) : write(fd, p, chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static void upload_worker(uv_work_t *req)
-{
-    struct upload_work *w = req->data;
-    char abs[PATH_MAX], dir[PATH_MAX], real[PATH_MAX], tmp[PATH_MAX];
-    int fd = -1;
-    bprintf(abs, sizeof abs, "%s/%s", w->root, w->rel);
-    const char *slash = strrchr(abs, '/');
-    bprintf(dir, sizeof dir, "%.*s", (int)(slash - abs), abs);
-    /* create missing folders, then check that the folder is still inside the storage:
-     * a symlinked folder may point anywhere */
-    if ((w->rc = mkdirs(dir, strlen(dir))) < 0) {
-        bprintf(w->err, sizeof w->err, "cannot create the folder for %s: %s", w->rel, strerror(-w->rc));
-        return;
-    }
-    if (!realpath(dir, real) || !confined(w->root, real)) {
-        w->rc = -EPERM;
-        bprintf(w->err, sizeof w->err, "%s leads outside the storage folder", w->rel);
-        return;
-    }
-    struct stat st;
-    if (lstat(abs, &st) == 0 && S_ISLNK(st.st_mode)) {
-        w->rc = -EPERM;
-        bprintf(w->err, sizeof w->err, "%s is a symbolic link; refusing to replace it", w->rel);
-        return;
-    }
-    bprintf(tmp, sizeof tmp, "%s/.upload-XXXXXX", real);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        w->rc = -errno;
-        bprintf(w->err, sizeof w->err, "cannot store %s: %s", w->rel, strerror(errno));
-        return;
-    }
-    fchmod(fd, 0644);
-    w->rc = write_all(fd, w->data, w->len, w->inject);
-    if (w->rc == 0 && fsync(fd) < 0)
-        w->rc = -errno;
-    if (close(fd) < 0 && w->rc == 0)
-        w->rc = -errno;
-    if (w->rc == 0) {
-        char final[PATH_MAX];
-        bprintf(final, sizeof final, "%s/%s", real, base_name(w->rel));
-        if (rename(tmp, final) < 0)
-            w->rc = -errno;
-    }
-    if (w->rc < 0) {
-        unlink(tmp);
-        if (w->rc == -ENOSPC || w->rc == -EDQUOT)
-            bprintf(w->err, sizeof w->err, "disk full: %s was not stored", w->rel);
-        else
-            bprintf(w->err, sizeof w->err, "cannot store %s: %s", w->rel, strerror(-w->rc));
-        return;
-    }
-    int dfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-}
-
-static void upload_after(uv_work_t *req, int status)
-{
-    struct upload_work *w = req->data;
-    struct storage *s = w->s;
-    s->pending_work--;
-    if (status < 0 && w->rc == 0) {
-        w->rc = status;
-        bprintf(w->err, sizeof w->err, "upload of %s cancelled", w->rel);
-    }
-    if (w->rc == 0 && !s->destroying) {
-        log_info("storage: stored %s (%zu bytes)", w->rel, w->len);
-        events_fire(s->ev, "Upload",
-                    json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b}", "name", base_name(w->rel), "path", w->rel,
-                              "target", "local", "select", w->select, "print", w->print,
-                              "effective_select", w->select || w->print, "effective_print", w->print));
-    } else if (w->rc != 0) {
-        log_warn("storage: %s", w->err);
-    }
-    if (w->cb)
-        w->cb(w->ctx, w->rc, w->rel, w->err);
-    free(w->data);
-    free(w);
-    maybe_done(s);
-}
-
-int storage_upload(struct storage *s, const char *rel, const void *data, size_t len,
-                   bool select, bool print, storage_upload_cb cb, void *ctx,
-                   char *err, size_t errsz)
-{
-    int rc = storage_check_path(rel, err, errsz);
-    if (rc < 0)
-        return rc;
-    if ((long long)len > s->opt.max_upload_size) {
-        bprintf(err, errsz, "%s is %zu bytes, over the upload limit of %lld bytes", rel, len,
-                 s->opt.max_upload_size);
-        return -EFBIG;
-    }
-    struct upload_work *w = calloc(1, sizeof *w);
-    if (!w || !(w->data = malloc(len ? len : 1))) {
-        free(w);
-        bprintf(err, errsz, "out of memory");
-        return -ENOMEM;
-    }
-    memcpy(w->data, data, len);
-    w->req.data = w;
-    w->s = s;
-    w->len = len;
-    w->select = select;
-    w->print = print;
-    w->inject = s->opt.inject_write_error;
-    w->cb = cb;
-    w->ctx = ctx;
-    bprintf(w->rel, sizeof w->rel, "%s", rel);
-    bprintf(w->root, sizeof w->root, "%s", s->root);
-    rc = uv_queue_work(s->loop, &w->req, upload_worker, upload_after);
-    if (rc < 0) {
-        free(w->data);
-        free(w);
-        bprintf(err, errsz, "cannot queue the upload: %s", uv_strerror(rc));
-        return rc;
-    }
-    s->pending_work++;
-    return 0;
-}
-
 /* ---- life cycle --------------------------------------------------------------------------------- */
 
 int storage_create(struct storage **out, uv_loop_t *loop, struct events *ev,
                    const struct storage_options *opt)
 {
     *out = NULL;
-    if (mkdirs(opt->folder, strlen(opt->folder)) < 0) {
+    if (storage_mkdirs(opt->folder, strlen(opt->folder)) < 0) {
         int rc = -errno;
         log_error("storage: cannot create %s: %s", opt->folder, strerror(errno));
         return rc ? rc : -EIO;
@@ -894,7 +697,7 @@ static void on_tick_closed(uv_handle_t *h)
 {
     struct storage *s = h->data;
     s->open_handles--;
-    maybe_done(s);
+    storage_maybe_done(s);
 }
 
 void storage_destroy(struct storage *s, void (*done)(void *ctx), void *ctx)

@@ -205,10 +205,16 @@ void publisher_set_settings(struct publisher *p, const struct publisher_settings
     p->state_last = NULL;
 }
 
-void publisher_set_model_source(struct publisher *p, const struct printer_model *(*fn)(void *ctx), void *ctx)
+void publisher_set_sources(struct publisher *p, struct printer *printer, struct job *job)
 {
-    p->model_fn = fn;
-    p->model_ctx = ctx;
+    p->printer = printer;
+    p->job = job;
+}
+
+/* The job's part of the state, in v, or NULL when no file is selected. */
+static const struct job_view *job_view_of(const struct publisher *p, struct job_view *v)
+{
+    return p->job && job_fill_view(p->job, v) ? v : NULL;
 }
 
 static void send_kind(struct publisher *p, const char *topic, const char *payload, enum publisher_kind kind,
@@ -300,13 +306,13 @@ static void publish_state(struct publisher *p, bool force)
 {
     char topic[PUBLISHER_MAX_TOPIC];
     p->state_dirty = false;
-    if (!p->model_fn || publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.state_topic, "", "") < 0)
+    if (!p->printer || publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.state_topic, "", "") < 0)
         return;
-    const struct printer_model *m = p->model_fn(p->model_ctx);
-    if (!m)
-        return;
+    const struct printer_model *m = printer_get_model(p->printer);
+    struct job_view jv;
+    const struct job_view *job = job_view_of(p, &jv);
     /* compare without the time stamp: an unchanged state is not news */
-    char *body = statetopic_json(m, p->job, p->s.temperature_decimals, NULL, 0);
+    char *body = statetopic_json(m, job, p->s.temperature_decimals, NULL, 0);
     if (!body)
         return;
     if (!force && p->state_last && strcmp(body, p->state_last) == 0) {
@@ -316,7 +322,7 @@ static void publish_state(struct publisher *p, bool force)
     free(p->state_last);
     p->state_last = body;
     p->state_at = now_s(p);
-    publish_owned(p, topic, statetopic_json(m, p->job, p->s.temperature_decimals, p->s.timestamp_field,
+    publish_owned(p, topic, statetopic_json(m, job, p->s.temperature_decimals, p->s.timestamp_field,
                                             (long long)time(NULL)), PUBLISHER_STATE, NULL);
 }
 
@@ -348,10 +354,9 @@ void publisher_publish_progress(struct publisher *p, const char *location, const
     if (publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.progress_topic, "progress", "printing") < 0)
         return;
     json_t *pd = NULL;
-    if (p->s.printer_data && p->model_fn) {
-        const struct printer_model *m = p->model_fn(p->model_ctx);
-        if (m)
-            pd = statetopic_printer_data(m, p->job);
+    if (p->s.printer_data && p->printer) {
+        struct job_view jv;
+        pd = statetopic_printer_data(printer_get_model(p->printer), job_view_of(p, &jv));
     }
     free(p->progress_last);
     p->progress_last = publisher_progress_json(location, path, progress, pd, p->s.timestamp_field,
@@ -360,6 +365,29 @@ void publisher_publish_progress(struct publisher *p, const char *location, const
     p->progress_from_job = true;
     if (p->progress_last)
         send_kind(p, topic, p->progress_last, PUBLISHER_PROGRESS_PRINTING, NULL);
+}
+
+void publisher_publish_slicing_progress(struct publisher *p, const char *slicer, const char *stl, const char *gcode,
+                                        int progress)
+{
+    char topic[PUBLISHER_MAX_TOPIC];
+    if (publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.progress_topic, "progress", "slicing") < 0)
+        return;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "slicer", slicer, "source_location", "local",
+                          "source_path", stl, "destination_location", "local", "destination_path", gcode,
+                          "progress", progress);
+    if (o && json_object_set_new(o, p->s.timestamp_field, json_integer((long long)time(NULL))) == 0)
+        publish_owned(p, topic, pyjson_dumps(o), PUBLISHER_PROGRESS_SLICING, NULL);
+    json_decref(o);
+}
+
+/* ---- camera ----------------------------------------------------------------------------- */
+
+void publisher_publish_camera(struct publisher *p, const void *image, size_t len)
+{
+    char topic[PUBLISHER_MAX_TOPIC];
+    if (p->mqtt && publisher_topic(topic, sizeof topic, p->s.base_topic, "camera", "", "") > 0)
+        mqtt_publish(p->mqtt, topic, image, len, 0, false, false);
 }
 
 /* ---- connects -------------------------------------------------------------------------- */

@@ -32,7 +32,7 @@ drill_check_record() {
 
 # drill_wait_streamed TIMEOUT: the daemon's end-of-stream summary line.
 drill_wait_streamed() {
-  pb_wait_for_line "$PB_DIR/daemon.log" "printer: streamed .*: [0-9]+ lines in" "$1" ||
+  pb_wait_for_line "$PB_DIR/daemon.log" "job: streamed .*: [0-9]+ lines in" "$1" ||
     pb_fail "the print did not finish within $1 s"
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # drill_firmware_reset.sh: the firmware resets in the middle of a print (brown-out, watchdog:
-# "start" again). The daemon publishes PrinterReset {"idle": false}, stops sending the
-# print to a printer that forgot it (no line after the reset belongs to the old print, so
+# "start" again). The daemon publishes PrinterReset {"idle": false}, ends the print
+# (PrintFailed), stops sending it to a printer that forgot it (no line after the reset belongs to the old print, so
 # nothing half-printed is continued blind), and ends up OPERATIONAL, not stuck in PRINTING.
 set -u
 . "$(dirname "$0")/../it/lib.sh"
@@ -17,8 +17,13 @@ pb_start_sim --fast --ok-delay-ms 1 --reset-after 1000 --record "$RECORD"
 pb_protocol_config "$PB_DIR/pb.conf"
 pb_start_daemon "$PB_DIR/pb.conf" --print "$GCODE"
 pb_expect_line "$LIVE" '^octoprint/event/PrinterReset r=0 q=0 \{"idle": false' "$(pb_t 30)" "PrinterReset during the print"
-mark=$(pb_count "$LIVE")
-pb_wait_for_line "$LIVE" '"state_id": "OPERATIONAL"' "$(pb_t 30)" "$((mark - 3))" ||
+pb_expect_line "$LIVE" '^octoprint/event/PrintFailed ' "$(pb_t 10)" "the print reported as ended"
+last_state() { grep '^octoprint/event/PrinterStateChanged ' "$LIVE" | tail -n 1; }
+for _ in $(seq 1 $((10 * $(pb_t 30)))); do
+  last_state | grep -q '"state_id": "OPERATIONAL"' && break
+  sleep 0.1
+done
+last_state | grep -q '"state_id": "OPERATIONAL"' ||
   pb_fail "not OPERATIONAL again after the reset: $(grep PrinterStateChanged "$LIVE" | tail -n 3 | cut -c1-120)"
 sleep 2
 last=$(grep '^octoprint/event/PrinterStateChanged ' "$LIVE" | tail -n 1)

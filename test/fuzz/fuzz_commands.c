@@ -16,12 +16,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     memset(&c, 0, sizeof c);
     if (commands_decode(topic, payload, plen, &c, err, sizeof err) == 0) {
-        (void)commands_allowed(&c, PRINTER_PRINTING, err, sizeof err);
-        (void)commands_allowed(&c, PRINTER_OPERATIONAL, err, sizeof err);
+        (void)commands_check_state(&c, PRINTER_PRINTING, err, sizeof err);
+        (void)commands_check_state(&c, PRINTER_OPERATIONAL, err, sizeof err);
         char *allow[] = { "G1", "M10*", NULL }, *deny[] = { "M112", NULL }, *none[] = { NULL };
         for (size_t i = 0; i < c.nlines; i++) {
-            (void)commands_gcode_permitted(c.lines[i], allow, deny, err, sizeof err);
-            (void)commands_gcode_permitted(c.lines[i], none, none, err, sizeof err);
+            (void)commands_check_gcode(c.lines[i], allow, deny, err, sizeof err);
+            (void)commands_check_gcode(c.lines[i], none, none, err, sizeof err);
         }
     }
     commands_command_free(&c);

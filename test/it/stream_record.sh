@@ -22,9 +22,9 @@ pb_start_daemon "$PB_DIR/pb.conf" --print "$GCODE"
 
 # the stream ends with a summary line; allow 1.5 s per lost ok plus ~1 ms per line
 limit=$(pb_t $(( 60 + LINES / 1000 + LINES / 400 )))
-pb_wait_for_line "$PB_DIR/daemon.log" "printer: streamed .*: [0-9]+ lines in" "$limit" ||
+pb_wait_for_line "$PB_DIR/daemon.log" "job: streamed .*: [0-9]+ lines in" "$limit" ||
   pb_fail "the stream of $LINES lines did not finish within $limit s; last log lines: $(tail -n 5 "$PB_DIR/daemon.log")"
-summary=$(grep -E -m1 "printer: streamed .*: [0-9]+ lines in" "$PB_DIR/daemon.log")
+summary=$(grep -E -m1 "job: streamed .*: [0-9]+ lines in" "$PB_DIR/daemon.log")
 pb_log "$summary"
 sleep 0.5   # the simulator flushes its record after every loop iteration
 pb_stop_daemon TERM

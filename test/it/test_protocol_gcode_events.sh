@@ -19,8 +19,13 @@ sed -i 's/^printer: {/printer: { blocked_commands = "M0 M1";/' "$PB_DIR/pb.conf"
 pb_start_daemon "$PB_DIR/pb.conf" --print "$GCODE"
 pb_expect_line "$LIVE" '^octoprint/event/Alert ' "$(pb_t 30)" "the Alert of the file's M300"
 
-# what the subscriber saw, timestamps normalised, in order, without state/connection chatter
-got=$(pb_lines "$LIVE" | grep -Ev 'event/(Startup|PrinterStateChanged|Connecting|Connected|FirmwareData|PositionUpdate) ' |
+# --print is a job like any other: it is announced, and it ends
+pb_expect_line "$LIVE" '^octoprint/event/PrintStarted r=0 q=[01] \{"name": "z.gcode", "path": "[^"]*/z.gcode", "origin": "local", "size": 72, ' \
+  "$(pb_t 10)" "PrintStarted of the --print file"
+pb_expect_line "$LIVE" '^octoprint/event/PrintDone r=0 q=[01] \{"name": "z.gcode", ' "$(pb_t 10)" "PrintDone of the --print file"
+
+# what the subscriber saw, timestamps normalised, in order, without state, connection and job chatter
+got=$(pb_lines "$LIVE" | grep -Ev 'event/(Startup|PrinterStateChanged|Connecting|Connected|FirmwareData|PositionUpdate|FileSelected|PrintStarted|PrintDone|ChartMarked) ' |
       sed -E 's/, "_timestamp": [0-9]+\}$/}/; s/^octoprint\/event\/([A-Za-z]+) r=[01] q=[0-9] /\1 /')
 # (retain flags are the publisher's contract, tested with it)
 want='Home {"_event": "Home"}
