@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 #include "printbridge/serial.h"
-#include "sim/sim.h"
+#include "sim/control.h"
+#include "sim/firmware.h"
 
 static struct sim_options opt;
 static struct sim_fw *fw;

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "sim/sim_gcode.h"
+#include "sim/gcode.h"
 
 static struct sim_gcode_line split(const char *s)
 {

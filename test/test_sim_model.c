@@ -7,9 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sim/sim_flavor.h"
-#include "sim/sim_heater.h"
-#include "sim/sim_sd.h"
+#include "sim/cap.h"
+#include "sim/flavor.h"
+#include "sim/heater.h"
+#include "sim/sd.h"
 
 /* ---- heater ---- */
 

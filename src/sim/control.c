@@ -2,7 +2,7 @@
  * socket, so a test or a demo can make the printer misbehave at a chosen moment. This file
  * only interprets a line against the firmware; the socket itself lives in main.c. The
  * command list is in sim_options_usage (options.c) and in the "help" reply below. */
-#include "sim.h"
+#include "control.h"
 
 #include <ctype.h>
 #include <math.h>

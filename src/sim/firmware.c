@@ -1,4 +1,4 @@
-/* firmware.c: the simulated printer firmware (see sim.h). It owns everything a Marlin board
+/* firmware.c: the simulated printer firmware (see firmware.h). It owns everything a Marlin board
  * keeps between two bytes on the wire:
  *
  *   received bytes -> line assembler -> emergency parser (M112/M108/M410/M876 act at arrival)
@@ -10,7 +10,7 @@
  * plus the heaters, the motion planner (a ring of move end times), autoreports, the SD card
  * and the seeded faults. Time only enters through the now_ms arguments, so the core runs
  * under a fake clock in tests. Output is appended to one buffer the I/O layer drains. */
-#include "sim.h"
+#include "firmware.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,10 +23,11 @@
 #include <unistd.h>
 
 #include "printbridge/serial.h"
-#include "sim_flavor.h"
-#include "sim_gcode.h"
-#include "sim_heater.h"
-#include "sim_sd.h"
+#include "cap.h"
+#include "flavor.h"
+#include "gcode.h"
+#include "heater.h"
+#include "sd.h"
 
 #define LINE_MAX_LEN    FRAMING_MAX_LINE
 #define REPORT_MAX      2048
@@ -40,6 +41,7 @@
 #define HEAT_POLL_MS    50
 #define DEFAULT_FEED    1500.0        /* mm/min, Marlin's 25 mm/s */
 #define MAX_WAIT_MS     86400000.0    /* longest dwell or move: a day (keeps casts defined) */
+#define PLANNER_SLOTS   16            /* Marlin's BLOCK_BUFFER_SIZE */
 
 enum fault_bits { FAULT_KILL = 1, FAULT_RESET = 2, FAULT_HANGUP = 4 };
 
@@ -110,7 +112,7 @@ struct sim_fw {
     double pos[4];
     bool relative, e_relative;
     double feed;
-    double plan[SIM_PLANNER_SLOTS];    /* end times (ms) of planned moves, oldest first */
+    double plan[PLANNER_SLOTS];    /* end times (ms) of planned moves, oldest first */
     int plan_head, plan_len;
 
     int busy_ms;
@@ -243,7 +245,7 @@ static void emitf(struct sim_fw *fw, const char *fmt, ...)
 static void plan_prune(struct sim_fw *fw, int64_t now)
 {
     while (fw->plan_len > 0 && fw->plan[fw->plan_head] <= (double)now) {
-        fw->plan_head = (fw->plan_head + 1) % SIM_PLANNER_SLOTS;
+        fw->plan_head = (fw->plan_head + 1) % PLANNER_SLOTS;
         fw->plan_len--;
     }
 }
@@ -252,13 +254,13 @@ static double plan_last_end(const struct sim_fw *fw)
 {
     if (fw->plan_len == 0)
         return 0;
-    return fw->plan[(fw->plan_head + fw->plan_len - 1) % SIM_PLANNER_SLOTS];
+    return fw->plan[(fw->plan_head + fw->plan_len - 1) % PLANNER_SLOTS];
 }
 
 static void plan_push(struct sim_fw *fw, double ms, int64_t now)
 {
     double start = fmax((double)now, plan_last_end(fw));
-    fw->plan[(fw->plan_head + fw->plan_len) % SIM_PLANNER_SLOTS] = start + ms;
+    fw->plan[(fw->plan_head + fw->plan_len) % PLANNER_SLOTS] = start + ms;
     fw->plan_len++;
 }
 
@@ -314,7 +316,7 @@ static void emit_ok(struct sim_fw *fw, const struct sim_cmd *c, const char *payl
         int n = snprintf(line, sizeof line, "ok");
         if (c && c->numbered)
             n += snprintf(line + n, sizeof line - (size_t)n, " N%ld", c->n);
-        snprintf(line + n, sizeof line - (size_t)n, " P%d B%d", SIM_PLANNER_SLOTS - fw->plan_len - 1,
+        snprintf(line + n, sizeof line - (size_t)n, " P%d B%d", PLANNER_SLOTS - fw->plan_len - 1,
                  fw->opt.buffer - fw->cmd_count);
     } else if (fw->opt.flavor == SIM_FLAVOR_REPETIER && c && c->numbered) {
         snprintf(line, sizeof line, "ok %ld", c->n);
@@ -1104,7 +1106,7 @@ static bool exec_progress(struct sim_fw *fw, int64_t now)
     struct sim_exec *ex = &fw->ex;
     plan_prune(fw, now);
     if (ex->move_pending) {
-        if (fw->plan_len >= SIM_PLANNER_SLOTS - 1)     /* Marlin's ring keeps one slot free */
+        if (fw->plan_len >= PLANNER_SLOTS - 1)     /* Marlin's ring keeps one slot free */
             goto blocked;
         plan_push(fw, ex->move_ms, now);
         ex->move_pending = false;

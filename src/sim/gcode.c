@@ -1,8 +1,8 @@
-/* gcode.c: the simulated firmware's reading of one received line (see sim_gcode.h): the
+/* gcode.c: the simulated firmware's reading of one received line (see gcode.h): the
  * N/checksum frame, Marlin's verdict on it, the command word and its parameters. Numbers are
  * parsed by hand because strtod would also accept exponents ("X1E5"), hex and "inf", which a
  * G-code parameter never is. */
-#include "sim_gcode.h"
+#include "gcode.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -17,8 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sim.h"
-#include "sim_link.h"
+#include "control.h"
+#include "firmware.h"
+#include "link.h"
 
 #define MAX_CLIENTS   8
 #define CLIENT_IN_MAX 4096

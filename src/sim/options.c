@@ -1,7 +1,7 @@
 /* options.c: printbridge-sim's command line, its validation and its --help text. The help
  * text is the simulator's manual: every option, the control commands, the record rule and
  * examples, so keep it in step with the behaviour. */
-#include "sim.h"
+#include "options.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -11,30 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const flavor_names[] = {
-    [SIM_FLAVOR_MARLIN] = "marlin",
-    [SIM_FLAVOR_PRUSA] = "prusa",
-    [SIM_FLAVOR_RRF] = "reprapfirmware",
-    [SIM_FLAVOR_SMOOTHIE] = "smoothie",
-    [SIM_FLAVOR_REPETIER] = "repetier",
-};
-
-int sim_flavor_parse(const char *name)
-{
-    for (size_t i = 0; i < sizeof flavor_names / sizeof *flavor_names; i++)
-        if (strcasecmp(name, flavor_names[i]) == 0)
-            return (int)i;
-    if (strcasecmp(name, "rrf") == 0)
-        return SIM_FLAVOR_RRF;
-    if (strcasecmp(name, "smoothieware") == 0)
-        return SIM_FLAVOR_SMOOTHIE;
-    return -1;
-}
-
-const char *sim_flavor_name(enum sim_flavor f)
-{
-    return (unsigned)f < sizeof flavor_names / sizeof *flavor_names ? flavor_names[f] : "?";
-}
+#include "cap.h"
+#include "flavor.h"
 
 void sim_options_init(struct sim_options *o)
 {

@@ -1,8 +1,8 @@
-/* sd.c: the simulated SD card's directory (see sim_sd.h): scanning the folder, the 8.3 short
+/* sd.c: the simulated SD card's directory (see sd.h): scanning the folder, the 8.3 short
  * names a FAT card would show, lookups by either name, and the M20 line format. Hosts meet
  * short names on real Marlin boards (upload "benchy.gcode", list "BENCHY~1.GCO"), so the
  * simulator shows them too. */
-#include "sim_sd.h"
+#include "sd.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -1,4 +1,4 @@
-/* sim_sd.h: the simulated SD card, a host folder seen through FAT eyes.
+/* sd.h: the simulated SD card, a host folder seen through FAT eyes.
  *
  * Every regular, non-hidden file at the top of the folder is on the card. Like FAT, each file
  * has a short 8.3 name: the file name itself (upper-cased; lower-cased for the Prusa flavor)

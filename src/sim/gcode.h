@@ -1,4 +1,4 @@
-/* sim_gcode.h: how the simulated firmware reads a received line. Pure functions.
+/* gcode.h: how the simulated firmware reads a received line. Pure functions.
  *
  * A line is "[N<n> ]<command>[*<checksum>]". The validation rules are Marlin's (serial-protocol
  * section 5 and 7): the line number is checked first (M110 excepted), then the presence and
