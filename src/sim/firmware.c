@@ -22,14 +22,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "printbridge/serial.h"
 #include "cap.h"
 #include "flavor.h"
 #include "gcode.h"
 #include "heater.h"
+#include "rx.h"
 #include "sd.h"
 
-#define LINE_MAX_LEN    FRAMING_MAX_LINE
+#define LINE_MAX_LEN    SIM_RX_LINE_MAX
 #define REPORT_MAX      2048
 #define PENDING_LIMIT   (1u << 20)    /* unprocessed input before reading pauses */
 #define OUTPUT_SOFT_MAX (1u << 20)    /* queued output before execution pauses */
@@ -88,7 +88,7 @@ struct sim_fw {
     size_t out_len, out_head, out_cap;
     unsigned long out_dropped;
 
-    struct framing_reader reader;
+    struct sim_rx rx;
     int64_t feed_now;              /* the clock of the current sim_fw_feed call */
     char *pend;
     size_t pend_len, pend_head, pend_cap, pend_lines;
@@ -380,7 +380,7 @@ static bool sd_next_line(struct sim_fw *fw, char *out)
             return false;
         if (overflow)
             continue;
-        if (framing_strip_comment(out) > 0)
+        if (sim_gcode_strip_comment(out) > 0)
             return true;
         if (c == EOF)
             return false;
@@ -460,7 +460,7 @@ static void queues_clear(struct sim_fw *fw)
     fw->cmd_head = fw->cmd_count = fw->sd_inflight = 0;
     memset(&fw->ex, 0, sizeof fw->ex);
     fw->ex.heater = -1;
-    framing_reader_init(&fw->reader);
+    sim_rx_reset(&fw->rx);
 }
 
 /* ---- kill, reset, runaway ---- */
@@ -1196,7 +1196,7 @@ static void intake_host_line(struct sim_fw *fw, const char *raw)
     fw->last_n = sim_gcode_new_last_n(&l, fw->last_n);
     memcpy(c->text, l.cmd, l.cmd_len);
     c->text[l.cmd_len] = '\0';
-    framing_strip_comment(c->text);
+    sim_gcode_strip_comment(c->text);
     c->n = l.n;
     c->numbered = l.has_n;
     fw->cmd_count++;
@@ -1457,7 +1457,7 @@ void sim_fw_feed(struct sim_fw *fw, const char *data, size_t n, int64_t now_ms)
     if (fw->hangup)
         return;
     fw->feed_now = now_ms;
-    framing_reader_feed(&fw->reader, data, n, on_received_line, fw);
+    sim_rx_feed(&fw->rx, data, n, on_received_line, fw);
 }
 
 void sim_fw_run(struct sim_fw *fw, int64_t now_ms)
