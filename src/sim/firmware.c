@@ -16,11 +16,14 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "printbridge/base.h"
 
 #include "cap.h"
 #include "flavor.h"
@@ -84,14 +87,14 @@ struct sim_fw {
     bool cap[SIM_CAP_COUNT];
     FILE *record;
 
-    char *out;
-    size_t out_len, out_head, out_cap;
+    struct strbuf out;             /* replies; the first out_head bytes are written already */
+    size_t out_head;
     unsigned long out_dropped;
 
     struct sim_rx rx;
     int64_t feed_now;              /* the clock of the current sim_fw_feed call */
-    char *pend;
-    size_t pend_len, pend_head, pend_cap, pend_lines;
+    struct strbuf pend;            /* received lines, each ended by a NUL; oldest at pend_head */
+    size_t pend_head, pend_lines;
 
     struct sim_cmd *cmds;
     int cmd_head, cmd_count, sd_inflight;
@@ -164,35 +167,38 @@ static int64_t clamp_ms(double ms)
     return ms <= 0 ? 0 : ms >= MAX_WAIT_MS ? (int64_t)MAX_WAIT_MS : (int64_t)ms;
 }
 
+/* ---- the two queues of bytes: a strbuf consumed from the front ---- */
+
+/* When appending n bytes would make b grow, the bytes already consumed (before *head) are
+ * dropped first, so a queue drained as fast as it fills never grows. */
+static void queue_reclaim(struct strbuf *b, size_t *head, size_t n)
+{
+    if (*head == 0 || b->len + n < b->cap)
+        return;
+    memmove(b->s, b->s + *head, b->len - *head);
+    b->len -= *head;
+    b->s[b->len] = '\0';
+    *head = 0;
+}
+
+static void queue_clear(struct strbuf *b, size_t *head)
+{
+    b->len = *head = 0;
+    if (b->s)
+        b->s[0] = '\0';
+}
+
 /* ---- output ---- */
 
 static void out_append(struct sim_fw *fw, const char *data, size_t n)
 {
-    if (fw->out_len - fw->out_head + n > OUTPUT_HARD_MAX) {
+    if (fw->out.len - fw->out_head + n > OUTPUT_HARD_MAX) {
         fw->out_dropped++;
         return;
     }
-    if (fw->out_len + n > fw->out_cap) {
-        if (fw->out_head > 0) {
-            memmove(fw->out, fw->out + fw->out_head, fw->out_len - fw->out_head);
-            fw->out_len -= fw->out_head;
-            fw->out_head = 0;
-        }
-        if (fw->out_len + n > fw->out_cap) {
-            size_t cap = fw->out_cap ? fw->out_cap : 4096;
-            while (cap < fw->out_len + n)
-                cap *= 2;
-            char *grown = realloc(fw->out, cap);
-            if (!grown) {
-                fw->out_dropped++;
-                return;
-            }
-            fw->out = grown;
-            fw->out_cap = cap;
-        }
-    }
-    memcpy(fw->out + fw->out_len, data, n);
-    fw->out_len += n;
+    queue_reclaim(&fw->out, &fw->out_head, n);
+    if (strbuf_put(&fw->out, data, n) != 0)
+        fw->out_dropped++;
 }
 
 /* Noise on the way back: a line of 1-16 bytes that may hold NUL, control bytes and invalid
@@ -397,43 +403,33 @@ static bool sd_card_ready(struct sim_fw *fw)
 
 /* ---- queues ---- */
 
+/* Queues a received line with its NUL; out of memory, the line is lost like a UART overrun. */
 static void pend_push(struct sim_fw *fw, const char *line, size_t len)
 {
-    if (fw->pend_len + len + 1 > fw->pend_cap) {
-        if (fw->pend_head > 0) {
-            memmove(fw->pend, fw->pend + fw->pend_head, fw->pend_len - fw->pend_head);
-            fw->pend_len -= fw->pend_head;
-            fw->pend_head = 0;
-        }
-        if (fw->pend_len + len + 1 > fw->pend_cap) {
-            size_t cap = fw->pend_cap ? fw->pend_cap : 4096;
-            while (cap < fw->pend_len + len + 1)
-                cap *= 2;
-            char *grown = realloc(fw->pend, cap);
-            if (!grown)
-                return;
-            fw->pend = grown;
-            fw->pend_cap = cap;
-        }
+    struct strbuf *b = &fw->pend;
+    queue_reclaim(b, &fw->pend_head, len + 1);
+    size_t before = b->len;
+    if (strbuf_put(b, line, len) != 0 || strbuf_put(b, "", 1) != 0) {
+        b->len = before;
+        if (b->s)
+            b->s[before] = '\0';
+        return;
     }
-    memcpy(fw->pend + fw->pend_len, line, len);
-    fw->pend[fw->pend_len + len] = '\0';
-    fw->pend_len += len + 1;
     fw->pend_lines++;
 }
 
 static const char *pend_peek(const struct sim_fw *fw)
 {
-    return fw->pend_lines ? fw->pend + fw->pend_head : NULL;
+    return fw->pend_lines ? fw->pend.s + fw->pend_head : NULL;
 }
 
 static void pend_pop(struct sim_fw *fw)
 {
-    size_t len = strlen(fw->pend + fw->pend_head);
+    size_t len = strlen(fw->pend.s + fw->pend_head);
     fw->pend_head += len + 1;
     fw->pend_lines--;
     if (fw->pend_lines == 0)
-        fw->pend_head = fw->pend_len = 0;
+        queue_clear(&fw->pend, &fw->pend_head);
 }
 
 static struct sim_cmd *cmd_tail_slot(struct sim_fw *fw)
@@ -456,7 +452,8 @@ static void cmd_pop(struct sim_fw *fw)
 
 static void queues_clear(struct sim_fw *fw)
 {
-    fw->pend_head = fw->pend_len = fw->pend_lines = 0;
+    queue_clear(&fw->pend, &fw->pend_head);
+    fw->pend_lines = 0;
     fw->cmd_head = fw->cmd_count = fw->sd_inflight = 0;
     memset(&fw->ex, 0, sizeof fw->ex);
     fw->ex.heater = -1;
@@ -1252,7 +1249,7 @@ static void sd_check_done(struct sim_fw *fw, int64_t now)
 
 static bool output_congested(const struct sim_fw *fw)
 {
-    return fw->out_len - fw->out_head > OUTPUT_SOFT_MAX;
+    return fw->out.len - fw->out_head > OUTPUT_SOFT_MAX;
 }
 
 static void execute(struct sim_fw *fw, int64_t now)
@@ -1327,6 +1324,7 @@ struct sim_fw *sim_fw_create(const struct sim_options *o, char *err, size_t errs
         return NULL;
     }
     fw->opt = *o;
+    fw->out.max = fw->pend.max = SIZE_MAX;
     if (fw->opt.extruders < 1 || fw->opt.extruders > SIM_MAX_EXTRUDERS) {
         snprintf(err, errsz, "extruders must be 1..%d", SIM_MAX_EXTRUDERS);
         goto fail;
@@ -1383,8 +1381,8 @@ void sim_fw_destroy(struct sim_fw *fw)
     if (fw->record)
         fclose(fw->record);
     free(fw->cmds);
-    free(fw->out);
-    free(fw->pend);
+    free(fw->out.s);
+    free(fw->pend.s);
     free(fw);
 }
 
@@ -1534,26 +1532,26 @@ int64_t sim_fw_next_deadline(const struct sim_fw *fw, int64_t now_ms)
 
 bool sim_fw_wants_input(const struct sim_fw *fw)
 {
-    return fw->pend_len - fw->pend_head < PENDING_LIMIT;
+    return fw->pend.len - fw->pend_head < PENDING_LIMIT;
 }
 
 const char *sim_fw_output(const struct sim_fw *fw, size_t *len)
 {
-    *len = fw->out_len - fw->out_head;
-    return fw->out + fw->out_head;
+    *len = fw->out.len - fw->out_head;
+    return fw->out.s ? fw->out.s + fw->out_head : "";
 }
 
 void sim_fw_consume_output(struct sim_fw *fw, size_t n)
 {
-    size_t avail = fw->out_len - fw->out_head;
+    size_t avail = fw->out.len - fw->out_head;
     fw->out_head += n < avail ? n : avail;
-    if (fw->out_head == fw->out_len)
-        fw->out_head = fw->out_len = 0;
+    if (fw->out_head == fw->out.len)
+        queue_clear(&fw->out, &fw->out_head);
 }
 
 void sim_fw_discard_output(struct sim_fw *fw)
 {
-    fw->out_head = fw->out_len = 0;
+    queue_clear(&fw->out, &fw->out_head);
 }
 
 bool sim_fw_hangup_requested(const struct sim_fw *fw)
