@@ -88,8 +88,8 @@ static char *read_file(const char *path)
 static void boot(void)
 {
     char err[256];
-    fw = sim_fw_create(&opt, err, sizeof err);
-    ck_assert_msg(fw != NULL, "sim_fw_create: %s", err);
+    int rc = sim_fw_create(&fw, &opt, err, sizeof err);
+    ck_assert_msg(rc == 0 && fw != NULL, "sim_fw_create: %s", err);
     sim_fw_boot(fw, now);
     sim_fw_run(fw, now);
 }

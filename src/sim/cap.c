@@ -1,6 +1,7 @@
 /* cap.c: the capability table M115 reports (see cap.h). */
 #include "cap.h"
 
+#include <errno.h>
 #include <strings.h>
 
 static const struct {
@@ -44,7 +45,7 @@ int sim_cap_lookup(const char *name)
     for (int i = 0; i < SIM_CAP_COUNT; i++)
         if (strcasecmp(cap_table[i].name, name) == 0)
             return i;
-    return -1;
+    return -ENOENT;
 }
 
 bool sim_cap_default(enum sim_cap cap, const struct sim_options *o)

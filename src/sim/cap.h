@@ -8,7 +8,7 @@
 #include "options.h"
 
 const char *sim_cap_name(enum sim_cap cap);
-/* Returns the capability called name (case-insensitive), or -1. */
+/* Returns the capability called name (case-insensitive), or -ENOENT. */
 int sim_cap_lookup(const char *name);
 /* The capability's value when --cap does not set it. */
 bool sim_cap_default(enum sim_cap cap, const struct sim_options *o);

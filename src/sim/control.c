@@ -5,6 +5,7 @@
 #include "control.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ static int hex_digit(char c)
         return c - 'a' + 10;
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
-    return -1;
+    return -EINVAL;
 }
 
 int sim_control_unescape(const char *src, char *out, size_t outsz)
@@ -40,19 +41,19 @@ int sim_control_unescape(const char *src, char *out, size_t outsz)
             case 'e': c = 0x1b; break;
             case '0': c = '\0'; break;
             case 'x': {
-                int hi = hex_digit(p[1]), lo = hi >= 0 ? hex_digit(p[2]) : -1;
+                int hi = hex_digit(p[1]), lo = hi >= 0 ? hex_digit(p[2]) : -EINVAL;
                 if (lo < 0)
-                    return -1;
+                    return -EINVAL;
                 c = (char)(hi * 16 + lo);
                 p += 2;
                 break;
             }
             default:
-                return -1;
+                return -EINVAL;
             }
         }
         if (n >= outsz)
-            return -1;
+            return -ENOSPC;
         out[n++] = c;
     }
     return (int)n;

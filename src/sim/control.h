@@ -18,8 +18,8 @@ enum sim_control_effect {
  * reply and returns what the I/O layer must do besides. */
 enum sim_control_effect sim_control_execute(struct sim_fw *fw, const char *line, int64_t now_ms,
                                             char *reply, size_t replysz);
-/* Decodes \\, \n, \r, \t, \e and \xNN in src into out; returns the length (out is not
- * NUL-terminated beyond it), or -1 if out is too small or an escape is malformed. */
+/* Decodes \\, \n, \r, \t, \e, \0 and \xNN in src into out; returns the length (out is not
+ * NUL-terminated), -EINVAL for a malformed escape or -ENOSPC if out is too small. */
 int sim_control_unescape(const char *src, char *out, size_t outsz);
 
 #endif

@@ -361,7 +361,7 @@ static void sd_close_write(struct sim_fw *fw)
 static int sd_path(const struct sim_fw *fw, const char *name, char *out, size_t outsz)
 {
     int n = snprintf(out, outsz, "%s/%s", fw->opt.sd_dir, name);
-    return n < 0 || (size_t)n >= outsz ? -1 : 0;
+    return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
 }
 
 /* The next executable line of the file being printed: comments stripped, empty lines skipped
@@ -562,7 +562,7 @@ static void unknown_command(struct sim_fw *fw, const char *text)
     emitf(fw, "echo:Unknown command: \"%s\"", text);
 }
 
-/* The extruder a command's T parameter names, the active one without T, or -1 after
+/* The extruder a command's T parameter names, the active one without T, or -EINVAL after
  * Marlin's "echo:M104 Invalid extruder 3". */
 static int target_extruder(struct sim_fw *fw, const struct sim_gcode_cmd *gc)
 {
@@ -572,7 +572,7 @@ static int target_extruder(struct sim_fw *fw, const struct sim_gcode_cmd *gc)
     if (t >= 0 && t < fw->opt.extruders)
         return (int)t;
     emitf(fw, "echo:M%ld Invalid extruder %.0f", gc->code, t);
-    return -1;
+    return -EINVAL;
 }
 
 static bool axis_relative(const struct sim_fw *fw, int axis)
@@ -1316,49 +1316,58 @@ static void report_timers(struct sim_fw *fw, int64_t now)
 
 /* ---- public API ---- */
 
-struct sim_fw *sim_fw_create(const struct sim_options *o, char *err, size_t errsz)
+/* Checks the SD folder and opens the record file the options name. */
+static int open_files(struct sim_fw *fw, char *err, size_t errsz)
 {
-    struct sim_fw *fw = calloc(1, sizeof *fw);
-    if (!fw) {
-        snprintf(err, errsz, "out of memory");
-        return NULL;
+    const struct sim_options *o = &fw->opt;
+    struct stat st;
+    if (o->sd_dir && stat(o->sd_dir, &st) != 0) {
+        int rc = -errno;
+        snprintf(err, errsz, "--sd-dir %s: %s", o->sd_dir, strerror(-rc));
+        return rc;
     }
-    fw->opt = *o;
-    fw->out.max = fw->pend.max = SIZE_MAX;
-    if (fw->opt.extruders < 1 || fw->opt.extruders > SIM_MAX_EXTRUDERS) {
-        snprintf(err, errsz, "extruders must be 1..%d", SIM_MAX_EXTRUDERS);
-        goto fail;
-    }
-    if (fw->opt.buffer < 1 || fw->opt.buffer > SIM_MAX_BUFFER) {
-        snprintf(err, errsz, "buffer must be 1..%d", SIM_MAX_BUFFER);
-        goto fail;
-    }
-    for (int i = 0; i < SIM_CAP_COUNT; i++)
-        fw->cap[i] = o->caps[i] >= 0 ? o->caps[i] > 0 : sim_cap_default((enum sim_cap)i, o);
-    fw->cmds = calloc((size_t)fw->opt.buffer, sizeof *fw->cmds);
-    if (!fw->cmds) {
-        snprintf(err, errsz, "out of memory");
-        goto fail;
-    }
-    if (o->sd_dir) {
-        struct stat st;
-        if (stat(o->sd_dir, &st) != 0) {
-            snprintf(err, errsz, "--sd-dir %s: %s", o->sd_dir, strerror(errno));
-            goto fail;
-        }
-        if (!S_ISDIR(st.st_mode)) {
-            snprintf(err, errsz, "--sd-dir %s: not a directory", o->sd_dir);
-            goto fail;
-        }
+    if (o->sd_dir && !S_ISDIR(st.st_mode)) {
+        snprintf(err, errsz, "--sd-dir %s: not a directory", o->sd_dir);
+        return -ENOTDIR;
     }
     if (o->record_path) {
         fw->record = fopen(o->record_path, "w");
         if (!fw->record) {
-            snprintf(err, errsz, "--record %s: %s", o->record_path, strerror(errno));
-            goto fail;
+            int rc = -errno;
+            snprintf(err, errsz, "--record %s: %s", o->record_path, strerror(-rc));
+            return rc;
         }
         setvbuf(fw->record, NULL, _IOFBF, 1 << 16);
     }
+    return 0;
+}
+
+int sim_fw_create(struct sim_fw **out, const struct sim_options *o, char *err, size_t errsz)
+{
+    *out = NULL;
+    if (o->extruders < 1 || o->extruders > SIM_MAX_EXTRUDERS) {
+        snprintf(err, errsz, "extruders must be 1..%d", SIM_MAX_EXTRUDERS);
+        return -EINVAL;
+    }
+    if (o->buffer < 1 || o->buffer > SIM_MAX_BUFFER) {
+        snprintf(err, errsz, "buffer must be 1..%d", SIM_MAX_BUFFER);
+        return -EINVAL;
+    }
+    struct sim_fw *fw = calloc(1, sizeof *fw);
+    if (!fw || !(fw->cmds = calloc((size_t)o->buffer, sizeof *fw->cmds))) {
+        free(fw);
+        snprintf(err, errsz, "out of memory");
+        return -ENOMEM;
+    }
+    fw->opt = *o;
+    fw->out.max = fw->pend.max = SIZE_MAX;
+    int rc = open_files(fw, err, errsz);
+    if (rc != 0) {
+        sim_fw_destroy(fw);
+        return rc;
+    }
+    for (int i = 0; i < SIM_CAP_COUNT; i++)
+        fw->cap[i] = o->caps[i] >= 0 ? o->caps[i] > 0 : sim_cap_default((enum sim_cap)i, o);
     fw->nheaters = fw->opt.extruders + 2;
     for (int i = 0; i < SIM_MAX_HEATERS; i++)
         sim_heater_init(&fw->heat[i]);
@@ -1366,10 +1375,8 @@ struct sim_fw *sim_fw_create(const struct sim_options *o, char *err, size_t errs
     fw->rng_drop = o->seed ^ 0x44524F504Bull;
     fw->rng_garbage = o->seed ^ 0x4741524241ull;
     queues_clear(fw);
-    return fw;
-fail:
-    sim_fw_destroy(fw);
-    return NULL;
+    *out = fw;
+    return 0;
 }
 
 void sim_fw_destroy(struct sim_fw *fw)
@@ -1574,18 +1581,18 @@ int sim_fw_heater_lookup(const struct sim_fw *fw, const char *name)
     if (strcasecmp(name, "bed") == 0 || strcasecmp(name, "B") == 0)
         return bed_index(fw);
     if (strcasecmp(name, "chamber") == 0 || strcasecmp(name, "C") == 0)
-        return fw->opt.chamber ? chamber_index(fw) : -1;
+        return fw->opt.chamber ? chamber_index(fw) : -ENOENT;
     const char *digits = NULL;
     if (strncasecmp(name, "tool", 4) == 0)
         digits = name + 4;
     else if (name[0] == 'T' || name[0] == 't')
         digits = name + 1;
     if (!digits || !isdigit((unsigned char)digits[0]))
-        return -1;
+        return -ENOENT;
     char *end;
     long n = strtol(digits, &end, 10);
     if (*end != '\0' || n < 0 || n >= fw->opt.extruders)
-        return -1;
+        return -ENOENT;
     return (int)n;
 }
 

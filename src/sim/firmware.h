@@ -19,9 +19,10 @@
 struct sim_fw;
 
 /* Creates a firmware from o (copied; its strings must outlive the firmware). Opens the
- * record file if o->record_path is set. Returns NULL with a message in err. The caller calls
- * sim_fw_boot before feeding input. */
-struct sim_fw *sim_fw_create(const struct sim_options *o, char *err, size_t errsz);
+ * record file if o->record_path is set. Returns 0 and *out, or a negative errno with a
+ * message in err (-EINVAL: extruders or buffer out of range, -ENOTDIR, -ENOENT: --sd-dir,
+ * ...). The caller calls sim_fw_boot before feeding input. */
+int sim_fw_create(struct sim_fw **out, const struct sim_options *o, char *err, size_t errsz);
 void sim_fw_destroy(struct sim_fw *fw);
 
 /* Power-on or reset: all motion, queue, SD-print and line-number state is cleared, heater
@@ -53,7 +54,8 @@ bool sim_fw_halted(const struct sim_fw *fw);
 
 /* ---- injections used by the control socket ---- */
 
-/* Heater index for "tool0".."toolN", "bed", "chamber" (also "T0", "B", "C"); -1 if none. */
+/* Heater index for "tool0".."toolN", "bed", "chamber" (also "T0", "B", "C"); -ENOENT if
+ * there is no such heater. */
 int sim_fw_heater_lookup(const struct sim_fw *fw, const char *name);
 /* Emits a line exactly as given (plus "\n"), or raw bytes without a newline. */
 void sim_fw_emit_line(struct sim_fw *fw, const char *text);

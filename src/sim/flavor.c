@@ -4,6 +4,7 @@
  * and (Repetier) the line-error wording. */
 #include "flavor.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
@@ -25,7 +26,7 @@ int sim_flavor_parse(const char *name)
         return SIM_FLAVOR_RRF;
     if (strcasecmp(name, "smoothieware") == 0)
         return SIM_FLAVOR_SMOOTHIE;
-    return -1;
+    return -ENOENT;
 }
 
 const char *sim_flavor_name(enum sim_flavor f)
@@ -83,7 +84,7 @@ static int text_end(struct text *t)
     if (t->overflow) {
         if (t->size)
             t->out[0] = '\0';
-        return -1;
+        return -ENOSPC;
     }
     return (int)t->len;
 }

@@ -1,7 +1,7 @@
 /* flavor.h: what differs between the simulated firmwares (--firmware): the boot banner,
- * the M115 report and its capabilities, the temperature, position and ok formats, and the
- * wording of line errors. Pure formatting functions; they return the length written, or -1
- * if out is too small. */
+ * the M115 report and whether capabilities follow it, the temperature, position and ok
+ * formats, and the wording of line errors. Pure formatting functions; they return the length
+ * written, or -ENOSPC if out is too small. */
 #ifndef PRINTBRIDGE_SIM_FLAVOR_H
 #define PRINTBRIDGE_SIM_FLAVOR_H
 
@@ -12,7 +12,7 @@
 #include "heater.h"
 #include "options.h"
 
-/* Parses a --firmware name; -1 if unknown. */
+/* Parses a --firmware name into an enum sim_flavor; -ENOENT if unknown. */
 int sim_flavor_parse(const char *name);
 const char *sim_flavor_name(enum sim_flavor f);
 /* Whether M115 prints Cap: lines at all (RepRapFirmware and Smoothieware do not). */

@@ -83,10 +83,11 @@ struct sim_options {
 
 /* Fills o with the defaults (Marlin, 1 extruder, buffer 4, busy 1000 ms). */
 void sim_options_init(struct sim_options *o);
-/* Parses argv into o (which sim_options_init prepared). Returns 0 to run, 1 when --help or
- * --version was printed to out (exit 0), -1 with a message in err (exit 2). The strings in o
- * point into argv. */
-int sim_options_parse(struct sim_options *o, int argc, char **argv, FILE *out, char *err, size_t errsz);
+/* Parses argv into o (which sim_options_init prepared). Returns 0, with *done set when
+ * --help or --version was printed to out and there is nothing to run, or -EINVAL with a
+ * message in err. The strings in o point into argv. */
+int sim_options_parse(struct sim_options *o, int argc, char **argv, FILE *out, bool *done, char *err,
+                      size_t errsz);
 void sim_options_usage(FILE *out);
 
 #endif
