@@ -22,7 +22,7 @@ static void assert_cmd(const struct sim_gcode_line *l, const char *want)
     ck_assert_msg(strncmp(l->cmd, want, l->cmd_len) == 0, "cmd is \"%.*s\", want \"%s\"", (int)l->cmd_len, l->cmd, want);
 }
 
-START_TEST(test_reference_checksum_vectors_are_accepted)
+START_TEST(test_numbered_lines_with_their_checksum_are_accepted)
 {
     /* (line as sent, last accepted N) */
     static const struct {
@@ -240,7 +240,7 @@ Suite *sim_gcode_suite(void)
     TCase *tc = tcase_create("lines");
     tcase_add_test(tc, test_checksum_is_the_xor_of_every_byte);
     tcase_add_test(tc, test_comment_is_cut_at_the_first_unescaped_semicolon);
-    tcase_add_test(tc, test_reference_checksum_vectors_are_accepted);
+    tcase_add_test(tc, test_numbered_lines_with_their_checksum_are_accepted);
     tcase_add_test(tc, test_wrong_line_number_is_checked_before_the_checksum);
     tcase_add_test(tc, test_numbered_line_without_star_lacks_its_checksum);
     tcase_add_test(tc, test_unnumbered_lines_are_always_accepted_and_lose_their_star);
