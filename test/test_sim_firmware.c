@@ -1,7 +1,8 @@
-/* test_sim_firmware.c: the simulated firmware core (src/sim/firmware.c) under a fake clock:
- * exact replies, exact timing of busy/temperature/autoreport lines, the command buffer and
- * planner, the emergency parser, SD printing and uploading, the record, and every seeded
- * fault. The pty process around it is tested in test_sim_pty.c. */
+/* test_sim_firmware.c: the simulated firmware core (src/sim/firmware.c, executor.c and
+ * commands.c) under a fake clock: exact replies, exact timing of busy/temperature/autoreport
+ * lines, the command buffer and planner, the emergency parser, SD printing and uploading,
+ * the record, and every seeded fault. The pty process around it is tested in
+ * test_sim_pty.c. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>

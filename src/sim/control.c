@@ -123,7 +123,7 @@ enum sim_control_effect sim_control_execute(struct sim_fw *fw, const char *line,
         }
         char out[2100];
         snprintf(out, sizeof out, "//action:%s%s%s", rest, *text ? " " : "", text);
-        sim_fw_emit_line(fw, out);
+        sim_fw_emit(fw, out);
     } else if (strcmp(cmd, "temp") == 0 || strcmp(cmd, "heat") == 0) {
         char *value = split_word(rest);
         int h = sim_fw_heater_lookup(fw, rest);

@@ -1,4 +1,4 @@
-/* firmware.h: the simulated printer's firmware core (firmware.c).
+/* firmware.h: the simulated printer's firmware core (firmware.c, executor.c, commands.c).
  *
  * The core is a state machine: it takes received bytes and the current monotonic time in
  * milliseconds, and produces reply bytes in an output buffer. It never touches a file
@@ -58,7 +58,7 @@ bool sim_fw_halted(const struct sim_fw *fw);
  * there is no such heater. */
 int sim_fw_heater_lookup(const struct sim_fw *fw, const char *name);
 /* Emits a line exactly as given (plus "\n"), or raw bytes without a newline. */
-void sim_fw_emit_line(struct sim_fw *fw, const char *text);
+void sim_fw_emit(struct sim_fw *fw, const char *text);
 void sim_fw_emit_raw(struct sim_fw *fw, const char *data, size_t n);
 /* Pins the actual temperature of heater h (the model no longer moves it) or releases it. */
 void sim_fw_pin_temperature(struct sim_fw *fw, int h, double celsius, int64_t now_ms);
