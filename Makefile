@@ -43,7 +43,7 @@ SANFLAGS  := $(if $(SAN),-fsanitize=address$(comma)undefined$(comma)float-cast-o
 ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DPB_VERSION='"$(VERSION)"' -Iinclude $(WARN) $(CFLAGS) \
              $(SANFLAGS) $(shell pkg-config --cflags $(PKGS)) -MMD -MP
 LDLIBS_PB := $(shell pkg-config --libs $(PKGS)) -lpaho-mqtt3as -lm -lpthread
-LDLIBS_SIM:= $(shell pkg-config --libs libuv) -lm -lutil
+LDLIBS_SIM:= -lm
 # recursive: Check is installed by deps-test after this file is read
 LDLIBS_CK  = $(shell pkg-config --libs check)
 
@@ -60,9 +60,11 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 PB_OBJ    := $(call obj,$(PB_SRC))
 SIM_OBJ   := $(call obj,$(SIM_SRC))
+BASE_OBJ  := $(call obj,$(wildcard src/base/*.c))
 TEST_OBJ  := $(call obj,$(TEST_SRC))
 LIBPB     := $(BUILD)/libprintbridge.a
 LIBSIM    := $(BUILD)/libpbsim.a
+LIBBASE   := $(BUILD)/libpbbase.a
 DAEMON    := $(BUILD)/printbridge
 SIM       := $(BUILD)/printbridge-sim
 RUNNER    := $(BUILD)/test/check-runner
@@ -88,11 +90,16 @@ $(LIBSIM): $(SIM_OBJ)
 	@mkdir -p $(@D)
 	@rm -f $@ && ar rcs $@ $(or $^,)
 
+# the simulator uses the base layer only (strbuf), so it links that alone
+$(LIBBASE): $(BASE_OBJ)
+	@mkdir -p $(@D)
+	@rm -f $@ && ar rcs $@ $^
+
 $(DAEMON): $(call obj,$(PB_MAIN)) $(LIBPB)
 	@echo "  LINK    $@"
 	@$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS_PB)
 
-$(SIM): $(call obj,$(SIM_MAIN)) $(LIBSIM) $(LIBPB)
+$(SIM): $(call obj,$(SIM_MAIN)) $(LIBSIM) $(LIBBASE)
 	@echo "  LINK    $@"
 	@$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS_SIM)
 

@@ -1,7 +1,8 @@
-/* test_sim_firmware.c: the simulated firmware core (src/sim/firmware.c) under a fake clock:
- * exact replies, exact timing of busy/temperature/autoreport lines, the command buffer and
- * planner, the emergency parser, SD printing and uploading, the record, and every seeded
- * fault. The pty process around it is tested in test_sim_pty.c. */
+/* test_sim_firmware.c: the simulated firmware core (src/sim/firmware.c, executor.c and
+ * commands.c) under a fake clock: exact replies, exact timing of busy/temperature/autoreport
+ * lines, the command buffer and planner, the emergency parser, SD printing and uploading,
+ * the record, and every seeded fault. The pty process around it is tested in
+ * test_sim_pty.c. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,8 @@
 #include <unistd.h>
 
 #include "printbridge/serial.h"
-#include "sim/sim.h"
+#include "sim/control.h"
+#include "sim/firmware.h"
 
 static struct sim_options opt;
 static struct sim_fw *fw;
@@ -87,8 +89,8 @@ static char *read_file(const char *path)
 static void boot(void)
 {
     char err[256];
-    fw = sim_fw_create(&opt, err, sizeof err);
-    ck_assert_msg(fw != NULL, "sim_fw_create: %s", err);
+    int rc = sim_fw_create(&fw, &opt, err, sizeof err);
+    ck_assert_msg(rc == 0 && fw != NULL, "sim_fw_create: %s", err);
     sim_fw_boot(fw, now);
     sim_fw_run(fw, now);
 }

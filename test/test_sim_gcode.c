@@ -1,11 +1,13 @@
 /* test_sim_gcode.c: the simulated firmware's reading of received lines (src/sim/gcode.c):
- * N/checksum framing and Marlin's verdict, the command word, parameters and numbers. Checksum
- * vectors are the worked examples of serial-protocol.md section 5.2. */
+ * its own checksum and comment stripping, N/checksum framing and Marlin's verdict, the
+ * command word, parameters and numbers. The checksums are literals worked out from the XOR
+ * definition, so the simulator is held to them independently of the daemon's framing. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "sim/sim_gcode.h"
+#include "sim/gcode.h"
 
 static struct sim_gcode_line split(const char *s)
 {
@@ -20,9 +22,9 @@ static void assert_cmd(const struct sim_gcode_line *l, const char *want)
     ck_assert_msg(strncmp(l->cmd, want, l->cmd_len) == 0, "cmd is \"%.*s\", want \"%s\"", (int)l->cmd_len, l->cmd, want);
 }
 
-START_TEST(test_reference_checksum_vectors_are_accepted)
+START_TEST(test_numbered_lines_with_their_checksum_are_accepted)
 {
-    /* serial-protocol.md 5.2: (line as sent, last accepted N) */
+    /* (line as sent, last accepted N) */
     static const struct {
         const char *line;
         long last;
@@ -41,6 +43,59 @@ START_TEST(test_reference_checksum_vectors_are_accepted)
         struct sim_gcode_line l = split(v[i].line);
         ck_assert_msg(sim_gcode_check(&l, v[i].last) == SIM_LINE_OK, "%s rejected", v[i].line);
         assert_cmd(&l, v[i].cmd);
+    }
+}
+END_TEST
+
+START_TEST(test_checksum_is_the_xor_of_every_byte)
+{
+    static const struct {
+        const char *s;
+        size_t n;
+        unsigned cs;
+    } v[] = {
+        {"N0 M110 N0", 10, 125},
+        {"", 0, 0},
+        {"N", 1, 78},
+        {"AA", 2, 0},                            /* a byte XORed with itself */
+        {"M105", 4, 121},
+        {"M105*121", 4, 121},                    /* only the n bytes given */
+        {"N1 M115", 7, 39},
+        {"N-1 M110", 8, 15},
+        {"N3 M117 a*b", 11, 46},
+        {"N10 G1 X10.5 Y-3 E0.25", 22, 96},
+        {"N123456 M117 Hello World", 24, 19},
+        {"A\0B", 3, 3},                          /* a NUL byte counts as 0 */
+        {"\xff", 1, 255},                        /* bytes are unsigned */
+        {"N7 M117 \xc3\xa9t\xc3\xa9", 13, 119},   /* UTF-8 text, bytes above 0x7f */
+    };
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        ck_assert_msg(sim_gcode_checksum(v[i].s, v[i].n) == v[i].cs, "checksum of vector %zu is %u, want %u", i,
+                      sim_gcode_checksum(v[i].s, v[i].n), v[i].cs);
+}
+END_TEST
+
+START_TEST(test_comment_is_cut_at_the_first_unescaped_semicolon)
+{
+    static const struct {
+        const char *in, *out;
+    } v[] = {
+        {"G1 X10 ; move", "G1 X10"},
+        {"; only a comment", ""},
+        {"", ""},
+        {"   M105   ", "M105"},
+        {"\tG28\t;home\r", "G28"},
+        {"M117 a\\;b ; c", "M117 a\\;b"},        /* an escaped ';' is text */
+        {"M117 a\\\\;b", "M117 a\\\\"},         /* an escaped backslash escapes nothing */
+        {"M117 end\\", "M117 end\\"},            /* a final backslash stays */
+        {"M117 x;y;z", "M117 x"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", v[i].in);
+        size_t len = sim_gcode_strip_comment(buf);
+        ck_assert_msg(strcmp(buf, v[i].out) == 0, "\"%s\" became \"%s\", want \"%s\"", v[i].in, buf, v[i].out);
+        ck_assert_uint_eq(len, strlen(v[i].out));
     }
 }
 END_TEST
@@ -183,7 +238,9 @@ Suite *sim_gcode_suite(void)
 {
     Suite *s = suite_create("sim_gcode");
     TCase *tc = tcase_create("lines");
-    tcase_add_test(tc, test_reference_checksum_vectors_are_accepted);
+    tcase_add_test(tc, test_checksum_is_the_xor_of_every_byte);
+    tcase_add_test(tc, test_comment_is_cut_at_the_first_unescaped_semicolon);
+    tcase_add_test(tc, test_numbered_lines_with_their_checksum_are_accepted);
     tcase_add_test(tc, test_wrong_line_number_is_checked_before_the_checksum);
     tcase_add_test(tc, test_numbered_line_without_star_lacks_its_checksum);
     tcase_add_test(tc, test_unnumbered_lines_are_always_accepted_and_lose_their_star);

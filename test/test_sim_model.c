@@ -1,15 +1,17 @@
 /* test_sim_model.c: the simulator's pure models: the heater curve (heater.c), the SD card's
  * FAT view of a folder (sd.c) and the per-firmware wire formats (flavor.c). */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sim/sim_flavor.h"
-#include "sim/sim_heater.h"
-#include "sim/sim_sd.h"
+#include "sim/cap.h"
+#include "sim/flavor.h"
+#include "sim/heater.h"
+#include "sim/sd.h"
 
 /* ---- heater ---- */
 
@@ -218,7 +220,7 @@ START_TEST(test_m20_entry_with_and_without_long_name_and_time)
     ck_assert_str_eq(out, "BIGFIL~1.GCO 8610 big file.gcode");
     ck_assert_int_gt(sim_sd_format_entry(out, sizeof out, &f, true, true), 0);
     ck_assert_msg(strncmp(out, "BIGFIL~1.GCO 8610 0x", 20) == 0 && strlen(out) == 20 + 8 + 15, "got %s", out);
-    ck_assert_int_eq(sim_sd_format_entry(out, 10, &f, false, false), -1);
+    ck_assert_int_eq(sim_sd_format_entry(out, 10, &f, false, false), -ENOSPC);
 }
 END_TEST
 
@@ -269,7 +271,7 @@ START_TEST(test_other_flavors_temperature_reports)
     ck_assert_str_eq(out, "T:21.30 /0 B:21.30 /0 B@:0 @:0");
     ck_assert_int_gt(sim_flavor_format_temps(SIM_FLAVOR_PRUSA, heaters, 1, false, 0, out, sizeof out), 0);
     ck_assert_str_eq(out, "T:21.3 /0.0 B:21.3 /0.0 T0:21.3 /0.0 @:0 B@:0 P:21.3 A:21.3");
-    ck_assert_int_eq(sim_flavor_format_temps(SIM_FLAVOR_MARLIN, heaters, 1, false, 0, out, 8), -1);
+    ck_assert_int_eq(sim_flavor_format_temps(SIM_FLAVOR_MARLIN, heaters, 1, false, 0, out, 8), -ENOSPC);
 }
 END_TEST
 
@@ -329,7 +331,7 @@ START_TEST(test_capability_names_round_trip_and_defaults_follow_options)
     for (int i = 0; i < SIM_CAP_COUNT; i++)
         ck_assert_int_eq(sim_cap_lookup(sim_cap_name((enum sim_cap)i)), i);
     ck_assert_int_eq(sim_cap_lookup("autoreport_temp"), SIM_CAP_AUTOREPORT_TEMP);
-    ck_assert_int_eq(sim_cap_lookup("NOPE"), -1);
+    ck_assert_int_eq(sim_cap_lookup("NOPE"), -ENOENT);
     struct sim_options o;
     sim_options_init(&o);
     ck_assert(!sim_cap_default(SIM_CAP_CHAMBER_TEMPERATURE, &o));

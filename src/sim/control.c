@@ -2,9 +2,10 @@
  * socket, so a test or a demo can make the printer misbehave at a chosen moment. This file
  * only interprets a line against the firmware; the socket itself lives in main.c. The
  * command list is in sim_options_usage (options.c) and in the "help" reply below. */
-#include "sim.h"
+#include "control.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ static int hex_digit(char c)
         return c - 'a' + 10;
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
-    return -1;
+    return -EINVAL;
 }
 
 int sim_control_unescape(const char *src, char *out, size_t outsz)
@@ -40,19 +41,19 @@ int sim_control_unescape(const char *src, char *out, size_t outsz)
             case 'e': c = 0x1b; break;
             case '0': c = '\0'; break;
             case 'x': {
-                int hi = hex_digit(p[1]), lo = hi >= 0 ? hex_digit(p[2]) : -1;
+                int hi = hex_digit(p[1]), lo = hi >= 0 ? hex_digit(p[2]) : -EINVAL;
                 if (lo < 0)
-                    return -1;
+                    return -EINVAL;
                 c = (char)(hi * 16 + lo);
                 p += 2;
                 break;
             }
             default:
-                return -1;
+                return -EINVAL;
             }
         }
         if (n >= outsz)
-            return -1;
+            return -ENOSPC;
         out[n++] = c;
     }
     return (int)n;
@@ -122,7 +123,7 @@ enum sim_control_effect sim_control_execute(struct sim_fw *fw, const char *line,
         }
         char out[2100];
         snprintf(out, sizeof out, "//action:%s%s%s", rest, *text ? " " : "", text);
-        sim_fw_emit_line(fw, out);
+        sim_fw_emit(fw, out);
     } else if (strcmp(cmd, "temp") == 0 || strcmp(cmd, "heat") == 0) {
         char *value = split_word(rest);
         int h = sim_fw_heater_lookup(fw, rest);

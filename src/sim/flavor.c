@@ -1,64 +1,37 @@
-/* flavor.c: the wire strings that differ between the simulated firmwares (see sim_flavor.h),
- * and the capability table M115 reports. Marlin's strings follow serial-protocol.md; the
- * other flavors only change what the reference's vectors show differing: M115, the heater
- * and position reports, ok, and (Repetier) the line-error wording. */
-#include "sim_flavor.h"
+/* flavor.c: the wire strings that differ between the simulated firmwares (see flavor.h)
+ * and their --firmware names. Marlin's strings are the baseline; the other flavors only
+ * change what is known to differ on the wire: M115, the heater and position reports, ok,
+ * and (Repetier) the line-error wording. */
+#include "flavor.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
 
-static const struct {
-    const char *name;
-    bool on;
-} cap_table[SIM_CAP_COUNT] = {
-    [SIM_CAP_SERIAL_XON_XOFF] = {"SERIAL_XON_XOFF", false},
-    [SIM_CAP_BINARY_FILE_TRANSFER] = {"BINARY_FILE_TRANSFER", false},
-    [SIM_CAP_EEPROM] = {"EEPROM", false},
-    [SIM_CAP_VOLUMETRIC] = {"VOLUMETRIC", true},
-    [SIM_CAP_AUTOREPORT_POS] = {"AUTOREPORT_POS", true},
-    [SIM_CAP_AUTOREPORT_TEMP] = {"AUTOREPORT_TEMP", true},
-    [SIM_CAP_PROGRESS] = {"PROGRESS", false},
-    [SIM_CAP_PRINT_JOB] = {"PRINT_JOB", true},
-    [SIM_CAP_AUTOLEVEL] = {"AUTOLEVEL", true},
-    [SIM_CAP_Z_PROBE] = {"Z_PROBE", true},
-    [SIM_CAP_LEVELING_DATA] = {"LEVELING_DATA", true},
-    [SIM_CAP_SOFTWARE_POWER] = {"SOFTWARE_POWER", false},
-    [SIM_CAP_EMERGENCY_PARSER] = {"EMERGENCY_PARSER", true},
-    [SIM_CAP_HOST_ACTION_COMMANDS] = {"HOST_ACTION_COMMANDS", true},
-    [SIM_CAP_PROMPT_SUPPORT] = {"PROMPT_SUPPORT", false},
-    [SIM_CAP_SDCARD] = {"SDCARD", true},
-    [SIM_CAP_SD_WRITE] = {"SD_WRITE", true},
-    [SIM_CAP_AUTOREPORT_SD_STATUS] = {"AUTOREPORT_SD_STATUS", true},
-    [SIM_CAP_LONG_FILENAME] = {"LONG_FILENAME", true},
-    [SIM_CAP_LFN_WRITE] = {"LFN_WRITE", true},
-    [SIM_CAP_EXTENDED_M20] = {"EXTENDED_M20", true},
-    [SIM_CAP_THERMAL_PROTECTION] = {"THERMAL_PROTECTION", true},
-    [SIM_CAP_ARCS] = {"ARCS", true},
-    [SIM_CAP_CHAMBER_TEMPERATURE] = {"CHAMBER_TEMPERATURE", false},
-    [SIM_CAP_BUSY_PROTOCOL] = {"BUSY_PROTOCOL", true},
+static const char *const flavor_names[] = {
+    [SIM_FLAVOR_MARLIN] = "marlin",
+    [SIM_FLAVOR_PRUSA] = "prusa",
+    [SIM_FLAVOR_RRF] = "reprapfirmware",
+    [SIM_FLAVOR_SMOOTHIE] = "smoothie",
+    [SIM_FLAVOR_REPETIER] = "repetier",
 };
 
-const char *sim_cap_name(enum sim_cap cap)
+int sim_flavor_parse(const char *name)
 {
-    return (unsigned)cap < SIM_CAP_COUNT ? cap_table[cap].name : "?";
+    for (size_t i = 0; i < sizeof flavor_names / sizeof *flavor_names; i++)
+        if (strcasecmp(name, flavor_names[i]) == 0)
+            return (int)i;
+    if (strcasecmp(name, "rrf") == 0)
+        return SIM_FLAVOR_RRF;
+    if (strcasecmp(name, "smoothieware") == 0)
+        return SIM_FLAVOR_SMOOTHIE;
+    return -ENOENT;
 }
 
-int sim_cap_lookup(const char *name)
+const char *sim_flavor_name(enum sim_flavor f)
 {
-    for (int i = 0; i < SIM_CAP_COUNT; i++)
-        if (strcasecmp(cap_table[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
-bool sim_cap_default(enum sim_cap cap, const struct sim_options *o)
-{
-    if (cap == SIM_CAP_CHAMBER_TEMPERATURE)
-        return o->chamber;
-    if (cap == SIM_CAP_BUSY_PROTOCOL)
-        return o->busy_ms > 0;
-    return (unsigned)cap < SIM_CAP_COUNT && cap_table[cap].on;
+    return (unsigned)f < sizeof flavor_names / sizeof *flavor_names ? flavor_names[f] : "?";
 }
 
 bool sim_flavor_reports_caps(enum sim_flavor f)
@@ -111,7 +84,7 @@ static int text_end(struct text *t)
     if (t->overflow) {
         if (t->size)
             t->out[0] = '\0';
-        return -1;
+        return -ENOSPC;
     }
     return (int)t->len;
 }

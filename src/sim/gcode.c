@@ -1,14 +1,14 @@
-/* gcode.c: the simulated firmware's reading of one received line (see sim_gcode.h): the
- * N/checksum frame, Marlin's verdict on it, the command word and its parameters. Numbers are
- * parsed by hand because strtod would also accept exponents ("X1E5"), hex and "inf", which a
- * G-code parameter never is. */
-#include "sim_gcode.h"
+/* gcode.c: the simulated firmware's reading of one received line (see gcode.h): the
+ * N/checksum frame, Marlin's verdict on it, comments, the command word and its parameters.
+ * The checksum and the framing are the simulator's own, never the daemon's, so a mistake on
+ * either side shows up as a rejected line instead of being mirrored. Numbers are parsed by
+ * hand because strtod would also accept exponents ("X1E5"), hex and "inf", which a G-code
+ * parameter never is. */
+#include "gcode.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
-
-#include "printbridge/serial.h"
 
 size_t sim_gcode_number(const char *s, double *value)
 {
@@ -39,6 +39,29 @@ size_t sim_gcode_number(const char *s, double *value)
     return i;
 }
 
+unsigned sim_gcode_checksum(const char *s, size_t n)
+{
+    unsigned x = 0;
+    for (const unsigned char *p = (const unsigned char *)s; n > 0; n--)
+        x ^= *p++;
+    return x;
+}
+
+size_t sim_gcode_strip_comment(char *line)
+{
+    size_t end = 0;
+    while (line[end] != '\0' && line[end] != ';')
+        end += line[end] == '\\' && line[end + 1] != '\0' ? 2 : 1;
+    while (end > 0 && isspace((unsigned char)line[end - 1]))
+        end--;
+    size_t start = 0;
+    while (start < end && isspace((unsigned char)line[start]))
+        start++;
+    memmove(line, line + start, end - start);
+    line[end - start] = '\0';
+    return end - start;
+}
+
 static bool command_is_m110(const char *cmd, size_t len)
 {
     if (len < 4 || (cmd[0] != 'M' && cmd[0] != 'm') || strncmp(cmd + 1, "110", 3) != 0)
@@ -56,7 +79,7 @@ void sim_gcode_split(const char *line, size_t len, struct sim_gcode_line *l)
             star = p;
     if (star) {
         l->has_checksum = true;
-        l->computed = framing_checksum(line, (size_t)(star - line));
+        l->computed = sim_gcode_checksum(line, (size_t)(star - line));
         unsigned long v = 0;
         for (const char *p = star + 1; p < end && isdigit((unsigned char)*p); p++)
             v = v * 10 + (unsigned long)(*p - '0');

@@ -1,6 +1,6 @@
-/* heater.c: the thermal model of one simulated heater (see sim_heater.h). Deterministic on
+/* heater.c: the thermal model of one simulated heater (see heater.h). Deterministic on
  * purpose, with no noise, so tests can predict every reported value. */
-#include "sim_heater.h"
+#include "heater.h"
 
 #include <math.h>
 

@@ -1,5 +1,5 @@
-/* link.c: the pseudo-terminal the simulated printer talks through (see sim_link.h). */
-#include "sim_link.h"
+/* link.c: the pseudo-terminal the simulated printer talks through (see link.h). */
+#include "link.h"
 
 #include <errno.h>
 #include <fcntl.h>

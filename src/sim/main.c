@@ -17,8 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sim.h"
-#include "sim_link.h"
+#include "control.h"
+#include "firmware.h"
+#include "link.h"
 
 #define MAX_CLIENTS   8
 #define CLIENT_IN_MAX 4096
@@ -69,23 +70,28 @@ static int64_t clock_ms(void)
 static int set_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
-        return -1;
-    return fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+        return -errno;
+    return 0;
 }
 
 static int setup_signals(void)
 {
-    if (pipe(signal_pipe) != 0 || set_nonblocking(signal_pipe[0]) != 0 || set_nonblocking(signal_pipe[1]) != 0)
-        return -1;
+    if (pipe(signal_pipe) != 0)
+        return -errno;
+    int rc = set_nonblocking(signal_pipe[0]);
+    if (rc == 0)
+        rc = set_nonblocking(signal_pipe[1]);
+    if (rc != 0)
+        return rc;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
-        return -1;
+        return -errno;
     sa.sa_handler = SIG_IGN;
-    return sigaction(SIGPIPE, &sa, NULL);
+    return sigaction(SIGPIPE, &sa, NULL) == 0 ? 0 : -errno;
 }
 
 /* ---- the link ---- */
@@ -111,23 +117,27 @@ static void link_write(struct app *a)
     }
 }
 
+/* Opens the pty, boots the firmware and publishes the link path. Returns 0 or a negative
+ * errno, already reported on stderr. */
 static int link_up(struct app *a, int64_t now)
 {
     char err[512];
-    if (sim_link_open(&a->link, a->opt.link_path, err, sizeof err) != 0) {
+    int rc = sim_link_open(&a->link, a->opt.link_path, err, sizeof err);
+    if (rc != 0) {
         fprintf(stderr, "printbridge-sim: %s\n", err);
-        return -1;
+        return rc;
     }
     a->linked = true;
     /* Boot before publishing: the banner is already waiting when a host opens the path. */
     sim_fw_discard_output(a->fw);
     sim_fw_boot(a->fw, now);
     link_write(a);
-    if (sim_link_publish(&a->link, err, sizeof err) != 0) {
+    rc = sim_link_publish(&a->link, err, sizeof err);
+    if (rc != 0) {
         fprintf(stderr, "printbridge-sim: %s\n", err);
         sim_link_close(&a->link);
         a->linked = false;
-        return -1;
+        return rc;
     }
     printf("printbridge-sim: %s -> %s\n", a->link.pts, a->opt.link_path);
     fflush(stdout);
@@ -185,6 +195,7 @@ static void link_read(struct app *a, int64_t now)
 
 /* ---- the control socket ---- */
 
+/* Binds the --control socket. Returns 0 or a negative errno, already reported on stderr. */
 static int control_listen(struct app *a)
 {
     const char *path = a->opt.control_path;
@@ -193,22 +204,23 @@ static int control_listen(struct app *a)
     addr.sun_family = AF_UNIX;
     if (strlen(path) >= sizeof addr.sun_path) {
         fprintf(stderr, "printbridge-sim: --control %s: path too long\n", path);
-        return -1;
+        return -ENAMETOOLONG;
     }
     memcpy(addr.sun_path, path, strlen(path) + 1);
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             fprintf(stderr, "printbridge-sim: --control %s exists and is not a socket\n", path);
-            return -1;
+            return -EEXIST;
         }
         unlink(path);    /* stale socket of a previous run */
     }
     a->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (a->listen_fd < 0 || bind(a->listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0 ||
         listen(a->listen_fd, 8) != 0) {
-        fprintf(stderr, "printbridge-sim: --control %s: %s\n", path, strerror(errno));
-        return -1;
+        int rc = -errno;
+        fprintf(stderr, "printbridge-sim: --control %s: %s\n", path, strerror(-rc));
+        return rc;
     }
     a->control_bound = true;
     return 0;
@@ -322,18 +334,21 @@ static void control_accept(struct app *a)
 
 /* ---- the loop ---- */
 
+/* The poll loop, until a signal or "quit". Returns 0, or a negative errno after reporting
+ * on stderr why the simulator cannot go on. */
 static int run(struct app *a)
 {
-    if (link_up(a, clock_ms()) != 0)
-        return 1;
+    int rc = link_up(a, clock_ms());
+    if (rc != 0)
+        return rc;
     while (!got_signal && !a->quit) {
         int64_t now = clock_ms();
         sim_fw_run(a->fw, now);
         bool draining = a->linked && sim_fw_hangup_requested(a->fw) && !link_hangup(a, now);
         if (!a->linked && a->relink_at && now >= a->relink_at) {
             a->relink_at = 0;
-            if (link_up(a, now) != 0)
-                return 1;
+            if ((rc = link_up(a, now)) != 0)
+                return rc;
             continue;
         }
         link_write(a);
@@ -374,8 +389,9 @@ static int run(struct app *a)
         if (poll(pfd, (nfds_t)n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
-            fprintf(stderr, "printbridge-sim: poll: %s\n", strerror(errno));
-            return 1;
+            rc = -errno;
+            fprintf(stderr, "printbridge-sim: poll: %s\n", strerror(-rc));
+            return rc;
         }
         now = clock_ms();
         if (pfd[0].revents & POLLIN) {
@@ -410,27 +426,29 @@ int main(int argc, char **argv)
     a.link.master = a.link.slave = -1;
     sim_options_init(&a.opt);
     char err[512];
-    int rc = sim_options_parse(&a.opt, argc, argv, stdout, err, sizeof err);
-    if (rc != 0) {
-        if (rc < 0)
-            fprintf(stderr, "printbridge-sim: %s\n", err);
-        return rc < 0 ? 2 : 0;
+    bool done;
+    if (sim_options_parse(&a.opt, argc, argv, stdout, &done, err, sizeof err) != 0) {
+        fprintf(stderr, "printbridge-sim: %s\n", err);
+        return 2;
     }
-    if (setup_signals() != 0) {
-        fprintf(stderr, "printbridge-sim: signals: %s\n", strerror(errno));
+    if (done)
+        return 0;
+    int rc = setup_signals();
+    if (rc != 0) {
+        fprintf(stderr, "printbridge-sim: signals: %s\n", strerror(-rc));
         return 1;
     }
-    a.fw = sim_fw_create(&a.opt, err, sizeof err);
-    if (!a.fw) {
+    int status;     /* exit status: 0 stopped on request, 1 runtime error, 2 bad options */
+    if (sim_fw_create(&a.fw, &a.opt, err, sizeof err) != 0) {
         fprintf(stderr, "printbridge-sim: %s\n", err);
-        rc = 2;
+        status = 2;
         goto out;
     }
     if (a.opt.control_path && control_listen(&a) != 0) {
-        rc = 1;
+        status = 1;
         goto out;
     }
-    rc = run(&a);
+    status = run(&a) == 0 ? 0 : 1;
 out:
     if (a.linked)
         sim_link_close(&a.link);
@@ -445,5 +463,5 @@ out:
         close(signal_pipe[0]);
         close(signal_pipe[1]);
     }
-    return rc;
+    return status;
 }

@@ -1,7 +1,7 @@
 /* options.c: printbridge-sim's command line, its validation and its --help text. The help
  * text is the simulator's manual: every option, the control commands, the record rule and
  * examples, so keep it in step with the behaviour. */
-#include "sim.h"
+#include "options.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -11,30 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const flavor_names[] = {
-    [SIM_FLAVOR_MARLIN] = "marlin",
-    [SIM_FLAVOR_PRUSA] = "prusa",
-    [SIM_FLAVOR_RRF] = "reprapfirmware",
-    [SIM_FLAVOR_SMOOTHIE] = "smoothie",
-    [SIM_FLAVOR_REPETIER] = "repetier",
-};
-
-int sim_flavor_parse(const char *name)
-{
-    for (size_t i = 0; i < sizeof flavor_names / sizeof *flavor_names; i++)
-        if (strcasecmp(name, flavor_names[i]) == 0)
-            return (int)i;
-    if (strcasecmp(name, "rrf") == 0)
-        return SIM_FLAVOR_RRF;
-    if (strcasecmp(name, "smoothieware") == 0)
-        return SIM_FLAVOR_SMOOTHIE;
-    return -1;
-}
-
-const char *sim_flavor_name(enum sim_flavor f)
-{
-    return (unsigned)f < sizeof flavor_names / sizeof *flavor_names ? flavor_names[f] : "?";
-}
+#include "cap.h"
+#include "flavor.h"
 
 void sim_options_init(struct sim_options *o)
 {
@@ -173,7 +151,7 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end != '\0' || v < lo || v > hi)
-        return -1;
+        return -EINVAL;
     *out = v;
     return 0;
 }
@@ -184,7 +162,7 @@ static int parse_rate(const char *s, double *out)
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end != '\0' || !(v >= 0 && v <= 1))
-        return -1;
+        return -EINVAL;
     *out = v;
     return 0;
 }
@@ -238,20 +216,21 @@ static int parse_cap(struct sim_options *o, const char *arg, char *err, size_t e
     char name[64];
     if (!eq || (size_t)(eq - arg) >= sizeof name || (strcmp(eq + 1, "0") != 0 && strcmp(eq + 1, "1") != 0)) {
         snprintf(err, errsz, "--cap expects NAME=0 or NAME=1 (or none), got '%s'", arg);
-        return -1;
+        return -EINVAL;
     }
     memcpy(name, arg, (size_t)(eq - arg));
     name[eq - arg] = '\0';
     int cap = sim_cap_lookup(name);
     if (cap < 0) {
         snprintf(err, errsz, "--cap: unknown capability '%s'", name);
-        return -1;
+        return -EINVAL;
     }
     o->caps[cap] = (signed char)(eq[1] == '1');
     return 0;
 }
 
-int sim_options_parse(struct sim_options *o, int argc, char **argv, FILE *out, char *err, size_t errsz)
+int sim_options_parse(struct sim_options *o, int argc, char **argv, FILE *out, bool *done, char *err,
+                      size_t errsz)
 {
     long v;
     double d;
@@ -259,6 +238,7 @@ int sim_options_parse(struct sim_options *o, int argc, char **argv, FILE *out, c
     optind = 1;
     opterr = 0;
     int idx = -1;
+    *done = false;
     while ((c = getopt_long(argc, argv, ":vh", long_options, &idx)) != -1) {
         char name[64];
         if (idx >= 0)
@@ -275,7 +255,7 @@ int sim_options_parse(struct sim_options *o, int argc, char **argv, FILE *out, c
             if ((v = sim_flavor_parse(optarg)) < 0) {
                 snprintf(err, errsz, "--firmware: unknown '%s' (marlin, prusa, reprapfirmware, smoothie, repetier)",
                          optarg);
-                return -1;
+                return -EINVAL;
             }
             o->flavor = (enum sim_flavor)v;
             break;
@@ -313,7 +293,7 @@ int sim_options_parse(struct sim_options *o, int argc, char **argv, FILE *out, c
         case OPT_GARBAGE_RATE:
             if (parse_rate(optarg, &d) < 0) {
                 snprintf(err, errsz, "%s expects a probability between 0 and 1, got '%s'", name, optarg);
-                return -1;
+                return -EINVAL;
             }
             *(c == OPT_RESEND_RATE ? &o->resend_rate : c == OPT_DROP_OK_RATE ? &o->drop_ok_rate : &o->garbage_rate) = d;
             break;
@@ -343,41 +323,43 @@ int sim_options_parse(struct sim_options *o, int argc, char **argv, FILE *out, c
             d = strtod(optarg, &end);
             if (errno || end == optarg || *end != '\0' || !(d > 0 && d < 1e6)) {
                 snprintf(err, errsz, "--thermal-runaway-after expects seconds > 0, got '%s'", optarg);
-                return -1;
+                return -EINVAL;
             }
             o->runaway_after_s = d;
             break;
         }
         case OPT_CAP:
             if (parse_cap(o, optarg, err, errsz) < 0)
-                return -1;
+                return -EINVAL;
             break;
         case 'v': o->verbose = true; break;
         case 'h':
             sim_options_usage(out);
-            return 1;
+            *done = true;
+            return 0;
         case OPT_VERSION:
             fprintf(out, "printbridge-sim %s\n", PB_VERSION);
-            return 1;
+            *done = true;
+            return 0;
         case ':':
             snprintf(err, errsz, "%s needs a value", name);
-            return -1;
+            return -EINVAL;
         default:
             snprintf(err, errsz, "unknown option '%s' (see --help)", name);
-            return -1;
+            return -EINVAL;
         }
         continue;
 bad_number:
         snprintf(err, errsz, "%s: '%s' is not a valid number here (see --help)", name, optarg);
-        return -1;
+        return -EINVAL;
     }
     if (optind < argc) {
         snprintf(err, errsz, "unexpected argument '%s' (see --help)", argv[optind]);
-        return -1;
+        return -EINVAL;
     }
     if (!o->link_path) {
         snprintf(err, errsz, "--link PATH is required (see --help)");
-        return -1;
+        return -EINVAL;
     }
     return 0;
 }

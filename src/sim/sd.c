@@ -1,8 +1,8 @@
-/* sd.c: the simulated SD card's directory (see sim_sd.h): scanning the folder, the 8.3 short
+/* sd.c: the simulated SD card's directory (see sd.h): scanning the folder, the 8.3 short
  * names a FAT card would show, lookups by either name, and the M20 line format. Hosts meet
  * short names on real Marlin boards (upload "benchy.gcode", list "BENCHY~1.GCO"), so the
  * simulator shows them too. */
-#include "sim_sd.h"
+#include "sd.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -221,20 +221,20 @@ int sim_sd_format_entry(char *out, size_t outsz, const struct sim_sd_file *f, bo
 {
     int len = snprintf(out, outsz, "%s %lld", f->alias, f->size);
     if (len < 0 || (size_t)len >= outsz)
-        return -1;
+        return -ENOSPC;
     if (with_time) {
         struct tm tm;
         if (!localtime_r(&f->mtime, &tm))
             memset(&tm, 0, sizeof tm);
         int n = snprintf(out + len, outsz - (size_t)len, " 0x%08X", (unsigned)sim_sd_fat_timestamp(&tm));
         if (n < 0 || (size_t)n >= outsz - (size_t)len)
-            return -1;
+            return -ENOSPC;
         len += n;
     }
     if (with_long) {
         int n = snprintf(out + len, outsz - (size_t)len, " %s", f->name);
         if (n < 0 || (size_t)n >= outsz - (size_t)len)
-            return -1;
+            return -ENOSPC;
         len += n;
     }
     return len;

@@ -1,4 +1,4 @@
-/* sim_link.h: the simulator's end of the serial line, a pseudo-terminal published at a path.
+/* link.h: the simulator's end of the serial line, a pseudo-terminal published at a path.
  *
  * The pty is raw (cfmakeraw, applied with TCSANOW so nothing queued is flushed), non-blocking
  * on the master, and the simulator keeps its own slave fd open so the master never reads EIO

@@ -1,4 +1,4 @@
-/* sim_sd.h: the simulated SD card, a host folder seen through FAT eyes.
+/* sd.h: the simulated SD card, a host folder seen through FAT eyes.
  *
  * Every regular, non-hidden file at the top of the folder is on the card. Like FAT, each file
  * has a short 8.3 name: the file name itself (upper-cased; lower-cased for the Prusa flavor)
@@ -41,8 +41,8 @@ const struct sim_sd_file *sim_sd_lookup(const struct sim_sd_list *list, const ch
 bool sim_sd_is_gcode(const struct sim_sd_file *f);
 /* FAT date in the upper 16 bits, FAT time in the lower 16 (2 s resolution, years 1980-2107). */
 uint32_t sim_sd_fat_timestamp(const struct tm *tm);
-/* One M20 line: "SHORT SIZE[ 0xTIMESTAMP][ LONGNAME]". Returns its length or -1 if out is too
- * small. The timestamp uses local time like a FAT volume. */
+/* One M20 line: "SHORT SIZE[ 0xTIMESTAMP][ LONGNAME]". Returns its length or -ENOSPC if out is
+ * too small. The timestamp uses local time like a FAT volume. */
 int sim_sd_format_entry(char *out, size_t outsz, const struct sim_sd_file *f, bool with_long, bool with_time);
 
 #endif

@@ -1,13 +1,21 @@
-/* sim_gcode.h: how the simulated firmware reads a received line. Pure functions.
+/* gcode.h: how the simulated firmware reads a received line. Pure functions.
  *
- * A line is "[N<n> ]<command>[*<checksum>]". The validation rules are Marlin's (serial-protocol
- * section 5 and 7): the line number is checked first (M110 excepted), then the presence and
- * the value of the checksum, computed over every byte before the last '*'. */
+ * A line is "[N<n> ]<command>[*<checksum>]". The validation rules are Marlin's: the line
+ * number is checked first (M110 excepted), then the presence and the value of the checksum,
+ * the XOR of every byte before the last '*'. */
 #ifndef PRINTBRIDGE_SIM_GCODE_H
 #define PRINTBRIDGE_SIM_GCODE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* The checksum of s[0..n): every byte XORed together, 0 for no bytes. */
+unsigned sim_gcode_checksum(const char *s, size_t n);
+
+/* Removes a ";" comment and the blanks around what is left, in place: the line ends at the
+ * first ';' that does not follow a backslash (a backslash escapes the character after it).
+ * Returns the length left (0: nothing to execute). */
+size_t sim_gcode_strip_comment(char *line);
 
 struct sim_gcode_line {
     bool has_n;              /* starts with N<digits> */

@@ -1,19 +1,20 @@
-/* sim_flavor.h: what differs between the simulated firmwares (--firmware): the boot banner,
- * the M115 report and its capabilities, the temperature, position and ok formats, and the
- * wording of line errors. Pure formatting functions; they return the length written, or -1
- * if out is too small. */
+/* flavor.h: what differs between the simulated firmwares (--firmware): the boot banner,
+ * the M115 report and whether capabilities follow it, the temperature, position and ok
+ * formats, and the wording of line errors. Pure formatting functions; they return the length
+ * written, or -ENOSPC if out is too small. */
 #ifndef PRINTBRIDGE_SIM_FLAVOR_H
 #define PRINTBRIDGE_SIM_FLAVOR_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "sim.h"
-#include "sim_gcode.h"
-#include "sim_heater.h"
+#include "gcode.h"
+#include "heater.h"
+#include "options.h"
 
-/* The capability's value when --cap does not set it. */
-bool sim_cap_default(enum sim_cap cap, const struct sim_options *o);
+/* Parses a --firmware name into an enum sim_flavor; -ENOENT if unknown. */
+int sim_flavor_parse(const char *name);
+const char *sim_flavor_name(enum sim_flavor f);
 /* Whether M115 prints Cap: lines at all (RepRapFirmware and Smoothieware do not). */
 bool sim_flavor_reports_caps(enum sim_flavor f);
 /* The idle "wait" interval when --wait-ms is not given (Repetier: 1000, others: 0). */

@@ -1,4 +1,4 @@
-/* sim_heater.h: the simulated heaters' thermal model. Pure functions over one heater.
+/* heater.h: the simulated heaters' thermal model. Pure functions over one heater.
  *
  * Heating moves towards the target at 10 C/s and slows down over the last 5 C (proportional,
  * at least 0.5 C/s), landing exactly on the target: never an overshoot. With no target, or
