@@ -1,6 +1,6 @@
 /* printbridge/config.h: the config layer:
  * The configuration file: reading, validating and defaults, with FILE:LINE errors,
- * including the events and inbound groups. */
+ * including the events and inbound groups, and what differs between two loaded files. */
 #ifndef PRINTBRIDGE_CONFIG_H
 #define PRINTBRIDGE_CONFIG_H
 
@@ -229,5 +229,20 @@ void config_defaults(struct config *cfg);
 
 /* Frees every string and zeroes cfg; safe on a zeroed or defaults-only struct, and twice. */
 void config_free(struct config *cfg);
+
+/* What a reload changed. Both compare every key the key table lists, each by its type
+ * (strings by content, script and name lists line by line), so a key added to the table is
+ * compared with no change here or in any caller. A group or key the table does not know
+ * (a misspelling, or the events and inbound groups) counts as changed, so a mistake shows as
+ * too much done on a reload, never as a change missed. */
+
+/* True if any key of group differs between a and b, the names in except (NULL-terminated, or
+ * NULL) left out. */
+bool config_group_changed(const struct config *a, const struct config *b, const char *group,
+                          const char *const *except);
+
+/* True if group.name differs between a and b. */
+bool config_key_changed(const struct config *a, const struct config *b, const char *group,
+                        const char *name);
 
 #endif

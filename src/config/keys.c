@@ -1,5 +1,6 @@
 /* keys.c: the schema of the configuration file (keys.h): the key table and what is derived
- * from it alone: the defaults and freeing. Defaults and ranges here are the ones documented in etc/printbridge.conf; a key added
+ * from it alone: the defaults, freeing, and whether two loaded configurations differ in a
+ * group. Defaults and ranges here are the ones documented in etc/printbridge.conf; a key added
  * to the table is documented there in the same commit. */
 #include "keys.h"
 
@@ -352,4 +353,73 @@ void config_free(struct config *cfg)
         }
     }
     memset(cfg, 0, sizeof *cfg);
+}
+
+/* ---- comparison -------------------------------------------------------------------- */
+
+static bool same_string(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+bool key_same(const struct key *k, const void *a, const void *b)
+{
+    const void *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
+    switch (k->kind) {
+    case KIND_STRING:
+        return same_string(*(char *const *)fa, *(char *const *)fb);
+    case KIND_INT:
+    case KIND_BAUD:
+    case KIND_LEVEL:
+        return *(const int *)fa == *(const int *)fb;
+    case KIND_FLOAT:
+        return *(const double *)fa == *(const double *)fb;
+    case KIND_BOOL:
+        return *(const bool *)fa == *(const bool *)fb;
+    case KIND_SCRIPT:
+    case KIND_NAMES: {
+        char *const *la = fa, *const *lb = fb;
+        for (int i = 0; i <= CONFIG_MAX_SCRIPT_LINES; i++) {
+            if (!same_string(la[i], lb[i]))
+                return false;
+            if (!la[i])
+                return true;
+        }
+        return true;
+    }
+    }
+    return false; /* a kind without a comparison: count it as changed */
+}
+
+static bool listed(const char *const *names, const char *name)
+{
+    for (; names && *names; names++)
+        if (strcmp(*names, name) == 0)
+            return true;
+    return false;
+}
+
+bool keys_group_differs(const struct key *table, size_t n, const char *group,
+                        const char *const *except, const void *a, const void *b)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(table[i].group, group) == 0 && !listed(except, table[i].name) &&
+            !key_same(&table[i], a, b))
+            return true;
+    return false;
+}
+
+bool config_group_changed(const struct config *a, const struct config *b, const char *group,
+                          const char *const *except)
+{
+    if (!keys_find_group(group))
+        return true;
+    return keys_group_differs(keys_table, keys_count, group, except, a, b);
+}
+
+bool config_key_changed(const struct config *a, const struct config *b, const char *group,
+                        const char *name)
+{
+    const struct key *k = keys_find(group, name);
+    return !k || !key_same(k, a, b);
 }

@@ -1,7 +1,7 @@
 /* keys.h: the schema of the configuration file (keys.c): every group and key with its type,
- * range, default and field in struct config. The reader, the suggestions and the defaults all
- * walk this one table, so a key added there is read, range-checked, defaulted and suggested
- * everywhere at once. */
+ * range, default and field in struct config. The reader, the suggestions, the defaults and the
+ * reload comparison all walk this one table, so a key added there is read, range-checked,
+ * defaulted, suggested and compared everywhere at once. */
 #ifndef PRINTBRIDGE_CONFIG_KEYS_H
 #define PRINTBRIDGE_CONFIG_KEYS_H
 
@@ -57,6 +57,16 @@ static inline void *key_field(const struct key *k, void *base) { return (char *)
 const struct key *keys_find(const char *group, const char *name);
 /* The group of that name, or NULL (the hookconfig groups are not in the table). */
 const struct key_group *keys_find_group(const char *name);
+
+/* Whether key k holds the same value in a and b, compared by its kind (strings by content,
+ * NULL equal only to NULL; script and name lists line by line). */
+bool key_same(const struct key *k, const void *a, const void *b);
+
+/* Whether any key of group in table[0..n) differs between a and b, skipping the names in
+ * except (NULL-terminated, or NULL). The table is a parameter so tests can prove that a key
+ * added to it is compared with no other change. */
+bool keys_group_differs(const struct key *table, size_t n, const char *group,
+                        const char *const *except, const void *a, const void *b);
 
 /* The default mqtt.client_id: "printbridge-<host>-<base topic>", every byte outside
  * [A-Za-z0-9] made '-'. NULL when memory ran out. */
