@@ -86,28 +86,35 @@ static bool is_zeroed(const struct config *c)
     return memcmp(c, &zero, sizeof zero) == 0;
 }
 
-/* Loads path, which must fail with exactly want_fmt (one %s: the path) and leave c empty. */
-static void expect_load_error_of(const char *path, const char *want)
+/* Loads path, which must fail with the negative errno rc and exactly the line want, and leave
+ * c empty. */
+static void expect_load_error_of(const char *path, int rc, const char *want)
 {
     struct config c;
     char err[2048];
 
     memset(&c, 0x5a, sizeof c); /* garbage in: config_load must not free or keep it */
-    ck_assert_int_eq(config_load(&c, path, err, sizeof err), -1);
+    ck_assert_int_eq(config_load(&c, path, err, sizeof err), rc);
     ck_assert_str_eq(err, want);
     ck_assert_ptr_null(strchr(err, '\n'));
     ck_assert_msg(is_zeroed(&c), "cfg not left empty after an error");
     config_free(&c);
 }
 
-/* Writes text as t.conf and expects "<path>:<line>: <msg>". */
-static void expect_error(const char *text, int line, const char *msg)
+/* Writes text as t.conf and expects rc and "<path>:<line>: <msg>". */
+static void expect_error_rc(const char *text, int line, int rc, const char *msg)
 {
     char *want;
     write_conf(text);
     ck_assert_int_ge(asprintf(&want, "%s:%d: %s", conf, line, msg), 0);
-    expect_load_error_of(conf, want);
+    expect_load_error_of(conf, rc, want);
     free(want);
+}
+
+/* A mistake in the file: -EINVAL and "<path>:<line>: <msg>". */
+static void expect_error(const char *text, int line, const char *msg)
+{
+    expect_error_rc(text, line, -EINVAL, msg);
 }
 
 static void load_ok(const char *text, struct config *c)
@@ -321,10 +328,10 @@ START_TEST(test_error_text_is_truncated_to_the_buffer_and_may_be_omitted)
     snprintf(full, sizeof full, "%s/none.conf: cannot read config file: No such file or "
                                 "directory", tmpdir);
     snprintf(conf, sizeof conf, "%s/none.conf", tmpdir);
-    ck_assert_int_eq(config_load(&c, conf, err, sizeof err), -1);
+    ck_assert_int_eq(config_load(&c, conf, err, sizeof err), -ENOENT);
     ck_assert_uint_eq(strlen(err), sizeof err - 1);
     ck_assert_int_eq(strncmp(err, full, sizeof err - 1), 0);
-    ck_assert_int_eq(config_load(&c, conf, NULL, 0), -1);
+    ck_assert_int_eq(config_load(&c, conf, NULL, 0), -ENOENT);
     ck_assert(is_zeroed(&c));
 }
 END_TEST
@@ -820,7 +827,7 @@ START_TEST(test_missing_file_names_errno)
     char path[PATH_MAX + 32], want[PATH_MAX + 128];
     snprintf(path, sizeof path, "%s/missing.conf", tmpdir);
     snprintf(want, sizeof want, "%s: cannot read config file: No such file or directory", path);
-    expect_load_error_of(path, want);
+    expect_load_error_of(path, -ENOENT, want);
 }
 END_TEST
 
@@ -830,7 +837,7 @@ START_TEST(test_directory_is_not_a_config_file)
     snprintf(path, sizeof path, "%s/sub", tmpdir);
     ck_assert_int_eq(mkdir(path, 0755), 0);
     snprintf(want, sizeof want, "%s: cannot read config file: Is a directory", path);
-    expect_load_error_of(path, want);
+    expect_load_error_of(path, -EISDIR, want);
 }
 END_TEST
 
@@ -865,7 +872,7 @@ START_TEST(test_unreadable_file_names_permission_denied)
     close(fds[0]);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_int_eq(WEXITSTATUS(status), 0);
-    snprintf(want, sizeof want, "-1 %s: cannot read config file: Permission denied", conf);
+    snprintf(want, sizeof want, "%d %s: cannot read config file: Permission denied", -EACCES, conf);
     ck_assert_str_eq(got, want);
 }
 END_TEST
@@ -913,11 +920,11 @@ START_TEST(test_error_inside_an_include_names_the_included_file)
              write_file("sub/main.conf", "log: {};\n@include \"part.conf\"\n"));
     snprintf(want, sizeof want, "%s/sub/part.conf:2: unknown setting 'mqtt.hots'; did you mean "
                                 "'mqtt.host'?", tmpdir);
-    expect_load_error_of(main_conf, want);
+    expect_load_error_of(main_conf, -EINVAL, want);
 
     write_file("sub/part.conf", "mqtt: { port = ; };\n");
     snprintf(want, sizeof want, "%s/sub/part.conf:1: syntax error", tmpdir);
-    expect_load_error_of(main_conf, want);
+    expect_load_error_of(main_conf, -EINVAL, want);
 }
 END_TEST
 
@@ -929,14 +936,14 @@ START_TEST(test_missing_include_names_the_path_and_errno)
              write_file("sub/main.conf", "log: {};\n@include \"nope.conf\"\n"));
     snprintf(want, sizeof want, "%s:2: cannot open include file '%s/sub/nope.conf': No such file "
                                 "or directory", main_conf, tmpdir);
-    expect_load_error_of(main_conf, want);
+    expect_load_error_of(main_conf, -ENOENT, want);
 
     snprintf(main_conf, sizeof main_conf, "%s",
              write_file("sub/main.conf", "@include \"/etc/printbridge-nope.conf\"\n"));
     snprintf(want, sizeof want, "%s:1: cannot open include file '/etc/printbridge-nope.conf': "
                                 "@include paths are relative to the directory of %s",
              main_conf, main_conf);
-    expect_load_error_of(main_conf, want);
+    expect_load_error_of(main_conf, -ENOENT, want);
 }
 END_TEST
 
@@ -948,12 +955,12 @@ START_TEST(test_include_of_a_directory_is_refused_not_fatal)
 
     snprintf(main_conf, sizeof main_conf, "%s", write_file("sub/main.conf", "log: {};\n@include \"..\"\n"));
     snprintf(want, sizeof want, "%s:2: @include \"..\": %s/sub/.. is not a regular file", main_conf, tmpdir);
-    expect_load_error_of(main_conf, want);
+    expect_load_error_of(main_conf, -EINVAL, want);
 
     snprintf(part, sizeof part, "%s", write_file("sub/part.conf", "\n  @include \"\"\n"));
     snprintf(main_conf, sizeof main_conf, "%s", write_file("sub/main.conf", "@include \"part.conf\"\n"));
     snprintf(want, sizeof want, "%s:2: @include \"\": %s/sub/ is not a regular file", part, tmpdir);
-    expect_load_error_of(main_conf, want);
+    expect_load_error_of(main_conf, -EINVAL, want);
 }
 END_TEST
 
@@ -972,7 +979,7 @@ START_TEST(test_errors_name_the_path_as_given)
     strcat(rel, "/sub/main.conf");
     snprintf(want, sizeof want, "%.*spart.conf:1: mqtt.port must be between 1 and 65535, not 0",
              (int)(strlen(rel) - strlen("main.conf")), rel);
-    expect_load_error_of(rel, want);
+    expect_load_error_of(rel, -EINVAL, want);
 }
 END_TEST
 
@@ -1063,7 +1070,7 @@ START_TEST(test_mqtt_publishing_key_errors)
                               tmpdir), 0);
     ck_assert_int_ge(asprintf(&want, "mqtt.password_file: cannot read %s/none: No such file or directory",
                               tmpdir), 0);
-    expect_error(text, 2, want);
+    expect_error_rc(text, 2, -ENOENT, want);
     free(text);
     free(want);
     expect_error("profile: { extruders = 0; };\n", 1, "profile.extruders must be between 1 and 16, not 0");
@@ -1094,23 +1101,23 @@ static const char *const all_keys[] = {
     "profile.volume_depth", "profile.volume_height",
     "scripts.afterPrinterConnected", "homeassistant.enabled", "homeassistant.prefix",
     "homeassistant.node_id", "homeassistant.device_name", "homeassistant.republish_delay", "log.level",
-    /* jobs (issue 5) */
+    /* the other OctoPrint script names, storage and analysis */
     "scripts.beforePrintStarted", "scripts.afterPrintDone", "scripts.afterPrintCancelled",
     "scripts.afterPrintPaused", "scripts.beforePrintResumed", "scripts.beforePrinterDisconnected",
     "scripts.beforeToolChange", "scripts.afterToolChange", "storage.folder",
     "storage.max_upload_size", "analysis.filament_diameter", "analysis.acceleration",
     "analysis.junction_deviation",
-    /* issue 7: events and inbound (read by hookconfig.c) */
+    /* events and inbound (read by hookconfig.c) */
     "events.enabled", "events.timeout", "events.max_concurrent", "events.max_queued",
     "events.max_output", "events.progress_percent", "events.progress_minutes",
     "events.progress_layers", "events.subscriptions", "events.triggers", "inbound.enabled",
     "inbound.max_payload", "inbound.gcode_allow", "inbound.gcode_deny", "inbound.handlers",
-    /* timelapse (issue 11) */
+    /* timelapse */
     "timelapse.mode", "timelapse.interval", "timelapse.post_roll", "timelapse.snapshot_command",
     "timelapse.snapshot_timeout", "timelapse.frame_extension", "timelapse.frames_folder",
     "timelapse.output_folder", "timelapse.ffmpeg", "timelapse.ffmpeg_args", "timelapse.fps",
     "timelapse.movie_extension", "timelapse.render_timeout",
-    /* slicing (issue 11) */
+    /* slicing */
     "slicing.enabled", "slicing.slicer", "slicing.command", "slicing.profiles_folder", "slicing.profile",
     "slicing.timeout",
 };
@@ -1266,7 +1273,7 @@ START_TEST(test_example_config_documents_every_key_with_the_code_defaults)
 }
 END_TEST
 
-/* homeassistant (issue 8): defaults, and ids Home Assistant would refuse in a topic */
+/* homeassistant: defaults, and ids Home Assistant would refuse in a topic */
 START_TEST(test_homeassistant_defaults_and_id_checks)
 {
     struct config c;

@@ -1,7 +1,8 @@
-/* test_hookconfig.c: the events and inbound groups through config_load: OctoPrint's example
- * subscriptions carried over (octoprint-events.txt, Configuration; libraries.md 5.1), the
- * defaults, and one FILE:LINE line for each kind of mistake. */
+/* test_hookconfig.c: the events and inbound groups through config_load: the example
+ * subscriptions of OctoPrint's event documentation carried over, the defaults, and one
+ * FILE:LINE line (and -EINVAL) for each kind of mistake. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ static void teardown(void)
 static void assert_error(const char *text, int line, const char *needle)
 {
     char prefix[128];
-    ck_assert_int_eq(load(text), -1);
+    ck_assert_int_eq(load(text), -EINVAL);
     snprintf(prefix, sizeof prefix, "%s:%d: ", path, line);
     ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0, "error '%s' is not at line %d", err, line);
     ck_assert_msg(strstr(err, needle) != NULL, "error '%s' lacks '%s'", err, needle);
@@ -55,7 +56,7 @@ START_TEST(test_defaults_without_groups)
 }
 END_TEST
 
-/* octoprint-events.txt, Configuration: the example, in libconfig syntax */
+/* the example of OctoPrint's event documentation, in libconfig syntax */
 START_TEST(test_octoprint_example_carries_over)
 {
     ck_assert_int_eq(load("events: {\n"

@@ -1,6 +1,6 @@
 /* printbridge/config.h: the config layer:
  * The configuration file: reading, validating and defaults, with FILE:LINE errors,
- * including the events and inbound groups. */
+ * including the events and inbound groups, and what differs between two loaded files. */
 #ifndef PRINTBRIDGE_CONFIG_H
 #define PRINTBRIDGE_CONFIG_H
 
@@ -10,8 +10,8 @@
 
 /* ---- hookconfig: the `events` and `inbound` configuration groups: OctoPrint-style event
  * subscriptions, PrintProgress steps, serial line triggers, inbound handlers and the inbound
- * safety settings. config.c hands these two groups to hookconfig_read, because their lists
- * of groups need more than its key table; every key is documented in etc/printbridge.conf. */
+ * safety settings. The reader hands these two groups to hookconfig_read, because their lists
+ * of groups need more than the key table; every key is documented in etc/printbridge.conf. */
 
 enum hook_type { HOOK_GCODE, HOOK_SYSTEM };
 
@@ -64,9 +64,9 @@ struct hookconfig {
 /* True for the group names this module reads ("events", "inbound"). */
 bool hookconfig_owns(const char *group);
 
-/* Reads one of the owned groups into *hc (allocated with defaults on first use). On error
- * returns -1, points *where at the offending setting and writes the message (without
- * FILE:LINE, which the caller adds) into why; why is "" when memory ran out. */
+/* Reads one of the owned groups into *hc (allocated with defaults on first use). Returns 0,
+ * or a negative errno and points *where at the offending setting: -EINVAL with the message
+ * (without FILE:LINE, which the caller adds) in why, or -ENOMEM. */
 int hookconfig_read(struct hookconfig **hc, const config_setting_t *group, const config_setting_t **where,
                     char *why, size_t whysz);
 
@@ -75,8 +75,9 @@ const struct hookconfig *hookconfig_or_defaults(const struct hookconfig *hc);
 
 void hookconfig_free(struct hookconfig *hc);
 
-/* ---- config: the daemon's configuration, read from a libconfig file. Every key is read and
- * range-checked in config.c and documented in etc/printbridge.conf beside its default. */
+/* ---- config: the daemon's configuration, read from a libconfig file. Every key is listed
+ * with its type, range and default in the key table (src/config/keys.c) and documented in
+ * etc/printbridge.conf beside its default. */
 
 struct hookconfig;
 
@@ -98,7 +99,7 @@ struct config {
     double printer_temperature_interval;  /* M105 poll when no target is set, s (default 5) */
     double printer_temperature_interval_target; /* M105 poll when a target > 25 C, s (default 2) */
     int printer_autoreport_interval;    /* M155 S<n> when the firmware offers it; 0 disables (default 2) */
-    /* printer: protocol engine (issue 4) */
+    /* printer: the protocol engine */
     char *printer_checksum;             /* "auto" (default), "always", "never" */
     int printer_history_size;           /* lines kept for resends (default 1000) */
     int printer_advanced_ok_window;     /* commands in flight with ADVANCED_OK (default 8) */
@@ -160,7 +161,7 @@ struct config {
     /* scripts (G-code sent at moments of the printer's life). Lines are trimmed and empty
      * ones dropped; at most CONFIG_MAX_SCRIPT_LINES lines, hence the extra slot for the NULL. */
     char *script_after_connected[CONFIG_MAX_SCRIPT_LINES + 1]; /* NULL-terminated */
-    /* jobs (issue 5): the other OctoPrint script names, storage and analysis */
+    /* the other OctoPrint script names, storage and analysis */
     char *script_before_print_started[CONFIG_MAX_SCRIPT_LINES + 1];
     char *script_after_print_done[CONFIG_MAX_SCRIPT_LINES + 1];
     char *script_after_print_cancelled[CONFIG_MAX_SCRIPT_LINES + 1]; /* empty: profile default */
@@ -175,17 +176,17 @@ struct config {
     double analysis_acceleration;       /* mm/s^2, default 1500 */
     double analysis_junction_deviation; /* mm, default 0.05 */
 
-    /* homeassistant: MQTT discovery (issue 8) */
+    /* homeassistant: MQTT discovery */
     bool ha_enabled;                /* default true */
     char *ha_prefix;                /* discovery prefix, default "homeassistant" */
     char *ha_node_id;               /* NULL: derived from mqtt_client_id (discovery_node_id_from) */
     char *ha_device_name;           /* NULL: "printbridge <node id>" */
     double ha_republish_delay;      /* s, upper bound of the random delay after HA's birth, default 5 */
 
-    /* events and inbound (issue 7): read by hookconfig.c; NULL when the file has neither
+    /* events and inbound: read by hookconfig.c; NULL when the file has neither
      * group, hookconfig_or_defaults() then gives the defaults */
     struct hookconfig *hooks;
-    /* timelapse (issue 11) */
+    /* timelapse */
     char *timelapse_mode;               /* "off" (default), "zchange", "timed" */
     double timelapse_interval;          /* s, timed frames and post-roll, default 10 */
     double timelapse_post_roll;         /* s, default 0 */
@@ -199,7 +200,7 @@ struct config {
     int timelapse_fps;                  /* default 25 */
     char *timelapse_movie_extension;    /* "mp4" */
     double timelapse_render_timeout;    /* s, default 600 */
-    /* slicing (issue 11) */
+    /* slicing */
     bool slicing_enabled;               /* default false */
     char *slicing_slicer;               /* name in the events, "prusaslicer" */
     char *slicing_command[CONFIG_MAX_SCRIPT_LINES + 1]; /* argv with {input} {output} {profile} */
@@ -212,8 +213,10 @@ struct config {
 };
 
 /* Loads and validates path into cfg (fully replaced: its previous contents are overwritten,
- * not freed, so config_free a loaded config before reusing the struct). On error returns -1
- * and writes one line "FILE:LINE: what is wrong" (or "FILE: why it cannot be read") into
+ * not freed, so config_free a loaded config before reusing the struct). Returns 0, or a
+ * negative errno: -EINVAL for a mistake in the file (or a NULL path), the errno of opening it
+ * when the file or an @include'd one cannot be read (-ENOENT, -EACCES, -EISDIR, ...), -ENOMEM.
+ * On error writes one line "FILE:LINE: what is wrong" (or "FILE: why it cannot be read") into
  * err, without a trailing newline; cfg is then left empty (all zero, safe to config_free).
  * On success err is set to "". Unknown keys, wrong types and out-of-range values are errors.
  * FILE is the path as given; for a setting from an @include'd file it is that file's path as
@@ -226,5 +229,20 @@ void config_defaults(struct config *cfg);
 
 /* Frees every string and zeroes cfg; safe on a zeroed or defaults-only struct, and twice. */
 void config_free(struct config *cfg);
+
+/* What a reload changed. Both compare every key the key table lists, each by its type
+ * (strings by content, script and name lists line by line), so a key added to the table is
+ * compared with no change here or in any caller. A group or key the table does not know
+ * (a misspelling, or the events and inbound groups) counts as changed, so a mistake shows as
+ * too much done on a reload, never as a change missed. */
+
+/* True if any key of group differs between a and b, the names in except (NULL-terminated, or
+ * NULL) left out. */
+bool config_group_changed(const struct config *a, const struct config *b, const char *group,
+                          const char *const *except);
+
+/* True if group.name differs between a and b. */
+bool config_key_changed(const struct config *a, const struct config *b, const char *group,
+                        const char *name);
 
 #endif

@@ -433,7 +433,7 @@ static void reload(struct daemon *d)
         log_error("printbridge: reload refused, the running configuration stays: %s", err);
         return;
     }
-    if (d->old_mqtt && mqtt_settings_differ(&d->cfg, &nc)) {
+    if (d->old_mqtt && mqtt_connection_changed(&d->cfg, &nc)) {
         log_error("printbridge: reload refused: the previous broker change is still in progress; "
                   "send SIGHUP again in a few seconds");
         config_free(&nc);
@@ -446,8 +446,8 @@ static void reload(struct daemon *d)
         config_free(&nc);
         return;
     }
-    bool profile = profile_differs(&d->cfg, &nc);
-    if (mqtt_settings_differ(&d->cfg, &nc))
+    bool profile = profile_changed(&d->cfg, &nc);
+    if (mqtt_connection_changed(&d->cfg, &nc))
         rebuild_mqtt(d, &nc);
     config_free(&d->cfg);
     d->cfg = nc;

@@ -109,35 +109,31 @@ void discovery_settings_from(const struct config *c, char *node_id, struct disco
     };
 }
 
-static bool str_differs(const char *a, const char *b)
+/* ---- what a reload changed ----------------------------------------------------------------
+ * Each question is put to the key table (config_group_changed), never to a list of fields
+ * here: a key added to a group is compared the day it is added. */
+
+/* The mqtt keys that are not part of the broker connection: the publisher applies them in
+ * place (publisher_settings_from above; the stats timer restarts on every reload).
+ * mqtt.password_file is compared through what it yields, mqtt.password. A new mqtt key is
+ * part of the connection unless it is named here: forgetting it costs a needless reconnect,
+ * never a missed change. */
+static const char *const mqtt_publishing_keys[] = {
+    "retain", "timestamp_field", "temperature_threshold", "temperature_min_interval",
+    "temperature_decimals", "printer_data", "state_interval", "stats_interval", "password_file",
+    NULL,
+};
+
+bool mqtt_connection_changed(const struct config *a, const struct config *b)
 {
-    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+    return config_group_changed(a, b, "mqtt", mqtt_publishing_keys) ||
+           config_key_changed(a, b, "topics", "status") ||           /* the will and birth */
+           config_key_changed(a, b, "homeassistant", "prefix");      /* the watched birth topic */
 }
 
-/* Anything the broker connection itself is made of (the status topic included). */
-bool mqtt_settings_differ(const struct config *a, const struct config *b)
+bool profile_changed(const struct config *a, const struct config *b)
 {
-    return str_differs(a->mqtt_host, b->mqtt_host) || a->mqtt_port != b->mqtt_port ||
-           str_differs(a->mqtt_base_topic, b->mqtt_base_topic) ||
-           str_differs(a->mqtt_client_id, b->mqtt_client_id) ||
-           str_differs(a->mqtt_username, b->mqtt_username) ||
-           str_differs(a->mqtt_password, b->mqtt_password) || a->mqtt_keepalive != b->mqtt_keepalive ||
-           str_differs(a->mqtt_protocol, b->mqtt_protocol) || a->mqtt_status_retain != b->mqtt_status_retain ||
-           a->mqtt_tls != b->mqtt_tls || str_differs(a->mqtt_tls_ca_file, b->mqtt_tls_ca_file) ||
-           str_differs(a->mqtt_tls_cert_file, b->mqtt_tls_cert_file) ||
-           str_differs(a->mqtt_tls_key_file, b->mqtt_tls_key_file) ||
-           a->mqtt_tls_insecure != b->mqtt_tls_insecure || a->mqtt_queue_limit != b->mqtt_queue_limit ||
-           str_differs(a->mqtt_queue_file, b->mqtt_queue_file) || str_differs(a->topic_status, b->topic_status) ||
-           str_differs(a->ha_prefix, b->ha_prefix);
-}
-
-bool profile_differs(const struct config *a, const struct config *b)
-{
-    return a->profile_extruders != b->profile_extruders || a->profile_heated_bed != b->profile_heated_bed ||
-           a->profile_heated_chamber != b->profile_heated_chamber ||
-           a->profile_volume_width != b->profile_volume_width ||
-           a->profile_volume_depth != b->profile_volume_depth ||
-           a->profile_volume_height != b->profile_volume_height;
+    return config_group_changed(a, b, "profile", NULL);
 }
 
 void storage_options_from(const struct config *c, struct storage_options *so)

@@ -29,8 +29,11 @@ void slicing_options_from(const struct config *c, struct slicing_options *so);
 /* node_id: a buffer of DISCOVERY_MAX_ID for the id derived from the client id */
 void discovery_settings_from(const struct config *c, char *node_id, struct discovery_settings *ds);
 
-/* Anything the broker connection itself is made of (the status topic included). */
-bool mqtt_settings_differ(const struct config *a, const struct config *b);
-bool profile_differs(const struct config *a, const struct config *b);
+/* What a reload changed, one question per config group, each answered from the key table.
+ * mqtt_connection_changed: anything the broker connection is made of (the mqtt group but the
+ * keys the publisher applies in place, topics.status and homeassistant.prefix), so a new
+ * client is needed. profile_changed: any key of the profile group (PrinterProfileModified). */
+bool mqtt_connection_changed(const struct config *a, const struct config *b);
+bool profile_changed(const struct config *a, const struct config *b);
 
 #endif

@@ -1,4 +1,4 @@
-/* hookconfig.c: reads the `events` and `inbound` groups (hookconfig.h).
+/* hookconfig.c: reads the `events` and `inbound` groups (printbridge/config.h).
  *
  * A subscription written for OctoPrint carries over key for key (event, command, type,
  * enabled, name, debug, shell). Mistakes are found here, at start-up, not when the event
@@ -6,6 +6,7 @@
  * invalid topic filter or regular expression. */
 #include "printbridge/config.h"
 
+#include <errno.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,14 +54,14 @@ static int bad(struct rd *r, const config_setting_t *s, const char *fmt, ...)
     vsnprintf(r->why, r->whysz, fmt, ap);
     va_end(ap);
     *r->where = s;
-    return -1;
+    return -EINVAL;
 }
 
 static int oom(struct rd *r, const config_setting_t *s)
 {
-    r->why[0] = '\0';
+    snprintf(r->why, r->whysz, "out of memory");
     *r->where = s;
-    return -1;
+    return -ENOMEM;
 }
 
 static void free_strv(char **v, size_t n)
@@ -136,10 +137,10 @@ static int read_int(struct rd *r, const config_setting_t *s, const char *what, i
     double v;
     if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
         return bad(r, s, "%s must be an integer between %d and %d", what, min, max);
-    if (read_num(r, s, what, min, max, &v) < 0)
-        return -1;
-    *out = (int)v;
-    return 0;
+    int rc = read_num(r, s, what, min, max, &v);
+    if (rc == 0)
+        *out = (int)v;
+    return rc;
 }
 
 static int read_str(struct rd *r, const config_setting_t *s, const char *what, char **out)
@@ -267,9 +268,9 @@ static int read_list(struct rd *r, const config_setting_t *s, const char *what, 
 static int read_hooks(struct rd *r, const config_setting_t *s, const char *what, enum hook_role role,
                       struct hook_def **out, size_t *n)
 {
-    int len;
-    if (read_list(r, s, what, &len) < 0)
-        return -1;
+    int len, rc;
+    if ((rc = read_list(r, s, what, &len)) < 0)
+        return rc;
     if (!(*out = calloc((size_t)len + 1, sizeof **out)))
         return oom(r, s);
     for (int i = 0; i < len; i++) {
@@ -285,8 +286,8 @@ static int read_hooks(struct rd *r, const config_setting_t *s, const char *what,
         for (int k = 0; k < config_setting_length(g); k++) {
             const config_setting_t *e = config_setting_get_elem(g, (unsigned)k);
             bool handled;
-            if (read_hook_key(r, e, config_setting_name(e), ctx, h, role, &handled) < 0)
-                return -1;
+            if ((rc = read_hook_key(r, e, config_setting_name(e), ctx, h, role, &handled)) < 0)
+                return rc;
             if (!handled)
                 return bad(r, e, "%s: unknown setting '%s'", ctx, config_setting_name(e));
             if (strcmp(config_setting_name(e), "type") == 0)
@@ -298,8 +299,8 @@ static int read_hooks(struct rd *r, const config_setting_t *s, const char *what,
             return bad(r, g, "%s: missing 'event'", ctx);
         if (role == ROLE_HANDLER && !h->name)
             return bad(r, g, "%s: missing 'name' (command/hook/<name> runs it)", ctx);
-        if (check_hook(r, g, ctx, h, true) < 0)
-            return -1;
+        if ((rc = check_hook(r, g, ctx, h, true)) < 0)
+            return rc;
         if (role == ROLE_HANDLER)
             for (int j = 0; j < i; j++)
                 if (strcmp((*out)[j].name, h->name) == 0)
@@ -314,11 +315,62 @@ static int read_hooks(struct rd *r, const config_setting_t *s, const char *what,
     return 0;
 }
 
+/* One key of a trigger entry: its own (name, match, cooldown, direction) or its action's. */
+static int read_trigger_key(struct rd *r, const config_setting_t *e, const char *ctx, struct trigger_def *t)
+{
+    const char *name = config_setting_name(e);
+    char what[160];
+    bool handled;
+    int rc;
+    snprintf(what, sizeof what, "%s '%s'", ctx, name);
+    if (strcmp(name, "name") == 0)
+        return read_str(r, e, what, &t->name);
+    if (strcmp(name, "match") == 0)
+        return read_str(r, e, what, &t->match);
+    if (strcmp(name, "cooldown") == 0)
+        return read_num(r, e, what, 0, 86400, &t->cooldown);
+    if (strcmp(name, "direction") == 0) {
+        const char *v = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : "";
+        if (strcmp(v, "received") == 0)
+            t->direction = TRIGGER_RECEIVED;
+        else if (strcmp(v, "sent") == 0)
+            t->direction = TRIGGER_SENT;
+        else if (strcmp(v, "both") == 0)
+            t->direction = TRIGGER_BOTH;
+        else
+            return bad(r, e, "%s must be \"received\", \"sent\" or \"both\"", what);
+        return 0;
+    }
+    if ((rc = read_hook_key(r, e, name, ctx, &t->action, ROLE_TRIGGER, &handled)) < 0)
+        return rc;
+    return handled ? 0 : bad(r, e, "%s: unknown setting '%s'", ctx, name);
+}
+
+/* Checks a trigger once all its keys are read. */
+static int check_trigger(struct rd *r, const config_setting_t *g, const char *ctx, struct trigger_def *t)
+{
+    if (!t->name)
+        return bad(r, g, "%s: missing 'name'", ctx);
+    if (!t->match)
+        return bad(r, g, "%s: missing 'match' (a regular expression)", ctx);
+    regex_t re;
+    int rc = regcomp(&re, t->match, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char msg[128];
+        regerror(rc, &re, msg, sizeof msg);
+        return bad(r, g, "%s: 'match' is not a valid extended regular expression: %s", ctx, msg);
+    }
+    regfree(&re);
+    if (!(t->action.name = strdup(t->name)))
+        return oom(r, g);
+    return check_hook(r, g, ctx, &t->action, false);
+}
+
 static int read_triggers(struct rd *r, const config_setting_t *s, struct hookconfig *hc)
 {
-    int len;
-    if (read_list(r, s, "events.triggers", &len) < 0)
-        return -1;
+    int len, rc;
+    if ((rc = read_list(r, s, "events.triggers", &len)) < 0)
+        return rc;
     if (!(hc->triggers = calloc((size_t)len + 1, sizeof *hc->triggers)))
         return oom(r, s);
     for (int i = 0; i < len; i++) {
@@ -332,54 +384,11 @@ static int read_triggers(struct rd *r, const config_setting_t *s, struct hookcon
         t->action.type = HOOK_SYSTEM;
         if (!config_setting_is_group(g))
             return bad(r, g, "%s must be a group { ... }", ctx);
-        for (int k = 0; k < config_setting_length(g); k++) {
-            const config_setting_t *e = config_setting_get_elem(g, (unsigned)k);
-            const char *name = config_setting_name(e);
-            char what[160];
-            bool handled;
-            snprintf(what, sizeof what, "%s '%s'", ctx, name);
-            if (strcmp(name, "name") == 0) {
-                if (read_str(r, e, what, &t->name) < 0)
-                    return -1;
-            } else if (strcmp(name, "match") == 0) {
-                if (read_str(r, e, what, &t->match) < 0)
-                    return -1;
-            } else if (strcmp(name, "cooldown") == 0) {
-                if (read_num(r, e, what, 0, 86400, &t->cooldown) < 0)
-                    return -1;
-            } else if (strcmp(name, "direction") == 0) {
-                const char *v = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : "";
-                if (strcmp(v, "received") == 0)
-                    t->direction = TRIGGER_RECEIVED;
-                else if (strcmp(v, "sent") == 0)
-                    t->direction = TRIGGER_SENT;
-                else if (strcmp(v, "both") == 0)
-                    t->direction = TRIGGER_BOTH;
-                else
-                    return bad(r, e, "%s must be \"received\", \"sent\" or \"both\"", what);
-            } else {
-                if (read_hook_key(r, e, name, ctx, &t->action, ROLE_TRIGGER, &handled) < 0)
-                    return -1;
-                if (!handled)
-                    return bad(r, e, "%s: unknown setting '%s'", ctx, name);
-            }
-        }
-        if (!t->name)
-            return bad(r, g, "%s: missing 'name'", ctx);
-        if (!t->match)
-            return bad(r, g, "%s: missing 'match' (a regular expression)", ctx);
-        regex_t re;
-        int rc = regcomp(&re, t->match, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
-            char msg[128];
-            regerror(rc, &re, msg, sizeof msg);
-            return bad(r, g, "%s: 'match' is not a valid extended regular expression: %s", ctx, msg);
-        }
-        regfree(&re);
-        if (!(t->action.name = strdup(t->name)))
-            return oom(r, g);
-        if (check_hook(r, g, ctx, &t->action, false) < 0)
-            return -1;
+        for (int k = 0; k < config_setting_length(g); k++)
+            if ((rc = read_trigger_key(r, config_setting_get_elem(g, (unsigned)k), ctx, t)) < 0)
+                return rc;
+        if ((rc = check_trigger(r, g, ctx, t)) < 0)
+            return rc;
     }
     return 0;
 }
@@ -392,9 +401,10 @@ static int read_gcode_list(struct rd *r, const config_setting_t *s, const char *
         free(*p);
     free(*out);
     *out = NULL;
-    if (read_strv(r, s, what, &v, &n) < 0) {
+    int rc = read_strv(r, s, what, &v, &n);
+    if (rc < 0) {
         free_strv(v, n);
-        return -1;
+        return rc;
     }
     *out = v;   /* read_strv leaves a NULL after the last entry */
     for (size_t i = 0; i < n; i++)
@@ -441,7 +451,7 @@ static int read_events(struct rd *r, const config_setting_t *g, struct hookconfi
                              "max_output, progress_percent, progress_minutes, progress_layers, subscriptions, triggers",
                        name);
         if (rc < 0)
-            return -1;
+            return rc;
     }
     return 0;
 }
@@ -470,7 +480,7 @@ static int read_inbound(struct rd *r, const config_setting_t *g, struct hookconf
             return bad(r, s, "unknown setting 'inbound.%s'; the keys are enabled, max_payload, gcode_allow, "
                              "gcode_deny, handlers", name);
         if (rc < 0)
-            return -1;
+            return rc;
     }
     return 0;
 }
