@@ -95,12 +95,6 @@ static void on_mqtt_lost(void *ctx)
     notify_update(d);
 }
 
-static void on_mqtt_watched(void *ctx, const char *payload, bool retained)
-{
-    struct daemon *d = ctx;
-    discovery_on_birth(d->discovery, payload, retained);
-}
-
 static void on_temperatures(void *ctx, const struct protocol_temps *t, long long ts)
 {
     struct daemon *d = ctx;
@@ -492,13 +486,10 @@ static void reload(struct daemon *d)
         struct mqtt_options mo;
         struct mqtt *fresh;
         char status_topic[PUBLISHER_MAX_TOPIC];
-        struct mqtt_callbacks cb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost, .watched = on_mqtt_watched };
+        struct mqtt_callbacks cb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost };
         mqtt_options_from(&nc, status_topic, sizeof status_topic, &mo);
-        char birth[PUBLISHER_MAX_TOPIC];
-        if (discovery_birth_topic(birth, sizeof birth, nc.ha_prefix) > 0)
-            mo.watch_topic = birth;
-        if (mqtt_create(&fresh, d->loop, &mo, &cb, d) < 0) {
-            log_error("printbridge: reload: cannot set up the new broker connection; keeping the old one");
+        if (mqtt_create(&fresh, d->loop, &mo, &cb, d, err, sizeof err) < 0) {
+            log_error("printbridge: reload: cannot set up the new broker connection (%s); keeping the old one", err);
         } else {
             /* "disconnected" on the old status topic first, then the new client connects
              * (same client id: connecting first would kick the old one and fire its will) */
@@ -507,7 +498,8 @@ static void reload(struct daemon *d)
             d->mqtt = fresh;
             snprintf(d->status_topic, sizeof d->status_topic, "%s", status_topic);
             publisher_set_mqtt(&d->publisher, fresh);
-            discovery_set_mqtt(d->discovery, fresh);
+            if (discovery_set_mqtt(d->discovery, fresh) < 0)
+                log_error("printbridge: reload: cannot subscribe Home Assistant's birth topic (out of memory)");
             mqtt_stop(d->old_mqtt, fresh, on_old_mqtt_stopped, d);
         }
     }
@@ -556,13 +548,13 @@ static int run(struct daemon *d)
     events_init(&d->events);
 
     struct mqtt_options mo;
-    struct mqtt_callbacks mcb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost, .watched = on_mqtt_watched };
+    struct mqtt_callbacks mcb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost };
     mqtt_options_from(c, d->status_topic, sizeof d->status_topic, &mo);
-    char birth[PUBLISHER_MAX_TOPIC];
-    if (discovery_birth_topic(birth, sizeof birth, c->ha_prefix) > 0)
-        mo.watch_topic = birth;
-    if (mqtt_create(&d->mqtt, d->loop, &mo, &mcb, d) < 0)
+    char merr[256];
+    if (mqtt_create(&d->mqtt, d->loop, &mo, &mcb, d, merr, sizeof merr) < 0) {
+        log_error("mqtt: %s", merr);
         return 1;
+    }
     struct publisher_settings ps;
     publisher_settings_from(c, &ps);
     publisher_init(&d->publisher, d->loop, d->mqtt, &ps);

@@ -129,8 +129,7 @@ bool mqtt_settings_differ(const struct config *a, const struct config *b)
            str_differs(a->mqtt_tls_cert_file, b->mqtt_tls_cert_file) ||
            str_differs(a->mqtt_tls_key_file, b->mqtt_tls_key_file) ||
            a->mqtt_tls_insecure != b->mqtt_tls_insecure || a->mqtt_queue_limit != b->mqtt_queue_limit ||
-           str_differs(a->mqtt_queue_file, b->mqtt_queue_file) || str_differs(a->topic_status, b->topic_status) ||
-           str_differs(a->ha_prefix, b->ha_prefix);
+           str_differs(a->mqtt_queue_file, b->mqtt_queue_file) || str_differs(a->topic_status, b->topic_status);
 }
 
 bool profile_differs(const struct config *a, const struct config *b)
