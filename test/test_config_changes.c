@@ -16,14 +16,14 @@
 #include "config/keys.h"
 #include "printbridge/config.h"
 
-/* What rebuilt the broker connection before the comparison moved to the key table: every
- * mqtt key the connection is made of, the status topic (will and birth) and the Home
- * Assistant prefix (the watched birth topic). */
+/* What rebuilds the broker connection: every mqtt key the connection is made of and the
+ * status topic (will and status). Home Assistant's prefix is not among them: discovery
+ * moves its birth subscription on the same connection. */
 static const char *const connection_keys[] = {
     "mqtt.host", "mqtt.port", "mqtt.base_topic", "mqtt.client_id", "mqtt.username",
     "mqtt.password", "mqtt.keepalive", "mqtt.protocol", "mqtt.status_retain", "mqtt.tls",
     "mqtt.tls_ca_file", "mqtt.tls_cert_file", "mqtt.tls_key_file", "mqtt.tls_insecure",
-    "mqtt.queue_limit", "mqtt.queue_file", "topics.status", "homeassistant.prefix", NULL,
+    "mqtt.queue_limit", "mqtt.queue_file", "topics.status", NULL,
 };
 
 /* mqtt keys the publisher applies in place, and password_file, compared as the password it
@@ -283,7 +283,7 @@ START_TEST(test_reloaded_files_compare_as_the_daemon_needs)
     expect(base, "profile: { extruders = 2; volume_height = 250; };\n", false, true);
     expect(base, "topics: { status = \"\"; };\n", true, false);
     expect(base, "topics: { event = \"events/{event}\"; };\n", false, false);
-    expect(base, "homeassistant: { prefix = \"ha\"; };\n", true, false);
+    expect(base, "homeassistant: { prefix = \"ha\"; };\n", false, false);
     expect(base, "homeassistant: { republish_delay = 1; };\n", false, false);
     expect(base, "filter: { events_off = [ \"ZChange\" ]; };\n", false, false);
     expect(base, "qos: { event = 1; };\n", false, false);

@@ -17,7 +17,7 @@
  * Two layers. The pure layer decodes one message (topic relative to the base topic, payload
  * bytes) into a struct command, checks it against the printer state and the G-code allow and
  * deny lists, and remembers ids for duplicate suppression; all of it is unit-tested. The
- * router (struct commands) runs on the loop thread: it receives what mqtt.c delivered,
+ * router (struct commands) runs on the loop thread: it receives what its subscriptions bring,
  * applies the safety rules in order (switched off, retained, size, NUL, decode, duplicate id,
  * state, G-code lists), executes through the printer API or the hook runner, and replies on
  * <topic>/response or on the MQTT 5 response topic with its correlation data.

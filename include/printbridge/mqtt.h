@@ -10,13 +10,16 @@
 
 /* ---- mqtt: the broker connection. A thin shell around Paho's asynchronous client that keeps
  * Paho's threads away from printbridge's state: every Paho callback only copies what happened
- * into a queue and wakes the loop. Publishing is called on the loop thread only.
+ * into a queue and wakes the loop. Everything here is called on the loop thread only.
  *
  * Nothing is lost that was asked to be kept: a message published with keep (QoS 1 and 2
  * always count as keep) while the broker is unreachable waits in a bounded FIFO; a QoS 1/2
  * message handed to Paho stays "in flight" here until the broker acknowledged it, and goes
  * back to the front of the FIFO if the connection drops first. With queue_file set, what is
- * still waiting at shutdown is written there and sent after the next start. */
+ * still waiting at shutdown is written there and sent after the next start.
+ *
+ * Inbound messages reach whoever subscribed a matching topic filter (mqtt_subscribe), on the
+ * loop thread. */
 
 struct mqtt;
 
@@ -38,10 +41,6 @@ struct mqtt_options {
     const char *tls_cert_file;
     const char *tls_key_file;
     bool tls_insecure;          /* no host name check */
-    /* One exact topic (no wildcards) subscribed at QoS 1 on every connect, for Home
-     * Assistant's birth message; NULL: none. The smallest inbound path until a general one
-     * exists: payloads of 256 bytes or more arrive as "". */
-    const char *watch_topic;
 };
 
 struct mqtt_callbacks {
@@ -50,8 +49,6 @@ struct mqtt_callbacks {
     void (*connected)(void *ctx, bool first);
     /* The connection to the broker was lost (not called on mqtt_stop). */
     void (*lost)(void *ctx);
-    /* A message arrived on watch_topic (payload NUL-terminated, loop thread). */
-    void (*watched)(void *ctx, const char *payload, bool retained);
 };
 
 struct mqtt_counters {
@@ -60,9 +57,10 @@ struct mqtt_counters {
     unsigned long dropped;      /* lost to a full buffer since start */
 };
 
-/* Creates the client without connecting (see mqtt_connect). Logs why on failure. */
+/* Creates the client without connecting (see mqtt_connect). Returns 0, -ENOMEM or -EINVAL
+ * (Paho refused the options), with one line in err saying why. */
 int mqtt_create(struct mqtt **out, uv_loop_t *loop, const struct mqtt_options *opt,
-                const struct mqtt_callbacks *cb, void *ctx);
+                const struct mqtt_callbacks *cb, void *ctx, char *err, size_t errsz);
 
 /* Starts connecting; retries with backoff (1 s doubling up to 60 s) until mqtt_stop. The
  * messages in queue_file, if any, are loaded first. */
@@ -72,7 +70,8 @@ void mqtt_connect(struct mqtt *m);
  * connected yet, keeps the message in the
  * bounded FIFO (when full the oldest QoS 0 message goes first, then the oldest of any kind;
  * counted) sent in order after the next connect; a QoS 0 message without keep is dropped
- * (as OctoPrint-MQTT does). Returns 0, or a negative code when nothing was kept. */
+ * (as OctoPrint-MQTT does). Returns 0, or when nothing was sent or kept -ENOTCONN (not kept),
+ * -ENOBUFS (queue_limit is 0), -ESHUTDOWN (stopping), -EIO (Paho refused it) or -ENOMEM. */
 int mqtt_publish(struct mqtt *m, const char *topic, const char *payload, size_t len, int qos,
                  bool retain, bool keep);
 
@@ -89,11 +88,13 @@ unsigned long mqtt_take_dropped(struct mqtt *m);
  * else to queue_file when set. */
 void mqtt_stop(struct mqtt *m, struct mqtt *heir, void (*done)(void *ctx), void *ctx);
 
-/* ---- inbound messages (issue 7) ------------------------------------------------------- */
+/* ---- inbound messages ------------------------------------------------------------------- */
+
+#define MQTT_INBOUND_MAX_PAYLOAD 65536  /* bytes: the default of mqtt_set_inbound_limits */
+#define MQTT_INBOUND_MAX_PENDING 1000   /* messages: ditto */
 
 /* One received message, copied off Paho's thread; valid during the callback only. */
 struct mqtt_message {
-    struct mqtt_message *next;  /* internal */
     char *topic;
     char *payload;              /* len bytes plus a NUL; NULL when len > max_payload (not copied) */
     size_t len;                 /* the payload's size as received */
@@ -106,18 +107,29 @@ struct mqtt_message {
 
 typedef void (*mqtt_message_fn)(void *ctx, const struct mqtt_message *msg);
 
-/* Subscribes filters (QoS 1) now if connected and again after every reconnect, and delivers
- * every message on the loop thread. Payloads over max_payload bytes are not copied; beyond
- * max_pending messages waiting for the loop, new ones are dropped and counted in the log.
- * Call once; filters are copied. Returns 0, -EALREADY or -ENOMEM. */
-/* Changes the largest inbound payload kept (a bigger one arrives with payload NULL). */
-void mqtt_set_inbound_limit(struct mqtt *m, size_t max_payload);
+/* Hands fn every message whose topic matches filter (MQTT wildcards + and # allowed), on the
+ * loop thread. The filter is subscribed at QoS 1 now when connected and again after every
+ * reconnect; the broker sees each filter once however many handlers share it. A handler (fn
+ * and ctx) whose filters overlap gets a message once. Several handlers may register, each
+ * with several filters, also from inside a handler (from the next message on). Returns 0,
+ * -EINVAL (not a valid filter) or -ENOMEM. */
+int mqtt_subscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, void *ctx);
 
-int mqtt_set_inbound(struct mqtt *m, char *const *filters, size_t nfilters, size_t max_payload,
-                     size_t max_pending, mqtt_message_fn fn, void *ctx);
+/* Undoes one mqtt_subscribe of the same filter, fn and ctx; fn gets no more messages through
+ * it, not even ones already waiting. The broker subscription goes when no handler holds the
+ * filter any more. Subscribing the new filters before unsubscribing the old ones replaces a
+ * set without a gap. Returns 0 or -ENOENT. */
+int mqtt_unsubscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, void *ctx);
+
+/* The client's inbound limits, for all handlers: a payload over max_payload bytes is not
+ * copied (its message arrives with payload NULL); beyond max_pending messages waiting for the
+ * loop, new ones are dropped and counted in the log. Defaults: MQTT_INBOUND_MAX_PAYLOAD and
+ * MQTT_INBOUND_MAX_PENDING; 0 pending counts as 1. */
+void mqtt_set_inbound_limits(struct mqtt *m, size_t max_payload, size_t max_pending);
 
 /* A command reply: QoS 1, not retained; with MQTT 5 correlation data when corr is given
- * (sent only while connected, since it answers a live request). */
+ * (sent only while connected, since it answers a live request). Returns 0, -ENOTCONN, -ENOMEM
+ * or -EIO (Paho refused it; the first of a burst is logged, the rest counted). */
 int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, size_t len,
                        const void *corr, size_t corrlen);
 

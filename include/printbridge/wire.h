@@ -257,23 +257,23 @@ const char *const *discovery_state_options(void);
 
 struct discovery;
 
+/* Also subscribes Home Assistant's birth topic (<prefix>/status) on m: "online" there
+ * schedules one republish after a random delay (several births within the delay give one
+ * republish). Returns 0, -EINVAL (a topic too long) or -ENOMEM. */
 int discovery_create(struct discovery **out, uv_loop_t *loop, struct mqtt *m, const struct discovery_settings *s);
 
-/* A rebuilt broker connection (configuration reload). */
-void discovery_set_mqtt(struct discovery *d, struct mqtt *m);
+/* A rebuilt broker connection (configuration reload), where the birth topic is subscribed
+ * too; NULL once the connection is gone. Returns 0 or a negative errno from mqtt_subscribe. */
+int discovery_set_mqtt(struct discovery *d, struct mqtt *m);
 
 /* New settings (reload): a device under an old topic is removed first; a changed config is
- * published now when connected (else at the next connect). Returns 0 or -ENOMEM (the old
- * settings are kept). */
+ * published now when connected (else at the next connect); a new prefix moves the birth
+ * subscription. Returns 0, -EINVAL or -ENOMEM (the old settings are kept). */
 int discovery_set_settings(struct discovery *d, const struct discovery_settings *s);
 
 /* After every broker connect: the config (retained, QoS 1), or with discovery off an empty
  * retained config, which removes a device left by an earlier run. */
 void discovery_on_connected(struct discovery *d);
-
-/* A message on <prefix>/status: "online" schedules one republish after a random delay
- * (several births within the delay give one republish). */
-void discovery_on_birth(struct discovery *d, const char *payload, bool retained);
 
 /* Stops the timer; done runs once it is closed and everything is freed. */
 void discovery_close(struct discovery *d, void (*done)(void *ctx), void *ctx);

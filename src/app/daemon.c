@@ -98,12 +98,6 @@ static void on_mqtt_lost(void *ctx)
     notify_update(d);
 }
 
-static void on_mqtt_watched(void *ctx, const char *payload, bool retained)
-{
-    struct daemon *d = ctx;
-    discovery_on_birth(d->discovery, payload, retained);
-}
-
 /* ---- the printer --------------------------------------------------------------------------- */
 
 static void on_temperatures(void *ctx, const struct protocol_temps *t, long long ts)
@@ -368,18 +362,18 @@ static void on_old_mqtt_stopped(void *ctx)
     mqtt_connect(d->mqtt);
 }
 
-static const struct mqtt_callbacks mqtt_cb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost,
-                                               .watched = on_mqtt_watched };
+static const struct mqtt_callbacks mqtt_cb = { .connected = on_mqtt_connected, .lost = on_mqtt_lost };
 
 /* status_topic: PUBLISHER_MAX_TOPIC bytes, which the options point into */
 static int create_mqtt(struct daemon *d, const struct config *c, char *status_topic, struct mqtt **out)
 {
     struct mqtt_options mo;
-    char birth[PUBLISHER_MAX_TOPIC];
+    char err[256];
     mqtt_options_from(c, status_topic, PUBLISHER_MAX_TOPIC, &mo);
-    if (discovery_birth_topic(birth, sizeof birth, c->ha_prefix) > 0)
-        mo.watch_topic = birth;
-    return mqtt_create(out, d->loop, &mo, &mqtt_cb, d);
+    int rc = mqtt_create(out, d->loop, &mo, &mqtt_cb, d, err, sizeof err);
+    if (rc < 0)
+        log_error("mqtt: %s", err);
+    return rc;
 }
 
 /* A new broker connection: "disconnected" on the old status topic first, then the new
@@ -397,7 +391,8 @@ static void rebuild_mqtt(struct daemon *d, const struct config *nc)
     d->mqtt = fresh;
     snprintf(d->status_topic, sizeof d->status_topic, "%s", status_topic);
     publisher_set_mqtt(&d->publisher, fresh);
-    discovery_set_mqtt(d->discovery, fresh);
+    if (discovery_set_mqtt(d->discovery, fresh) < 0)
+        log_error("printbridge: reload: cannot subscribe Home Assistant's birth topic (out of memory)");
     mqtt_stop(d->old_mqtt, fresh, on_old_mqtt_stopped, d);
 }
 

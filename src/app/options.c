@@ -126,9 +126,9 @@ static const char *const mqtt_publishing_keys[] = {
 
 bool mqtt_connection_changed(const struct config *a, const struct config *b)
 {
+    /* homeassistant.prefix is not: discovery moves its birth subscription itself */
     return config_group_changed(a, b, "mqtt", mqtt_publishing_keys) ||
-           config_key_changed(a, b, "topics", "status") ||           /* the will and birth */
-           config_key_changed(a, b, "homeassistant", "prefix");      /* the watched birth topic */
+           config_key_changed(a, b, "topics", "status");             /* the will and status */
 }
 
 bool profile_changed(const struct config *a, const struct config *b)

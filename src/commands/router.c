@@ -471,7 +471,15 @@ static bool same_filters(char **a, size_t na, char **b, size_t nb)
     return true;
 }
 
-/* Subscribes on m unless that client already carries our subscriptions. */
+static void unsubscribe_filters(struct commands_router *r, struct mqtt *m, char **filters, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        mqtt_unsubscribe(m, filters[i], commands_router_on_message, r);
+}
+
+/* Subscribes on m unless that client already carries these subscriptions. A reload that
+ * changed the topics on the same client subscribes the new ones before the old ones go, so
+ * topics in both are never without a subscription. */
 static int subscribe_on(struct commands_router *r, struct mqtt *m)
 {
     char **filters;
@@ -480,18 +488,23 @@ static int subscribe_on(struct commands_router *r, struct mqtt *m)
     if (!r->hc->inbound_enabled)
         return 0;
     int rc = build_filters(r->base, r->hc, &filters, &n);
-    if (rc == 0 && m != r->client) {
+    if (rc == 0 && (m != r->client || !same_filters(filters, n, r->filters, r->nfilters))) {
         size_t limit = (size_t)r->hc->max_payload > r->t.upload_limit ? (size_t)r->hc->max_payload : r->t.upload_limit;
-        rc = mqtt_set_inbound(m, filters, n, limit, MAX_PENDING, commands_router_on_message, r);
+        mqtt_set_inbound_limits(m, limit, MAX_PENDING);
+        size_t done = 0;
+        while (rc == 0 && done < n)
+            if ((rc = mqtt_subscribe(m, filters[done], commands_router_on_message, r)) == 0)
+                done++;
         if (rc == 0) {
+            if (m == r->client)
+                unsubscribe_filters(r, m, r->filters, r->nfilters);
             r->client = m;
             free_filters(r->filters, r->nfilters);
             r->filters = filters;
             r->nfilters = n;
             return 0;
         }
-    } else if (rc == 0 && !same_filters(filters, n, r->filters, r->nfilters)) {
-        log_warn("commands: the inbound topics changed; the new subscriptions take effect after a restart");
+        unsubscribe_filters(r, m, filters, done);
     }
     free_filters(filters, n);
     return rc;

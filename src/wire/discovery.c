@@ -30,6 +30,7 @@
 #define MODEL "Serial G-code 3D printer"
 #define ORIGIN "printbridge"
 #define BIRTH_ONLINE "online"
+#define BIRTH_OFFLINE "offline"     /* Home Assistant's will */
 
 /* The inbound command topics (issue 7, include/printbridge/commands.h), under the base. */
 #define CMD_JOB "command/job"
@@ -320,6 +321,7 @@ struct discovery {
     double delay;
     char *topic;            /* our config topic */
     char *payload;          /* the config; NULL when it cannot be built */
+    char *birth;            /* "<prefix>/status", subscribed on mqtt */
     void (*done)(void *ctx);
     void *done_ctx;
 };
@@ -371,13 +373,31 @@ static void explain(const struct discovery_settings *s, const char *payload)
         log_info("homeassistant: device %s announced under %s/ (%zu bytes)", s->node_id, s->prefix, strlen(payload));
 }
 
+static void on_birth(void *ctx, const struct mqtt_message *msg);
+
+/* "<prefix>/status", malloc'd. Returns 0, -EINVAL (too long) or -ENOMEM. */
+static int birth_topic(const struct discovery_settings *s, char **out)
+{
+    char t[PUBLISHER_MAX_TOPIC];
+    if (discovery_birth_topic(t, sizeof t, s->prefix) < 0)
+        return -EINVAL;
+    return (*out = strdup(t)) ? 0 : -ENOMEM;
+}
+
 int discovery_create(struct discovery **out, uv_loop_t *loop, struct mqtt *m, const struct discovery_settings *s)
 {
     struct discovery *d = calloc(1, sizeof *d);
     if (!d)
         return -ENOMEM;
     int rc = build(s, &d->topic, &d->payload);
+    if (rc == 0)
+        rc = birth_topic(s, &d->birth);
+    if (rc == 0 && m)
+        rc = mqtt_subscribe(m, d->birth, on_birth, d);
     if (rc < 0) {
+        free(d->topic);
+        free(d->payload);
+        free(d->birth);
         free(d);
         return rc;
     }
@@ -392,15 +412,41 @@ int discovery_create(struct discovery **out, uv_loop_t *loop, struct mqtt *m, co
     return 0;
 }
 
-void discovery_set_mqtt(struct discovery *d, struct mqtt *m)
+int discovery_set_mqtt(struct discovery *d, struct mqtt *m)
 {
     d->mqtt = m;
+    return m ? mqtt_subscribe(m, d->birth, on_birth, d) : 0;
+}
+
+/* Listens on the birth topic of s from now on (the new one is in before the old one goes).
+ * Returns 0, -EINVAL or -ENOMEM (the old one stays). */
+static int move_birth(struct discovery *d, const struct discovery_settings *s)
+{
+    char *birth;
+    int rc = birth_topic(s, &birth);
+    if (rc < 0 || strcmp(birth, d->birth) == 0) {
+        free(rc < 0 ? NULL : birth);
+        return rc;
+    }
+    if (d->mqtt && (rc = mqtt_subscribe(d->mqtt, birth, on_birth, d)) < 0) {
+        free(birth);
+        return rc;
+    }
+    if (d->mqtt)
+        mqtt_unsubscribe(d->mqtt, d->birth, on_birth, d);
+    free(d->birth);
+    d->birth = birth;
+    return 0;
 }
 
 int discovery_set_settings(struct discovery *d, const struct discovery_settings *s)
 {
     char *topic, *payload;
     int rc = build(s, &topic, &payload);
+    if (rc == 0 && (rc = move_birth(d, s)) < 0) {
+        free(topic);
+        free(payload);
+    }
     if (rc < 0)
         return rc;
     bool moved = strcmp(topic, d->topic) != 0;
@@ -437,10 +483,18 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
-void discovery_on_birth(struct discovery *d, const char *payload, bool retained)
+/* Home Assistant's birth message: "online" schedules one republish after a random delay. */
+static void on_birth(void *ctx, const struct mqtt_message *msg)
 {
-    (void)retained;     /* a retained "online" is as good a reason: the republish is idempotent */
-    if (!d->enabled || strcmp(payload, BIRTH_ONLINE) != 0 || uv_is_active((uv_handle_t *)&d->timer))
+    struct discovery *d = ctx;
+    /* a retained "online" is as good a reason: the republish is idempotent */
+    if (!msg->payload || strcmp(msg->payload, BIRTH_ONLINE) != 0) {
+        if (!msg->payload || strcmp(msg->payload, BIRTH_OFFLINE) != 0)
+            log_info("homeassistant: ignoring a %zu-byte message on %s: Home Assistant's birth message is \"%s\"",
+                     msg->len, msg->topic, BIRTH_ONLINE);
+        return;
+    }
+    if (!d->enabled || uv_is_active((uv_handle_t *)&d->timer))
         return;
     /* many devices answer the same birth message: a random delay spreads their bursts */
     uint32_t r = 0;
@@ -457,6 +511,7 @@ static void on_closed(uv_handle_t *h)
     void *ctx = d->done_ctx;
     free(d->topic);
     free(d->payload);
+    free(d->birth);
     free(d);
     if (done)
         done(ctx);
@@ -469,6 +524,8 @@ void discovery_close(struct discovery *d, void (*done)(void *ctx), void *ctx)
             done(ctx);
         return;
     }
+    if (d->mqtt)
+        mqtt_unsubscribe(d->mqtt, d->birth, on_birth, d);
     d->done = done;
     d->done_ctx = ctx;
     uv_timer_stop(&d->timer);

@@ -5,7 +5,8 @@
 #   3. oversize, NUL, bad JSON, unknown command, denied G-code: an error reply and nothing sent
 #   4. hassControl/{home,jog,commands,connect,cancel,pause} with the HA plugin's payloads
 #   5. command/status, command/job (refused while idle), command/hook/<name> and a configured
-#      topic handler with placeholders from the payload and topic levels
+#      topic handler with placeholders from the payload and topic levels; a reload moving the
+#      handler's topic takes effect at once
 #   6. state rules: G-code while disconnected, connect while connected; command/connection
 #   7. hassControl/stop sends M112 (last: the simulated firmware halts)
 . "$(dirname "$0")/lib.sh"
@@ -156,6 +157,21 @@ P -t octoprint/cmd/desk/set -m 'on'
 sync_printer
 rec_has "M117 light desk=on"
 pb_pass "command/status, command/job, command/hook/<name> and a configured topic handler"
+
+# --- 5b. a reload that moves a handler's topic: the new one is heard, the old one no more ----------
+sed -i 's|"cmd/+/set"|"lamp/+/set"|' "$PB_DIR/pb.conf"
+grep -q 'lamp/+/set' "$PB_DIR/pb.conf" || pb_fail "could not move the handler's topic in pb.conf"
+kill -HUP "$PB_DAEMON_PID"
+pb_wait_until "$(pb_t 10)" grep -q 'Received UNSUBSCRIBE from pb-test' "$PB_DIR/broker.log" ||
+  pb_fail "expected printbridge to unsubscribe the handler's old topic after the reload"
+grep -A3 'Received SUBSCRIBE from pb-test' "$PB_DIR/broker.log" | grep -q 'octoprint/lamp/+/set (QoS 1)' ||
+  pb_fail "expected printbridge to subscribe the handler's new topic before dropping the old one"
+P -t octoprint/lamp/desk/set -m 'off'
+P -t octoprint/cmd/desk/set -m 'stale'
+sync_printer
+rec_has "M117 light desk=off"
+rec_lacks "desk=stale"
+pb_pass "a reload moves a topic handler's subscription at once"
 
 # --- 6. state rules and command/connection ---------------------------------------------------------
 mark

@@ -1,0 +1,384 @@
+/* inbound.c: subscriptions, the messages they bring, and the replies to them (see inbound.h).
+ *
+ * Paho's message callback copies the message (topic, payload up to max_payload, retain flag,
+ * MQTT 5 response topic and correlation data) onto a list bounded by max_pending and wakes
+ * the loop; inbound_drain hands each message to its handlers there. Which handlers get a
+ * message is decided when it is handed out, so a handler that unsubscribed gets nothing
+ * more, even from messages that were already waiting.
+ *
+ * Paho's threads take in->lock; Paho is never called while we hold it. */
+#include "inbound.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "printbridge/base.h"
+
+#define SUBSCRIBE_QOS 1
+
+struct inbound_msg {
+    struct mqtt_message msg;
+    struct inbound_msg *next;
+};
+
+int inbound_init(struct inbound *in)
+{
+    memset(in, 0, sizeof *in);
+    in->max_payload = MQTT_INBOUND_MAX_PAYLOAD;
+    in->max_pending = MQTT_INBOUND_MAX_PENDING;
+    return -pthread_mutex_init(&in->lock, NULL);
+}
+
+static void msg_free(struct inbound_msg *c)
+{
+    free(c->msg.topic);
+    free(c->msg.payload);
+    free(c->msg.response_topic);
+    free(c->msg.correlation);
+    free(c);
+}
+
+static void sub_free(struct inbound_sub *s)
+{
+    free(s->filter);
+    free(s);
+}
+
+void inbound_destroy(struct inbound *in)
+{
+    while (in->head) {
+        struct inbound_msg *next = in->head->next;
+        msg_free(in->head);
+        in->head = next;
+    }
+    while (in->subs) {
+        struct inbound_sub *next = in->subs->next;
+        sub_free(in->subs);
+        in->subs = next;
+    }
+    pthread_mutex_destroy(&in->lock);
+}
+
+/* ---- subscriptions ---------------------------------------------------------------------- */
+
+/* True if a live subscription before stop (NULL: any) has filter. */
+static bool held_before(const struct inbound_sub *subs, const struct inbound_sub *stop, const char *filter)
+{
+    for (const struct inbound_sub *s = subs; s && s != stop; s = s->next)
+        if (!s->gone && strcmp(s->filter, filter) == 0)
+            return true;
+    return false;
+}
+
+/* The filters held, each once, copied under the lock for Paho's thread. Returns the count,
+ * or -ENOMEM. */
+static int copy_filters(struct inbound *in, char ***out)
+{
+    int n = 0, rc = 0;
+    pthread_mutex_lock(&in->lock);
+    for (const struct inbound_sub *s = in->subs; s; s = s->next)
+        n++;
+    char **filters = calloc((size_t)n + 1, sizeof *filters);
+    n = 0;
+    for (const struct inbound_sub *s = in->subs; filters && s; s = s->next) {
+        if (s->gone || held_before(in->subs, s, s->filter))
+            continue;
+        if (!(filters[n] = strdup(s->filter))) {
+            rc = -ENOMEM;
+            break;
+        }
+        n++;
+    }
+    pthread_mutex_unlock(&in->lock);
+    if (!filters || rc < 0) {
+        for (int i = 0; filters && i < n; i++)
+            free(filters[i]);
+        free(filters);
+        return -ENOMEM;
+    }
+    *out = filters;
+    return n;
+}
+
+void inbound_on_connected(struct mqtt *m)
+{
+    char **filters;
+    int n = copy_filters(&m->in, &filters);
+    if (n < 0) {
+        log_error("mqtt: cannot subscribe: out of memory");
+        return;
+    }
+    int *qos = n > 0 ? calloc((size_t)n, sizeof *qos) : NULL;
+    int rc = MQTTASYNC_SUCCESS;
+    if (n > 0 && !qos) {
+        log_error("mqtt: cannot subscribe: out of memory");
+    } else if (n > 0) {
+        for (int i = 0; i < n; i++)
+            qos[i] = SUBSCRIBE_QOS;
+        rc = MQTTAsync_subscribeMany(m->client, n, filters, qos, NULL);
+    }
+    if (rc != MQTTASYNC_SUCCESS)
+        log_error("mqtt: cannot subscribe to %s%s: %s", filters[0], n > 1 ? " and the other topics" : "",
+                  MQTTAsync_strerror(rc));
+    for (int i = 0; i < n; i++)
+        free(filters[i]);
+    free(filters);
+    free(qos);
+}
+
+/* A subscription change goes to the broker at once while Paho has a session; otherwise the
+ * next connect brings the whole set. Paho may be connected before the loop heard of it:
+ * whatever is registered before its connected callback copies the set is in that copy. */
+static bool session_up(const struct mqtt *m)
+{
+    return !m->stopping && m->client && MQTTAsync_isConnected(m->client);
+}
+
+int mqtt_subscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, void *ctx)
+{
+    char why[160];
+    if (!fn || topicfilter_check(filter, why, sizeof why) < 0)
+        return -EINVAL;
+    struct inbound_sub *s = calloc(1, sizeof *s);
+    if (!s || !(s->filter = strdup(filter))) {
+        free(s);
+        return -ENOMEM;
+    }
+    s->fn = fn;
+    s->ctx = ctx;
+    struct inbound *in = &m->in;
+    bool held = held_before(in->subs, NULL, filter);
+    struct inbound_sub **tail = &in->subs;
+    while (*tail)
+        tail = &(*tail)->next;
+    pthread_mutex_lock(&in->lock);
+    *tail = s;
+    pthread_mutex_unlock(&in->lock);
+    int rc = held || !session_up(m) ? MQTTASYNC_SUCCESS : MQTTAsync_subscribe(m->client, filter, SUBSCRIBE_QOS, NULL);
+    if (rc != MQTTASYNC_SUCCESS && rc != MQTTASYNC_DISCONNECTED)
+        log_error("mqtt: cannot subscribe to %s: %s", filter, MQTTAsync_strerror(rc));
+    return 0;
+}
+
+/* Frees the subscriptions marked gone (not while a handler runs: the loop walks the list). */
+static void sweep(struct inbound *in)
+{
+    pthread_mutex_lock(&in->lock);
+    for (struct inbound_sub **p = &in->subs; *p;) {
+        struct inbound_sub *s = *p;
+        if (s->gone) {
+            *p = s->next;
+            sub_free(s);
+        } else {
+            p = &s->next;
+        }
+    }
+    pthread_mutex_unlock(&in->lock);
+}
+
+int mqtt_unsubscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, void *ctx)
+{
+    struct inbound *in = &m->in;
+    struct inbound_sub *s = in->subs;
+    while (s && (s->gone || s->fn != fn || s->ctx != ctx || strcmp(s->filter, filter) != 0))
+        s = s->next;
+    if (!s)
+        return -ENOENT;
+    pthread_mutex_lock(&in->lock);
+    s->gone = true;
+    pthread_mutex_unlock(&in->lock);
+    bool held = held_before(in->subs, NULL, filter);
+    if (!in->delivering)
+        sweep(in);
+    int rc = held || !session_up(m) ? MQTTASYNC_SUCCESS : MQTTAsync_unsubscribe(m->client, filter, NULL);
+    if (rc != MQTTASYNC_SUCCESS && rc != MQTTASYNC_DISCONNECTED)
+        log_warn("mqtt: cannot unsubscribe from %s: %s", filter, MQTTAsync_strerror(rc));
+    return 0;
+}
+
+void mqtt_set_inbound_limits(struct mqtt *m, size_t max_payload, size_t max_pending)
+{
+    pthread_mutex_lock(&m->in.lock);
+    m->in.max_payload = max_payload;
+    m->in.max_pending = max_pending ? max_pending : 1;
+    pthread_mutex_unlock(&m->in.lock);
+}
+
+/* ---- messages: Paho's thread ---------------------------------------------------------------- */
+
+/* MQTT 5's response topic and correlation data. Returns 0 or -ENOMEM. */
+static int copy_properties(struct mqtt_message *c, const MQTTAsync_message *msg)
+{
+    MQTTProperties *props = (MQTTProperties *)&msg->properties;
+    MQTTProperty *rt = MQTTProperties_getProperty(props, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
+    MQTTProperty *cd = MQTTProperties_getProperty(props, MQTTPROPERTY_CODE_CORRELATION_DATA);
+    if (rt && rt->value.data.len > 0 &&
+        !(c->response_topic = strndup(rt->value.data.data, (size_t)rt->value.data.len)))
+        return -ENOMEM;
+    if (cd && cd->value.data.len > 0) {
+        if (!(c->correlation = malloc((size_t)cd->value.data.len)))
+            return -ENOMEM;
+        memcpy(c->correlation, cd->value.data.data, (size_t)cd->value.data.len);
+        c->correlation_len = (size_t)cd->value.data.len;
+    }
+    return 0;
+}
+
+/* A copy of msg; the payload only up to max_payload bytes (else NULL). Returns 0 or -ENOMEM. */
+static int copy_message(struct inbound_msg **out, const char *topic, int topiclen, const MQTTAsync_message *msg,
+                        size_t max_payload)
+{
+    struct inbound_msg *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+    int rc = 0;
+    c->msg.topic = topiclen > 0 ? strndup(topic, (size_t)topiclen) : strdup(topic);
+    if (!c->msg.topic)
+        rc = -ENOMEM;
+    if (rc == 0 && len <= max_payload) {
+        if ((c->msg.payload = malloc(len + 1))) {
+            memcpy(c->msg.payload, msg->payload, len);
+            c->msg.payload[len] = '\0';
+        } else {
+            rc = -ENOMEM;
+        }
+    }
+    if (rc == 0)
+        rc = copy_properties(&c->msg, msg);
+    if (rc < 0) {
+        msg_free(c);
+        return rc;
+    }
+    c->msg.len = len;
+    c->msg.retained = msg->retained != 0;
+    c->msg.qos = msg->qos;
+    *out = c;
+    return 0;
+}
+
+void inbound_arrived(struct mqtt *m, const char *topic, int topiclen, const MQTTAsync_message *msg)
+{
+    struct inbound *in = &m->in;
+    pthread_mutex_lock(&in->lock);
+    size_t max_payload = in->max_payload;   /* may change: read it under the lock */
+    bool room = in->pending < in->max_pending;
+    if (room)
+        in->pending++;      /* reserve the slot; copy outside the lock */
+    else
+        in->dropped++;
+    pthread_mutex_unlock(&in->lock);
+    if (!room)
+        return;
+    struct inbound_msg *c = NULL;
+    int rc = copy_message(&c, topic, topiclen, msg, max_payload);
+    pthread_mutex_lock(&in->lock);
+    if (rc == 0) {
+        if (in->tail)
+            in->tail->next = c;
+        else
+            in->head = c;
+        in->tail = c;
+    } else {
+        in->pending--;
+        in->dropped++;
+    }
+    pthread_mutex_unlock(&in->lock);
+    uv_async_send(&m->wake);
+}
+
+/* ---- messages: the loop ---------------------------------------------------------------------- */
+
+/* Marks the subscriptions that get msg: each handler (fn and ctx) once, however many of its
+ * filters match. Decided before any handler runs, so one subscribing meanwhile waits for the
+ * next message. */
+static bool mark_due(struct inbound *in, const char *topic)
+{
+    bool any = false;
+    for (struct inbound_sub *s = in->subs; s; s = s->next) {
+        s->due = !s->gone && topicfilter_match(s->filter, topic);
+        for (struct inbound_sub *e = in->subs; s->due && e != s; e = e->next)
+            if (e->due && e->fn == s->fn && e->ctx == s->ctx)
+                s->due = false;
+        any = any || s->due;
+    }
+    return any;
+}
+
+static void deliver(struct inbound *in, const struct mqtt_message *msg)
+{
+    if (!mark_due(in, msg->topic))
+        return;
+    in->delivering = true;
+    for (struct inbound_sub *s = in->subs; s; s = s->next) {
+        bool due = s->due && !s->gone;
+        s->due = false;
+        if (due)
+            s->fn(s->ctx, msg);
+    }
+    in->delivering = false;
+    sweep(in);
+}
+
+void inbound_drain(struct mqtt *m)
+{
+    struct inbound *in = &m->in;
+    pthread_mutex_lock(&in->lock);
+    struct inbound_msg *c = in->head;
+    in->head = in->tail = NULL;
+    unsigned long dropped = in->dropped;
+    in->dropped = 0;
+    size_t max_pending = in->max_pending;
+    pthread_mutex_unlock(&in->lock);
+    if (dropped)
+        log_warn("mqtt: dropped %lu inbound message%s: more than %zu were waiting to be handled", dropped,
+                 dropped == 1 ? "" : "s", max_pending);
+    while (c) {
+        struct inbound_msg *next = c->next;
+        if (!m->stopping)
+            deliver(in, &c->msg);
+        msg_free(c);
+        pthread_mutex_lock(&in->lock);
+        in->pending--;
+        pthread_mutex_unlock(&in->lock);
+        c = next;
+    }
+    if (in->replies_dropped > 1)
+        log_warn("mqtt: %lu more command replies could not be sent (too many at once)", in->replies_dropped - 1);
+    in->replies_dropped = 0;
+}
+
+/* ---- replies --------------------------------------------------------------------------------- */
+
+int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, size_t len, const void *corr,
+                       size_t corrlen)
+{
+    /* A reply answers a live request: never queued for later, and a burst that overflows
+     * Paho's buffer is counted and reported once per drain instead of once per reply. */
+    if (m->stopping || !m->connected)
+        return -ENOTCONN;
+    MQTTProperties props = MQTTProperties_initializer;
+    if (corr && corrlen > 0) {
+        MQTTProperty p = { .identifier = MQTTPROPERTY_CODE_CORRELATION_DATA };
+        p.value.data.data = (char *)corr;
+        p.value.data.len = (int)corrlen;
+        if (MQTTProperties_add(&props, &p) != 0)
+            return -ENOMEM;
+    }
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    msg.payload = (void *)payload;
+    msg.payloadlen = (int)len;
+    msg.qos = 1;
+    msg.retained = 0;
+    msg.properties = props;
+    int rc = MQTTAsync_sendMessage(m->client, topic, &msg, NULL);
+    MQTTProperties_free(&props);
+    if (rc == MQTTASYNC_SUCCESS)
+        return 0;
+    if (m->in.replies_dropped++ == 0)
+        log_warn("mqtt: cannot send a command reply on %s: %s", topic, MQTTAsync_strerror(rc));
+    return -EIO;
+}
