@@ -29,19 +29,42 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) do { if (log_get_level() >= LOG_LEVEL_DEBUG) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
 
-/* ---- strbuf: a growable, always NUL-terminated string with an optional size limit, for the
- * pure text builders (placeholder expansion, word splitting and quoting). */
+/* ---- strbuf: a growable, always NUL-terminated string with an optional size limit. Every
+ * text builder uses it (placeholders, word splitting and quoting, Python-compatible JSON,
+ * argv templates, captured child output).
+ *
+ * An append that is refused (over max, or out of memory) leaves the text as it was and sets
+ * toolong or nomem; from then on every append is refused the same way, so a builder may
+ * append many pieces and check once at the end (strbuf_error, or the NULL of strbuf_take). */
 
 struct strbuf {
-    char *s;            /* malloc'd, owned by the caller once built */
+    char *s;            /* malloc'd text, NULL until the first append */
     size_t len, cap;
     size_t max;         /* longest allowed length; SIZE_MAX for none (0 allows nothing) */
     bool toolong;       /* an append was refused because of max */
+    bool nomem;         /* an append was refused because memory ran out */
 };
 
-/* Appends n bytes; returns 0, or -1 when out of memory or over max (toolong is then set). */
+/* An empty buffer that will hold at most max bytes. A zeroed struct strbuf with max set, e.g.
+ * { .max = SIZE_MAX }, is the same. */
+void strbuf_init(struct strbuf *b, size_t max);
+
+/* Frees the text; b is empty again (same max) and may be reused. */
+void strbuf_free(struct strbuf *b);
+
+/* Hands the text over: malloc'd, the caller's to free; "" when nothing was appended. NULL
+ * when an append was refused (the text is freed) or memory ran out. b is empty again. */
+char *strbuf_take(struct strbuf *b);
+
+/* 0, or the error of the first refused append: -E2BIG (max) or -ENOMEM. */
+int strbuf_error(const struct strbuf *b);
+
+/* Each appends and returns 0, -E2BIG (the result would exceed max; toolong is set) or
+ * -ENOMEM (nomem is set). */
 int strbuf_put(struct strbuf *b, const char *s, size_t n);
 int strbuf_puts(struct strbuf *b, const char *s);
+int strbuf_putc(struct strbuf *b, char c);
+int strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- pyjson: serialise a jansson tree exactly as Python's json.dumps() does with default
  * arguments (wire-format.md section 2): ", " and ": " separators, insertion order, lowercase
@@ -126,8 +149,8 @@ struct words {
 };
 
 /* Splits line into out (which the caller frees with words_free, also on error). home is what
- * ~ becomes (NULL or "" leaves ~ as written). Returns 0, or -1 with one line in err: an
- * unterminated quote, a trailing backslash, shell syntax, or no words at all. */
+ * ~ becomes (NULL or "" leaves ~ as written). 0; -EINVAL with one line in err for an
+ * unterminated quote, a trailing backslash, shell syntax, or no words at all; -ENOMEM. */
 int words_split(const char *line, const char *home, struct words *out, char *err, size_t errsz);
 
 void words_free(struct words *w);
