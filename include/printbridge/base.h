@@ -67,15 +67,20 @@ int strbuf_putc(struct strbuf *b, char c);
 int strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- pyjson: serialise a jansson tree exactly as Python's json.dumps() does with default
- * arguments (wire-format.md section 2): ", " and ": " separators, insertion order, lowercase
+ * arguments (docs/wire-format.md): ", " and ": " separators, insertion order, lowercase
  * \uXXXX for everything outside printable ASCII, Python repr() for floats. Pure. */
 
-/* Returns a malloc'd NUL-terminated string the caller frees, or NULL if the tree holds a
- * non-finite real or memory ran out. */
+/* Appends value's text to b. 0; -EINVAL when the tree holds what JSON cannot (a non-finite
+ * real, invalid UTF-8, nesting deeper than 512); -E2BIG (b's max) or -ENOMEM. On error b
+ * holds a partial text: free it. */
+int pyjson_append(struct strbuf *b, const json_t *value);
+
+/* The text as a malloc'd NUL-terminated string the caller frees, or NULL when pyjson_append
+ * fails. */
 char *pyjson_dumps(const json_t *value);
 
 /* Python repr() of a double ("0.3", "210.0", "1e+16", "-0.0"). Returns the length written,
- * or -1 for NaN/infinity or a too-small buffer. 32 bytes are always enough. */
+ * -EDOM for NaN/infinity or -ENOSPC for a too-small buffer. 32 bytes are always enough. */
 int pyjson_format_double(double x, char *out, size_t outsz);
 
 /* A JSON real for x, or JSON null when x is not finite (jansson refuses NaN). New reference. */
