@@ -83,7 +83,7 @@ int timelapse_movie_path(char *out, size_t outsz, const char *output_folder, con
 
 /* ffmpeg argv: ffmpeg -y -loglevel error -framerate <fps> -i <pattern> <args...> <movie>.
  * Placeholders {fps}, {movie}, {frames} are filled in args too. NULL-terminated, malloc'd
- * (toolrun_argv_free), or NULL. */
+ * (proc_argv_free), or NULL. */
 char **timelapse_ffmpeg_argv(const char *ffmpeg, int fps, const char *pattern, char *const *args,
                              const char *movie);
 
