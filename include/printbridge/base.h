@@ -19,7 +19,7 @@ enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* Parses "error", "warn", "info" or "debug"; returns -1 for anything else. */
+/* Parses "error", "warn", "info" or "debug" into its level; -EINVAL for anything else. */
 int log_level_parse(const char *name);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -106,6 +106,7 @@ struct events {
 };
 
 void events_init(struct events *ev);
+/* 0, or -ENOSPC when EVENTS_MAX_SINKS sinks are there already. */
 int events_add_sink(struct events *ev, events_sink_fn fn, void *ctx);
 
 /* Fires name with payload (a JSON object, reference stolen; NULL means {}), time-stamped now. */
@@ -167,7 +168,7 @@ char *words_shell_quote(const char *s);
 /* ---- topicfilter: MQTT topic filters with the + and # wildcards (MQTT 3.1.1 section 4.7).
  * Pure. */
 
-/* 0 if filter is a valid subscription filter; otherwise -1 with the reason (one phrase, e.g.
+/* 0 if filter is a valid subscription filter; otherwise -EINVAL with the reason (one phrase, e.g.
  * "'#' must be the last level") in why. */
 int topicfilter_check(const char *filter, char *why, size_t whysz);
 

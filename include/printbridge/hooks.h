@@ -135,8 +135,9 @@ void hooks_free(struct hooks *h);
 struct triggers;
 struct hooks;
 
-/* Compiles hc's triggers. h may be NULL (then only the event fires). Returns 0, or -1 with
- * one line in err (a regex that does not compile: config validation already catches it). */
+/* Compiles hc's triggers. h may be NULL (then only the event fires). Returns 0, or with one
+ * line in err -EINVAL (a regex that does not compile: config validation already catches it)
+ * or -ENOMEM. */
 int triggers_create(struct triggers **out, const struct hookconfig *hc, struct events *ev, struct hooks *h,
                     char *err, size_t errsz);
 

@@ -1,4 +1,4 @@
-/* slicing.c: STLs in, G-code out, with OctoPrint's slicing events (see slicing.h). */
+/* slicing.c: STLs in, G-code out, with OctoPrint's slicing events (see tools.h). */
 #include "printbridge/tools.h"
 
 #include <ctype.h>
@@ -99,16 +99,16 @@ int slicing_parse_progress(const char *line)
         if (v <= 100)
             return v;
     }
-    return -1;
+    return -ENOENT;
 }
 
 int slicing_gcode_name(char *out, size_t outsz, const char *stl)
 {
     size_t n = strlen(stl);
     if (n < 5 || strcasecmp(stl + n - 4, ".stl") != 0 || stl[0] == '.' || strchr(stl, '/'))
-        return -1;
+        return -EINVAL;
     int w = snprintf(out, outsz, "%.*s.gcode", (int)(n - 4), stl);
-    return w < 0 || (size_t)w >= outsz ? -1 : w;
+    return w < 0 || (size_t)w >= outsz ? -ENAMETOOLONG : w;
 }
 
 /* ---- jobs -------------------------------------------------------------------------------- */

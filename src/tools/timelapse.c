@@ -1,4 +1,4 @@
-/* timelapse.c: frames by a snapshot command, movies by ffmpeg (see timelapse.h). */
+/* timelapse.c: frames by a snapshot command, movies by ffmpeg (see tools.h). */
 #include "printbridge/tools.h"
 
 #include <dirent.h>
@@ -89,7 +89,7 @@ int timelapse_frame_path(char *out, size_t outsz, const char *folder, const char
 {
     int w = n >= 0 ? snprintf(out, outsz, "%s/frame-%05d.%s", folder, n, ext)
                    : snprintf(out, outsz, "%s/frame-%%05d.%s", folder, ext);
-    return w < 0 || (size_t)w >= outsz ? -1 : w;
+    return w < 0 || (size_t)w >= outsz ? -ENAMETOOLONG : w;
 }
 
 int timelapse_movie_path(char *out, size_t outsz, const char *output_folder, const char *gcode,
@@ -103,9 +103,9 @@ int timelapse_movie_path(char *out, size_t outsz, const char *output_folder, con
     struct tm tm;
     char stamp[32];
     if (!localtime_r(&tt, &tm) || strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm) == 0)
-        return -1;
+        return -EINVAL;
     int w = snprintf(out, outsz, "%s/%.*s_%s.%s", output_folder, stem, base, stamp, ext);
-    return w < 0 || (size_t)w >= outsz ? -1 : w;
+    return w < 0 || (size_t)w >= outsz ? -ENAMETOOLONG : w;
 }
 
 char **timelapse_ffmpeg_argv(const char *ffmpeg, int fps, const char *pattern, char *const *args,
