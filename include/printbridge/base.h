@@ -113,7 +113,7 @@ int events_add_sink(struct events *ev, events_sink_fn fn, void *ctx);
 void events_fire(struct events *ev, const char *name, json_t *payload);
 
 /* The OctoPrint-MQTT event class ("server", "comm", "files", "printjob", "gcode",
- * "position", "timelapse", "slicing", "settings") or "unclassified" (wire-format.md 5.2). */
+ * "position", "timelapse", "slicing", "settings") or "unclassified" (docs/wire-format.md). */
 const char *events_class(const char *name);
 
 /* Event names used by the daemon (OctoPrint's spelling). */
@@ -133,7 +133,7 @@ const char *events_class(const char *name);
 #define EVENT_Z_CHANGE "ZChange"
 #define EVENT_POSITION_UPDATE "PositionUpdate"
 #define EVENT_COMMAND_SUPPRESSED "CommandSuppressed"
-/* OctoPrint-MQTT's synthetic event for "echo:busy: paused for user" (wire-format.md 5.5) */
+/* OctoPrint-MQTT's synthetic event for "echo:busy: paused for user" (docs/wire-format.md) */
 #define EVENT_PAUSED_FOR_USER "PausedForUser"
 /* "//action:notification <message>": OctoPrint only shows it in its UI; printbridge
  * publishes it as {"message": ...} (unclassified) */
