@@ -30,7 +30,7 @@ struct proc_stream {
 struct proc {
     uv_process_t proc;
     uv_timer_t timer;
-    struct proc_stream streams[2];  /* stdout, stderr; not used by a silent run */
+    struct proc_stream streams[2];  /* stdout, stderr; unused when not piped */
     struct proc_options opt;
     bool piped;                     /* false: stdout and stderr go to /dev/null */
     int open;                       /* handles not closed yet */
