@@ -1,8 +1,10 @@
 /* test_hooks.c: the hook runner on a real libuv loop with real child processes: HookFinished
  * payloads, hostile placeholder values in no-shell and shell mode creating nothing, the
  * timeout killing a hook's whole process group, the concurrency limit and queue, bounded
- * output, stop-at-first-failure, spawn errors and G-code hooks without a printer. */
+ * output kept together over a chain of commands, background children outliving their hook,
+ * stop-at-first-failure, spawn errors and G-code hooks without a printer. */
 #include <check.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,7 +173,7 @@ START_TEST(test_megabyte_value_runs_nothing)
     struct placeholders ph = { .payload = p };
     for (int shell = 0; shell < 2; shell++) {
         struct hook_def d = def_of("big", HOOK_SYSTEM, shell, cmds, 1);
-        ck_assert_int_eq(hooks_run(hooks, &d, "Test", &ph, on_done, NULL), -1);
+        ck_assert_int_eq(hooks_run(hooks, &d, "Test", &ph, on_done, NULL), -E2BIG);
     }
     json_decref(p);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -232,7 +234,7 @@ START_TEST(test_concurrency_limit_and_queue)
     ck_assert_int_eq(hooks_run(hooks, &d, "one", &ph, on_done, NULL), 0);
     ck_assert_int_eq(hooks_run(hooks, &d, "two", &ph, on_done, NULL), 0);
     ck_assert_uint_eq(hooks_active(hooks), 2);
-    ck_assert_int_eq(hooks_run(hooks, &d, "three", &ph, on_done, NULL), -1);
+    ck_assert_int_eq(hooks_run(hooks, &d, "three", &ph, on_done, NULL), -EBUSY);
     ck_assert(strstr(fin_str(0, "error"), "dropped: 1 hooks are running and 1 waiting"));
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(dones, 3);
@@ -253,6 +255,41 @@ START_TEST(test_output_is_bounded_and_drained)
     ck_assert_int_eq(last.returncode, 0);
     ck_assert_str_eq(last.out, "aaaaaaaaaa");
     ck_assert_str_eq(fin_str(0, "stderr"), "err\n");
+}
+END_TEST
+
+START_TEST(test_output_of_a_chain_is_kept_together)
+{
+    hc.max_output = 10;
+    char *cmds[] = { "echo one", "sh -c 'echo two; echo e >&2'", "echo three" };
+    struct hook_def d = def_of("chain", HOOK_SYSTEM, false, cmds, 3);
+    struct placeholders ph = { 0 };
+    ck_assert_int_eq(hooks_run(hooks, &d, "Test", &ph, on_done, NULL), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(dones, 1);
+    ck_assert_int_eq(last.returncode, 0);
+    ck_assert_str_eq(last.out, "one\ntwo\nth");     /* max_output for the whole chain */
+    ck_assert_str_eq(fin_str(0, "stderr"), "e\n");
+}
+END_TEST
+
+/* A hook may start something that outlives it: the hook is done when it exits. */
+START_TEST(test_background_child_outlives_its_hook)
+{
+    char *cmds[] = { "sleep 30 >/dev/null 2>&1 & echo $! > child.pid" };
+    struct hook_def d = def_of("starter", HOOK_SYSTEM, true, cmds, 1);
+    struct placeholders ph = { 0 };
+    ck_assert_int_eq(hooks_run(hooks, &d, "Test", &ph, on_done, NULL), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(last.returncode, 0);
+    ck_assert(fin_str(0, "error") == NULL);
+    FILE *f = fopen("child.pid", "r");
+    ck_assert_ptr_nonnull(f);
+    int pid = 0;
+    ck_assert_int_eq(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    ck_assert_msg(alive(pid), "the hook's background child %d was killed", pid);
+    kill(pid, SIGKILL);
 }
 END_TEST
 
@@ -281,7 +318,7 @@ START_TEST(test_spawn_error_and_gcode_without_printer)
     ck_assert_str_eq(fin_str(0, "error"), "cannot run '/nonexistent/hook': no such file or directory");
     char *g[] = { "M300 S440 P200" };
     struct hook_def gd = def_of("beep", HOOK_GCODE, false, g, 1);
-    ck_assert_int_eq(hooks_run(hooks, &gd, "PrintDone", &ph, on_done, NULL), -1);
+    ck_assert_int_eq(hooks_run(hooks, &gd, "PrintDone", &ph, on_done, NULL), -ENOTCONN);
     ck_assert_int_eq(dones, 2);
     ck_assert_uint_eq(json_array_size(finished), 1);  /* no HookFinished for G-code hooks */
 }
@@ -333,6 +370,8 @@ Suite *hooks_suite(void)
     tcase_add_test(tc, test_timeout_kills_the_process_group);
     tcase_add_test(tc, test_concurrency_limit_and_queue);
     tcase_add_test(tc, test_output_is_bounded_and_drained);
+    tcase_add_test(tc, test_output_of_a_chain_is_kept_together);
+    tcase_add_test(tc, test_background_child_outlives_its_hook);
     tcase_add_test(tc, test_commands_stop_at_first_failure);
     tcase_add_test(tc, test_spawn_error_and_gcode_without_printer);
     tcase_add_test(tc, test_event_subscriptions_fire_with_placeholders);

@@ -3,8 +3,10 @@
  * jansson, and the NaN and bad-UTF-8 paths printer data can take. The expected strings were
  * produced by CPython 3.11; the tests themselves need no Python. */
 #include <check.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,10 +76,10 @@ END_TEST
 START_TEST(test_format_double_refuses_non_finite_and_small_buffers)
 {
     char out[32];
-    ck_assert_int_eq(pyjson_format_double(NAN, out, sizeof out), -1);
-    ck_assert_int_eq(pyjson_format_double(INFINITY, out, sizeof out), -1);
-    ck_assert_int_eq(pyjson_format_double(-INFINITY, out, sizeof out), -1);
-    ck_assert_int_eq(pyjson_format_double(23.24, out, 5), -1);       /* "23.24" needs 6 */
+    ck_assert_int_eq(pyjson_format_double(NAN, out, sizeof out), -EDOM);
+    ck_assert_int_eq(pyjson_format_double(INFINITY, out, sizeof out), -EDOM);
+    ck_assert_int_eq(pyjson_format_double(-INFINITY, out, sizeof out), -EDOM);
+    ck_assert_int_eq(pyjson_format_double(23.24, out, 5), -ENOSPC);       /* "23.24" needs 6 */
     ck_assert_int_eq(pyjson_format_double(23.24, out, 6), 5);
     ck_assert_str_eq(out, "23.24");
     ck_assert_int_eq(pyjson_format_double(-1.7976931348623157e308, out, sizeof out), 24);
@@ -289,6 +291,29 @@ START_TEST(test_dumps_returns_null_for_what_it_cannot_write)
 }
 END_TEST
 
+START_TEST(test_append_says_why)
+{
+    struct strbuf b = { .max = SIZE_MAX };
+    json_t *o = json_pack("{s:i}", "a", 1);
+    ck_assert_int_eq(strbuf_puts(&b, "payload "), 0);
+    ck_assert_int_eq(pyjson_append(&b, o), 0);
+    ck_assert_str_eq(b.s, "payload {\"a\": 1}");
+    strbuf_free(&b);
+
+    b.max = 5;                                      /* {"a": 1} is 8 bytes */
+    ck_assert_int_eq(pyjson_append(&b, o), -E2BIG);
+    strbuf_free(&b);
+    json_decref(o);
+
+    o = json_object();
+    json_object_set_new(o, "name", json_stringn_nocheck("W\xfcrfel", 6));
+    b.max = SIZE_MAX;
+    ck_assert_int_eq(pyjson_append(&b, o), -EINVAL);
+    strbuf_free(&b);
+    json_decref(o);
+}
+END_TEST
+
 static const struct { const char *in; size_t n; const char *json; } lossy[] = {
     /* wire-format.md 2: UTF-8 first, latin-1 for the whole string if that fails */
     { "W\xfcrfel", 6, "\"W\\u00fcrfel\"" },
@@ -355,6 +380,7 @@ Suite *pyjson_suite(void)
     tc = tcase_create("unrepresentable");
     tcase_add_test(tc, test_non_finite_reals_become_null);
     tcase_add_test(tc, test_dumps_returns_null_for_what_it_cannot_write);
+    tcase_add_test(tc, test_append_says_why);
     LOOP(tc, test_string_lossy_falls_back_to_latin1, lossy);
     suite_add_tcase(s, tc);
 

@@ -5,6 +5,7 @@
  * SlicingDone; a failing slicer gives SlicingFailed; a newer job for the same output cancels
  * the running one (SlicingCancelled); profile files give the profile events. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +21,13 @@ START_TEST(test_slicing_parse_progress_of_known_slicers)
     ck_assert_int_eq(slicing_parse_progress("70 => Infilling layers"), 70);
     ck_assert_int_eq(slicing_parse_progress("Progress: 0.42"), 42);
     ck_assert_int_eq(slicing_parse_progress("[info] done 55% of layers"), 55);
-    ck_assert_int_eq(slicing_parse_progress("Slicing result exported to /tmp/a.gcode"), -1);
-    ck_assert_int_eq(slicing_parse_progress("1234% nonsense"), -1);
+    ck_assert_int_eq(slicing_parse_progress("Slicing result exported to /tmp/a.gcode"), -ENOENT);
+    ck_assert_int_eq(slicing_parse_progress("1234% nonsense"), -ENOENT);
     char g[64];
     ck_assert_int_gt(slicing_gcode_name(g, sizeof g, "Cube.STL"), 0);
     ck_assert_str_eq(g, "Cube.gcode");
-    ck_assert_int_lt(slicing_gcode_name(g, sizeof g, "cube.gcode"), 0);
-    ck_assert_int_lt(slicing_gcode_name(g, sizeof g, ".hidden.stl"), 0);
+    ck_assert_int_eq(slicing_gcode_name(g, sizeof g, "cube.gcode"), -EINVAL);
+    ck_assert_int_eq(slicing_gcode_name(g, sizeof g, ".hidden.stl"), -EINVAL);
 }
 END_TEST
 

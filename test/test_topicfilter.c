@@ -1,5 +1,6 @@
 /* test_topicfilter.c: MQTT wildcard matching and filter validation (MQTT 3.1.1 4.7). */
 #include <check.h>
+#include <errno.h>
 
 #include "printbridge/base.h"
 
@@ -30,11 +31,11 @@ START_TEST(test_invalid_filters_are_explained)
     char why[128];
     ck_assert_int_eq(topicfilter_check("a/+/#", why, sizeof why), 0);
     ck_assert_int_eq(topicfilter_check("#", why, sizeof why), 0);
-    ck_assert_int_eq(topicfilter_check("", why, sizeof why), -1);
-    ck_assert_int_eq(topicfilter_check("a/b+", why, sizeof why), -1);
-    ck_assert_int_eq(topicfilter_check("a/#/b", why, sizeof why), -1);
-    ck_assert_int_eq(topicfilter_check("a#", why, sizeof why), -1);
-    ck_assert_int_eq(topicfilter_check("a\nb", why, sizeof why), -1);
+    ck_assert_int_eq(topicfilter_check("", why, sizeof why), -EINVAL);
+    ck_assert_int_eq(topicfilter_check("a/b+", why, sizeof why), -EINVAL);
+    ck_assert_int_eq(topicfilter_check("a/#/b", why, sizeof why), -EINVAL);
+    ck_assert_int_eq(topicfilter_check("a#", why, sizeof why), -EINVAL);
+    ck_assert_int_eq(topicfilter_check("a\nb", why, sizeof why), -EINVAL);
 }
 END_TEST
 

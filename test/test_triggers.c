@@ -1,6 +1,7 @@
 /* test_triggers.c: line triggers fire SerialLineMatched {name, direction, line} for the
  * configured direction only, honour the cooldown, and reload their patterns. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,7 +64,7 @@ START_TEST(test_matches_fire_events_by_direction_with_cooldown)
     triggers_on_line(t, TRIGGER_RECEIVED, "echo:Filament Runout detected");
     ck_assert_uint_eq(json_array_size(seen), 4);
     other.match = "([";
-    ck_assert_int_eq(triggers_set_config(t, &hc, err, sizeof err), -1);
+    ck_assert_int_eq(triggers_set_config(t, &hc, err, sizeof err), -EINVAL);
     ck_assert(strstr(err, "events.triggers busy: ") != NULL);
     triggers_on_line(t, TRIGGER_RECEIVED, "echo:busy: paused for user");
     ck_assert_uint_eq(json_array_size(seen), 4);   /* off after a failed reload */

@@ -1,6 +1,7 @@
 /* test_words.c: shell-like word splitting (quotes, ~, escapes), refusal of shell syntax and
  * shell quoting, the ground the no-shell hook mode stands on. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,7 @@ static void assert_refused(const char *line, const char *needle)
 {
     struct words w;
     char err[256];
-    ck_assert_int_eq(words_split(line, "/home/pi", &w, err, sizeof err), -1);
+    ck_assert_int_eq(words_split(line, "/home/pi", &w, err, sizeof err), -EINVAL);
     ck_assert_msg(strstr(err, needle) != NULL, "'%s': error '%s' lacks '%s'", line, err, needle);
     words_free(&w);
 }

@@ -1,7 +1,7 @@
 /* printbridge/base.h: the base layer:
  * The foundations every layer uses: logging, the growable string buffer, the event
  * bus, systemd notifications, secret-file checks, Python-compatible JSON, shell-style word
- * splitting, MQTT topic filters and the child-process runner. */
+ * splitting, MQTT topic filters and child processes. */
 #ifndef PRINTBRIDGE_BASE_H
 #define PRINTBRIDGE_BASE_H
 
@@ -19,7 +19,7 @@ enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
-/* Parses "error", "warn", "info" or "debug"; returns -1 for anything else. */
+/* Parses "error", "warn", "info" or "debug" into its level; -EINVAL for anything else. */
 int log_level_parse(const char *name);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -29,30 +29,58 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) do { if (log_get_level() >= LOG_LEVEL_DEBUG) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
 
-/* ---- strbuf: a growable, always NUL-terminated string with an optional size limit, for the
- * pure text builders (placeholder expansion, word splitting and quoting). */
+/* ---- strbuf: a growable, always NUL-terminated string with an optional size limit. Every
+ * text builder uses it (placeholders, word splitting and quoting, Python-compatible JSON,
+ * argv templates, captured child output).
+ *
+ * An append that is refused (over max, or out of memory) leaves the text as it was and sets
+ * toolong or nomem; from then on every append is refused the same way, so a builder may
+ * append many pieces and check once at the end (strbuf_error, or the NULL of strbuf_take). */
 
 struct strbuf {
-    char *s;            /* malloc'd, owned by the caller once built */
+    char *s;            /* malloc'd text, NULL until the first append */
     size_t len, cap;
     size_t max;         /* longest allowed length; SIZE_MAX for none (0 allows nothing) */
     bool toolong;       /* an append was refused because of max */
+    bool nomem;         /* an append was refused because memory ran out */
 };
 
-/* Appends n bytes; returns 0, or -1 when out of memory or over max (toolong is then set). */
+/* An empty buffer that will hold at most max bytes. A zeroed struct strbuf with max set, e.g.
+ * { .max = SIZE_MAX }, is the same. */
+void strbuf_init(struct strbuf *b, size_t max);
+
+/* Frees the text; b is empty again (same max) and may be reused. */
+void strbuf_free(struct strbuf *b);
+
+/* Hands the text over: malloc'd, the caller's to free; "" when nothing was appended. NULL
+ * when an append was refused (the text is freed) or memory ran out. b is empty again. */
+char *strbuf_take(struct strbuf *b);
+
+/* 0, or the error of the first refused append: -E2BIG (max) or -ENOMEM. */
+int strbuf_error(const struct strbuf *b);
+
+/* Each appends and returns 0, -E2BIG (the result would exceed max; toolong is set) or
+ * -ENOMEM (nomem is set). */
 int strbuf_put(struct strbuf *b, const char *s, size_t n);
 int strbuf_puts(struct strbuf *b, const char *s);
+int strbuf_putc(struct strbuf *b, char c);
+int strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- pyjson: serialise a jansson tree exactly as Python's json.dumps() does with default
- * arguments (wire-format.md section 2): ", " and ": " separators, insertion order, lowercase
+ * arguments (docs/wire-format.md): ", " and ": " separators, insertion order, lowercase
  * \uXXXX for everything outside printable ASCII, Python repr() for floats. Pure. */
 
-/* Returns a malloc'd NUL-terminated string the caller frees, or NULL if the tree holds a
- * non-finite real or memory ran out. */
+/* Appends value's text to b. 0; -EINVAL when the tree holds what JSON cannot (a non-finite
+ * real, invalid UTF-8, nesting deeper than 512); -E2BIG (b's max) or -ENOMEM. On error b
+ * holds a partial text: free it. */
+int pyjson_append(struct strbuf *b, const json_t *value);
+
+/* The text as a malloc'd NUL-terminated string the caller frees, or NULL when pyjson_append
+ * fails. */
 char *pyjson_dumps(const json_t *value);
 
 /* Python repr() of a double ("0.3", "210.0", "1e+16", "-0.0"). Returns the length written,
- * or -1 for NaN/infinity or a too-small buffer. 32 bytes are always enough. */
+ * -EDOM for NaN/infinity or -ENOSPC for a too-small buffer. 32 bytes are always enough. */
 int pyjson_format_double(double x, char *out, size_t outsz);
 
 /* A JSON real for x, or JSON null when x is not finite (jansson refuses NaN). New reference. */
@@ -78,13 +106,14 @@ struct events {
 };
 
 void events_init(struct events *ev);
+/* 0, or -ENOSPC when EVENTS_MAX_SINKS sinks are there already. */
 int events_add_sink(struct events *ev, events_sink_fn fn, void *ctx);
 
 /* Fires name with payload (a JSON object, reference stolen; NULL means {}), time-stamped now. */
 void events_fire(struct events *ev, const char *name, json_t *payload);
 
 /* The OctoPrint-MQTT event class ("server", "comm", "files", "printjob", "gcode",
- * "position", "timelapse", "slicing", "settings") or "unclassified" (wire-format.md 5.2). */
+ * "position", "timelapse", "slicing", "settings") or "unclassified" (docs/wire-format.md). */
 const char *events_class(const char *name);
 
 /* Event names used by the daemon (OctoPrint's spelling). */
@@ -104,7 +133,7 @@ const char *events_class(const char *name);
 #define EVENT_Z_CHANGE "ZChange"
 #define EVENT_POSITION_UPDATE "PositionUpdate"
 #define EVENT_COMMAND_SUPPRESSED "CommandSuppressed"
-/* OctoPrint-MQTT's synthetic event for "echo:busy: paused for user" (wire-format.md 5.5) */
+/* OctoPrint-MQTT's synthetic event for "echo:busy: paused for user" (docs/wire-format.md) */
 #define EVENT_PAUSED_FOR_USER "PausedForUser"
 /* "//action:notification <message>": OctoPrint only shows it in its UI; printbridge
  * publishes it as {"message": ...} (unclassified) */
@@ -126,8 +155,8 @@ struct words {
 };
 
 /* Splits line into out (which the caller frees with words_free, also on error). home is what
- * ~ becomes (NULL or "" leaves ~ as written). Returns 0, or -1 with one line in err: an
- * unterminated quote, a trailing backslash, shell syntax, or no words at all. */
+ * ~ becomes (NULL or "" leaves ~ as written). 0; -EINVAL with one line in err for an
+ * unterminated quote, a trailing backslash, shell syntax, or no words at all; -ENOMEM. */
 int words_split(const char *line, const char *home, struct words *out, char *err, size_t errsz);
 
 void words_free(struct words *w);
@@ -139,7 +168,7 @@ char *words_shell_quote(const char *s);
 /* ---- topicfilter: MQTT topic filters with the + and # wildcards (MQTT 3.1.1 section 4.7).
  * Pure. */
 
-/* 0 if filter is a valid subscription filter; otherwise -1 with the reason (one phrase, e.g.
+/* 0 if filter is a valid subscription filter; otherwise -EINVAL with the reason (one phrase, e.g.
  * "'#' must be the last level") in why. */
 int topicfilter_check(const char *filter, char *why, size_t whysz);
 
@@ -147,72 +176,99 @@ int topicfilter_check(const char *filter, char *why, size_t whysz);
  * not match topics starting with '$', as brokers do. */
 bool topicfilter_match(const char *filter, const char *topic);
 
-/* ---- toolrun: runs an external tool (snapshot command, ffmpeg, a slicer) from the loop without
- * blocking it and without a shell: uv_spawn in its own process group, stdout and stderr read
- * through uv pipes and split into lines, a timeout that kills the whole group, and one
- * completion callback. Used by timelapse and slicing. The argv placeholder filling is pure. */
+/* ---- proc: the one way the daemon starts child processes (hooks, snapshot command, ffmpeg,
+ * slicers, the printer's shutdown command), from the loop and without blocking it.
+ *
+ * Every child is spawned detached: it leads its own process group, and a timeout or
+ * proc_kill sends SIGKILL to the whole group, so what the command started dies with it.
+ * stdin is /dev/null; stdout and stderr are read through pipes: captured into the caller's
+ * strbufs (up to each buffer's max, the rest cut), split into lines for on_line, and the
+ * last stderr line is kept for messages. A run is over when the process has exited and both
+ * pipes are closed (EOF, or at once after a kill or timeout); then on_done is called once,
+ * also when the spawn failed (from the loop, never inside proc_start). After on_done returns
+ * the run is freed: forget the pointer in on_done.
+ *
+ * Fire and forget: proc_shell runs `/bin/sh -c COMMAND` with its output on /dev/null and logs
+ * how it ended; keep the pointer only to know it still runs and to proc_release it when the
+ * loop is about to end. */
 
-#define TOOLRUN_MAX_ARGS 64
-#define TOOLRUN_MAX_LINE 4096
+#define PROC_MAX_ARGS 64            /* elements of a proc_fill template */
+#define PROC_MAX_LINE 4096          /* longer lines reach on_line in pieces */
 
-struct toolrun_result {
-    int spawn_error;        /* 0, or the libuv error of uv_spawn (e.g. UV_ENOENT) */
+struct proc_result {
+    int spawn_error;        /* 0, or the negative errno uv_spawn failed with (-ENOENT, ...) */
     bool timed_out;         /* killed by the timeout */
-    bool killed;            /* killed by toolrun_kill */
+    bool killed;            /* killed by proc_kill */
     long long exit_status;  /* when it exited */
-    int term_signal;        /* when a signal ended it */
-    const char *out;        /* captured stdout (capture on), NUL-terminated, else NULL */
-    size_t outlen;
-    bool out_truncated;     /* more than max_out bytes came */
-    const char *last_err;   /* the last non-empty stderr line, "" if none */
+    int term_signal;        /* when a signal ended it (SIGKILL after a timeout or kill) */
+    bool out_cut, err_cut;  /* stdout / stderr did not fit in the capture buffer */
+    const char *last_err;   /* the last non-empty stderr line, "" if none; for a failed spawn
+                             * "cannot run FILE: REASON" */
+    double duration;        /* s from the spawn to the end of the run */
 };
 
 /* Whether a result is a clean exit 0. */
-bool toolrun_ok(const struct toolrun_result *r);
+bool proc_ok(const struct proc_result *r);
 
-/* Each stdout or stderr line (without the newline; over-long lines are cut into pieces). */
-typedef void (*toolrun_line_fn)(void *ctx, const char *line, bool is_stderr);
-/* Once, after the process is gone and every handle closed; the result lives for the call. */
-typedef void (*toolrun_done_fn)(void *ctx, const struct toolrun_result *r);
+/* Each stdout line (only when on_line is set) and stderr line, without the line break. */
+typedef void (*proc_line_fn)(void *ctx, const char *line, bool is_stderr);
+/* Once, at the end of the run; the result lives for the call. */
+typedef void (*proc_done_fn)(void *ctx, const struct proc_result *r);
 
-struct toolrun_options {
-    double timeout;         /* s; <= 0: none */
-    bool capture;           /* keep stdout in r->out (up to max_out bytes) */
-    size_t max_out;
-    toolrun_line_fn on_line;/* may be NULL */
-    toolrun_done_fn on_done;
+struct proc_options {
+    double timeout;             /* s; <= 0: none. Runs until the pipes are closed too */
+    bool keep_children;         /* at exit, leave the group alone and wait for the pipes (until
+                                 * the timeout): a command may start something that outlives it.
+                                 * Otherwise the rest of the group is killed at exit */
+    struct strbuf *out, *err;   /* NULL, or where stdout / stderr are appended; both must live
+                                 * until on_done */
+    proc_line_fn on_line;       /* may be NULL */
+    proc_done_fn on_done;       /* may be NULL */
     void *ctx;
 };
 
-struct toolrun;
+struct proc;
 
-/* Starts argv (NULL-terminated, argv[0] looked up in PATH). Always reports through on_done
- * (also for a failed spawn, then from the loop's next iteration). Returns the run, or NULL
- * when out of memory (no callback then). */
-struct toolrun *toolrun_start(uv_loop_t *loop, char *const *argv, const struct toolrun_options *opt);
+/* Starts argv (NULL-terminated; argv[0] is looked up in PATH) with opt (copied). *out (out may
+ * be NULL) is the run until on_done. 0; -EINVAL for an empty argv; -ENOMEM (no on_done then).
+ * A spawn that fails is reported through on_done. */
+int proc_start(struct proc **out, uv_loop_t *loop, char *const *argv, const struct proc_options *opt);
 
-/* Kills the process group (SIGKILL); on_done still comes, with killed set. */
-void toolrun_kill(struct toolrun *t);
+/* Runs `/bin/sh -c command` with stdout and stderr on /dev/null, no timeout, and children left
+ * alone. When it ends, logs "<label> exited with status N" (or the signal, or why it could
+ * not start) and calls on_done (may be NULL). Otherwise as proc_start. */
+int proc_shell(struct proc **out, uv_loop_t *loop, const char *command, const char *label, proc_done_fn on_done,
+               void *ctx);
 
-/* ---- pure helpers ------------------------------------------------------------------------ */
+/* Kills the process group (SIGKILL) and stops reading; on_done still comes, with killed set.
+ * Does nothing for NULL or a run that is already ending. */
+void proc_kill(struct proc *p);
+
+/* Stops watching p without killing it: its handles are closed, on_done never comes and nothing
+ * is logged; the process itself runs on (writes to its closed pipes fail). For the end of the
+ * loop. NULL does nothing. */
+void proc_release(struct proc *p);
+
+/* ---- argv templates and descriptions (pure) ---- */
 
 /* Fills the placeholders "{name}" in each element of tmpl (NULL-terminated) with values
  * (names[i] -> values[i], nnames pairs); an unknown "{word}" is kept as it is. Returns a
- * NULL-terminated malloc'd argv (free with toolrun_argv_free) or NULL (out of memory, empty
- * template, more than TOOLRUN_MAX_ARGS elements). */
-char **toolrun_fill(char *const *tmpl, const char *const *names, const char *const *values, int nnames);
+ * NULL-terminated malloc'd argv (free with proc_argv_free) or NULL (out of memory, empty
+ * template, more than PROC_MAX_ARGS elements). */
+char **proc_fill(char *const *tmpl, const char *const *names, const char *const *values, int nnames);
 
-/* One string with the placeholders filled, malloc'd, or NULL. */
-char *toolrun_fill_one(const char *tmpl, const char *const *names, const char *const *values, int nnames);
+/* One string with the placeholders filled, malloc'd, or NULL when out of memory. */
+char *proc_fill_one(const char *tmpl, const char *const *names, const char *const *values, int nnames);
 
-void toolrun_argv_free(char **argv);
+void proc_argv_free(char **argv);
 
 /* A malloc'd copy of a NULL-terminated list (NULL or empty gives an empty list), or NULL when
  * out of memory. */
-char **toolrun_argv_dup(char *const *argv);
+char **proc_argv_dup(char *const *argv);
 
-/* "ffmpeg -y ..." for logs: argv joined with spaces into out (cut with "..."). */
-void toolrun_describe(char *out, size_t outsz, char *const *argv);
+/* argv for logs, as a shell would read it: words joined with spaces, quoted where needed,
+ * into out (cut with "..."). */
+void proc_describe(char *out, size_t outsz, char *const *argv);
 
 /* ---- notify: the systemd service notification protocol (sd_notify(3)), implemented without
  * libsystemd: one datagram per message to the Unix socket named by $NOTIFY_SOCKET (a path,

@@ -39,16 +39,17 @@ struct placeholders {
 /* Called once per unknown placeholder occurrence; the name is not NUL-terminated. */
 typedef void placeholders_unknown_fn(void *ctx, const char *name, size_t len);
 
-/* The text of one placeholder (name of len bytes), malloc'd; NULL when unknown (or out of
- * memory). Strings are substituted as they are, integers in decimal, reals as Python's
- * repr, true/false/null as Python's True/False/None, objects and lists as Python's str(). */
-char *placeholders_value(const struct placeholders *ph, const char *name, size_t len);
+/* The text of one placeholder (name of len bytes) into *out, malloc'd. Strings are
+ * substituted as they are, integers in decimal, reals as Python's repr, true/false/null as
+ * Python's True/False/None, objects and lists as Python's str(). 0; -ENOENT when name is no
+ * placeholder name or names nothing known; -ENOMEM. */
+int placeholders_value(char **out, const struct placeholders *ph, const char *name, size_t len);
 
-/* Expands tmpl. With shell_quote every substituted value is quoted with words_shell_quote.
- * Returns a malloc'd string, or NULL with *toolong set when the result would exceed max_len
- * bytes (NULL without *toolong: out of memory). unknown may be NULL. */
-char *placeholders_expand(const char *tmpl, const struct placeholders *ph, bool shell_quote,
-                          size_t max_len, bool *toolong, placeholders_unknown_fn *unknown, void *ctx);
+/* Expands tmpl into *out, malloc'd. With shell_quote every substituted value is quoted with
+ * words_shell_quote. unknown (may be NULL) hears of each name left as written. 0; -E2BIG when
+ * the result would be longer than max_len bytes; -ENOMEM. */
+int placeholders_expand(char **out, const char *tmpl, const struct placeholders *ph, bool shell_quote,
+                        size_t max_len, placeholders_unknown_fn *unknown, void *ctx);
 
 /* True if tmpl contains at least one "{name}" that placeholders_expand would look up. */
 bool placeholders_present(const char *tmpl);
@@ -58,7 +59,7 @@ bool placeholders_present(const char *tmpl);
  *
  * G-code hooks expand their lines and queue them with printer_send, so they go through the
  * normal send queue, between job lines when printing. System hooks run as child processes
- * (uv_spawn, never blocking the loop): without a shell by default (words.h), each run in its
+ * (proc, never blocking the loop): without a shell by default (words, in base.h), each in its
  * own process group so a timeout kills the hook and everything it started, at most
  * max_concurrent at once with a bounded queue behind, stdout and stderr captured up to
  * max_output bytes each. Every system run publishes HookFinished {name, trigger, type,
@@ -98,8 +99,11 @@ void hooks_on_event(void *ctx, const char *name, json_t *payload, long long time
 
 /* Runs def now (or queues it) with the given placeholders, which are expanded before this
  * returns (ph need not outlive the call). trigger names what started it (event name, topic).
- * done, if not NULL, is called exactly once, possibly before hooks_run returns. Returns 0,
- * or -1 when the run was refused at once (done has then been called with the reason). */
+ * done, if not NULL, is called exactly once, possibly before hooks_run returns. Returns 0, or
+ * when the run was refused at once (done has then been called with the reason): -E2BIG (a
+ * command too long after substitution), -EINVAL (a command that does not split into words, a
+ * line break in a G-code line), -EBUSY (the queue is full), -ENOTCONN (G-code without a
+ * connected printer), -ECANCELED (shutting down), -ENOMEM, or printer_send's error. */
 int hooks_run(struct hooks *h, const struct hook_def *def, const char *trigger, const struct placeholders *ph,
               hooks_done_fn *done, void *ctx);
 
@@ -123,16 +127,17 @@ void hooks_free(struct hooks *h);
  * fires SerialLineMatched {name, direction, line} and, when the trigger has a command, runs
  * it through the hook runner with {name}, {direction} and {line} as placeholders.
  *
- * The printer module calls triggers_on_line for each line (the hook point belongs to the
- * printer; see the merge notes of issue 7). */
+ * The printer module calls triggers_on_line for each line: the hook point belongs to the
+ * printer. */
 
 #define EVENT_SERIAL_LINE_MATCHED "SerialLineMatched"
 
 struct triggers;
 struct hooks;
 
-/* Compiles hc's triggers. h may be NULL (then only the event fires). Returns 0, or -1 with
- * one line in err (a regex that does not compile: config validation already catches it). */
+/* Compiles hc's triggers. h may be NULL (then only the event fires). Returns 0, or with one
+ * line in err -EINVAL (a regex that does not compile: config validation already catches it)
+ * or -ENOMEM. */
 int triggers_create(struct triggers **out, const struct hookconfig *hc, struct events *ev, struct hooks *h,
                     char *err, size_t errsz);
 

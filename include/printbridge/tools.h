@@ -74,16 +74,19 @@ bool timelapse_layers_feed(struct timelapse_layers *l, double z, double *layer_z
 /* The print ended: true when the last layer still deserves a frame. */
 bool timelapse_layers_flush(struct timelapse_layers *l, double *layer_z);
 
-/* "<folder>/frame-%05d.<ext>" (ffmpeg's pattern) or with the number filled in (n >= 0). */
+/* "<folder>/frame-%05d.<ext>" (ffmpeg's pattern) or with the number filled in (n >= 0). The
+ * length written, or -ENAMETOOLONG if it does not fit. */
 int timelapse_frame_path(char *out, size_t outsz, const char *folder, const char *ext, int n);
 
-/* "<output>/<gcode name without extension>_<YYYYmmddHHMMSS>.<ext>" (local time of t). */
+/* "<output>/<gcode name without extension>_<YYYYmmddHHMMSS>.<ext>" (local time of t). The
+ * length written, -EINVAL for a time localtime cannot convert, -ENAMETOOLONG if it does not
+ * fit. */
 int timelapse_movie_path(char *out, size_t outsz, const char *output_folder, const char *gcode,
                          const char *ext, long long t);
 
 /* ffmpeg argv: ffmpeg -y -loglevel error -framerate <fps> -i <pattern> <args...> <movie>.
  * Placeholders {fps}, {movie}, {frames} are filled in args too. NULL-terminated, malloc'd
- * (toolrun_argv_free), or NULL. */
+ * (proc_argv_free), or NULL. */
 char **timelapse_ffmpeg_argv(const char *ffmpeg, int fps, const char *pattern, char *const *args,
                              const char *movie);
 
@@ -123,10 +126,11 @@ void slicing_destroy(struct slicing *s);
 /* ---- pure helpers ------------------------------------------------------------------------ */
 
 /* The progress a slicer's output line shows ("70 => Infilling layers" from PrusaSlicer and
- * Slic3r, "... 45%", or CuraEngine's "Progress: 0.45"), 0..100, or -1. */
+ * Slic3r, "... 45%", or CuraEngine's "Progress: 0.45"), 0..100, or -ENOENT when it shows none. */
 int slicing_parse_progress(const char *line);
 
-/* "cube.stl" -> "cube.gcode"; -1 if name is not an .stl (case-insensitive) or does not fit. */
+/* "cube.stl" -> "cube.gcode"; the length written, -EINVAL if name is not an .stl
+ * (case-insensitive), -ENAMETOOLONG if it does not fit. */
 int slicing_gcode_name(char *out, size_t outsz, const char *stl);
 
 #endif

@@ -1,6 +1,7 @@
 /* events.c: the event bus and the table of OctoPrint-MQTT event classes. */
 #include "printbridge/base.h"
 
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,7 +14,7 @@ void events_init(struct events *ev)
 int events_add_sink(struct events *ev, events_sink_fn fn, void *ctx)
 {
     if (ev->count >= EVENTS_MAX_SINKS)
-        return -1;
+        return -ENOSPC;
     ev->sinks[ev->count].fn = fn;
     ev->sinks[ev->count].ctx = ctx;
     ev->count++;
@@ -35,8 +36,8 @@ void events_fire(struct events *ev, const char *name, json_t *payload)
     json_decref(payload);
 }
 
-/* wire-format.md 5.2, EVENT_CLASS_TO_EVENT_LIST. MovieDone is deliberately absent from
- * "timelapse", as upstream, so it counts as unclassified. */
+/* OctoPrint-MQTT's EVENT_CLASS_TO_EVENT_LIST (docs/wire-format.md). MovieDone is deliberately
+ * absent from "timelapse", as upstream, so it counts as unclassified. */
 static const struct { const char *cls; const char *names[16]; } classes[] = {
     { "server", { "Startup", "Shutdown", "ClientOpened", "ClientClosed", "ConnectivityChanged" } },
     { "comm", { "Connecting", "Connected", "Disconnecting", "Disconnected", "Error", "PrinterStateChanged" } },

@@ -4,6 +4,7 @@
  * replaced so a message can never span lines. */
 #include "printbridge/base.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ int log_level_parse(const char *name)
     for (int i = 0; i < 4; i++)
         if (strcmp(name, names[i]) == 0)
             return i;
-    return -1;
+    return -EINVAL;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -1,4 +1,4 @@
-/* notify.c: sd_notify's datagram protocol, spoken directly (see notify.h). */
+/* notify.c: sd_notify's datagram protocol, spoken directly (see base.h). */
 #include "printbridge/base.h"
 
 #include <errno.h>

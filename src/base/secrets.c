@@ -1,4 +1,4 @@
-/* secrets.c: warn when the broker password is readable by every local user (see secrets.h). */
+/* secrets.c: warn when the broker password is readable by every local user (see base.h). */
 #include "printbridge/base.h"
 
 #include <errno.h>

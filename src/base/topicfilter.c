@@ -1,8 +1,9 @@
 /* topicfilter.c: MQTT filter validation and matching, for the configured inbound handlers.
  * Checked at start-up so an invalid filter is one clear error line rather than the silent
- * broken subscription OctoPrint-MQTT users hit (wire-format.md 5.6, 15.1 #4). */
+ * broken subscription OctoPrint-MQTT users hit. */
 #include "printbridge/base.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,26 +12,26 @@ int topicfilter_check(const char *filter, char *why, size_t whysz)
     size_t n = strlen(filter);
     if (n == 0) {
         snprintf(why, whysz, "must not be empty");
-        return -1;
+        return -EINVAL;
     }
     if (n > 65535) {
         snprintf(why, whysz, "is longer than MQTT allows (65535 bytes)");
-        return -1;
+        return -EINVAL;
     }
     for (const char *p = filter; *p; p++) {
         bool level_start = p == filter || p[-1] == '/';
         bool level_end = p[1] == '\0' || p[1] == '/';
         if (*p == '+' && !(level_start && level_end)) {
             snprintf(why, whysz, "has '+' mixed with other characters in one level; '+' must be a level of its own");
-            return -1;
+            return -EINVAL;
         }
         if (*p == '#' && !(level_start && p[1] == '\0')) {
             snprintf(why, whysz, "has '#' that is not the whole last level; use it only as \".../#\"");
-            return -1;
+            return -EINVAL;
         }
         if ((unsigned char)*p < 0x20 || *p == 0x7f) {
             snprintf(why, whysz, "must not contain control characters");
-            return -1;
+            return -EINVAL;
         }
     }
     return 0;

@@ -1,10 +1,11 @@
-/* words.c: shell-like word splitting and shell quoting (see words.h for the rules).
+/* words.c: shell-like word splitting and shell quoting (see base.h for the rules).
  *
  * Hooks split their command template into words first and substitute placeholders inside
  * each word afterwards; that order is what makes a hostile value harmless: whatever it
  * contains, it stays inside the one argv element it was substituted into. */
 #include "printbridge/base.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +15,13 @@ static int push_word(struct words *w, struct strbuf *b)
 {
     char **v = realloc(w->v, (w->n + 2) * sizeof *v);
     if (!v)
-        return -1;
+        return -ENOMEM;
     w->v = v;
-    if (!b->s && strbuf_put(b, "", 0) < 0)
-        return -1;
-    w->v[w->n++] = b->s;
+    char *word = strbuf_take(b);
+    if (!word)
+        return -ENOMEM;
+    w->v[w->n++] = word;
     w->v[w->n] = NULL;
-    b->s = NULL;
-    b->len = b->cap = 0;
     return 0;
 }
 
@@ -36,11 +36,10 @@ void words_free(struct words *w)
     w->n = 0;
 }
 
-static int shell_syntax(char *err, size_t errsz, const char *what, size_t pos)
+static void shell_syntax(char *err, size_t errsz, const char *what, size_t pos)
 {
     snprintf(err, errsz, "%s at character %zu needs a shell; quote it, or set shell = true "
                          "(placeholder values are then shell-quoted)", what, pos + 1);
-    return -1;
 }
 
 static bool is_blank(char c)
@@ -103,7 +102,7 @@ int words_split(const char *line, const char *home, struct words *out, char *err
                     if (*p == '\n')
                         continue; /* line continuation */
                 }
-                if (strbuf_put(&b, p, 1) < 0)
+                if (strbuf_putc(&b, *p) < 0)
                     goto oom;
             }
             p++;
@@ -112,7 +111,7 @@ int words_split(const char *line, const char *home, struct words *out, char *err
                 snprintf(err, errsz, "trailing backslash at character %zu", pos + 1);
                 goto fail;
             }
-            if (p[1] != '\n' && strbuf_put(&b, p + 1, 1) < 0)
+            if (p[1] != '\n' && strbuf_putc(&b, p[1]) < 0)
                 goto oom;
             p += 2;
         } else if (strchr("|&;<>()$`", c)) {
@@ -121,7 +120,7 @@ int words_split(const char *line, const char *home, struct words *out, char *err
             shell_syntax(err, errsz, what, pos);
             goto fail;
         } else {
-            if (strbuf_put(&b, p, 1) < 0)
+            if (strbuf_putc(&b, c) < 0)
                 goto oom;
             p++;
         }
@@ -135,26 +134,23 @@ int words_split(const char *line, const char *home, struct words *out, char *err
     return 0;
 oom:
     snprintf(err, errsz, "out of memory splitting the command");
+    strbuf_free(&b);
+    return -ENOMEM;
 fail:
-    free(b.s);
-    return -1;
+    strbuf_free(&b);
+    return -EINVAL;
 }
 
 char *words_shell_quote(const char *s)
 {
     struct strbuf b = { .max = SIZE_MAX };
-    if (strbuf_put(&b, "'", 1) < 0)
-        return NULL;
+    strbuf_putc(&b, '\'');
     for (const char *p = s; *p; p++) {
-        int rc = *p == '\'' ? strbuf_put(&b, "'\\''", 4) : strbuf_put(&b, p, 1);
-        if (rc < 0) {
-            free(b.s);
-            return NULL;
-        }
+        if (*p == '\'')
+            strbuf_puts(&b, "'\\''");
+        else
+            strbuf_putc(&b, *p);
     }
-    if (strbuf_put(&b, "'", 1) < 0) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    strbuf_putc(&b, '\'');
+    return strbuf_take(&b);
 }

@@ -1,15 +1,15 @@
 /* hooks.c: runs G-code and system hooks (see hooks.h for the contract).
  *
- * A system run is a short chain: spawn a command, read its two pipes, wait for exit and EOF
- * on both, close the handles, then spawn the next command of the hook (if the previous one
- * exited 0, as OctoPrint's check_call stops at the first failure) or finish. Every command is
- * spawned detached, which makes it a process-group leader; the timeout kills the group, so
- * a hook's own children die with it. Placeholders are expanded when the hook is triggered,
- * never later, so no payload has to be kept. */
+ * A system run is a short chain of commands, each one a proc run (see base.h): the next
+ * command starts when the previous one exited 0, as OctoPrint's check_call stops at the first
+ * failure. Commands may leave background children behind (keep_children); the timeout and
+ * the shutdown kill a command's whole process group. The chain's stdout and stderr are
+ * captured together, max_output bytes each. Placeholders are expanded when the hook is
+ * triggered, never later, so no payload has to be kept. */
 #include "printbridge/hooks.h"
 
 #include <errno.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +22,6 @@
 /* Unknown placeholders logged once per hook and name, up to this many pairs. */
 #define MAX_WARNED 64
 
-struct capture {
-    char *buf;
-    size_t len;
-    bool cut;
-};
-
 struct run {
     struct hooks *h;
     struct run *next;
@@ -38,16 +32,11 @@ struct run {
     size_t n, idx;
     hooks_done_fn *done;
     void *ctx;
-
-    uv_process_t proc;
-    uv_pipe_t pout, perr;
-    uv_timer_t timer;
-    int open;                   /* handles of the current command still open */
-    bool exited, out_eof, err_eof, timed_out, spawn_failed;
-    int64_t status;
-    int signal;
-    struct capture o, e;
-    uint64_t t0;
+    struct proc *proc;          /* the command running now */
+    struct strbuf out, err;     /* the whole chain's output */
+    bool has_returncode;
+    int returncode;             /* of the last command that ran */
+    double duration;            /* s, summed over the commands */
     char *error;
 };
 
@@ -63,8 +52,6 @@ struct hooks {
     size_t nwarned;
     bool destroying;
 };
-
-static char read_buf[65536];
 
 static void start_queued(struct hooks *h);
 
@@ -143,11 +130,25 @@ static void on_unknown(void *ctx, const char *name, size_t len)
         free(key);
 }
 
-static void free_argv(char **v)
+/* argv for a shell hook: /bin/sh -c with every value shell-quoted. */
+static int expand_shell(struct warn_ctx *w, const char *tmpl, const struct placeholders *ph, char ***out, char *err,
+                        size_t errsz)
 {
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
+    char *cmd = NULL;
+    char **v = calloc(4, sizeof *v);
+    int rc = placeholders_expand(&cmd, tmpl, ph, true, MAX_WORD, on_unknown, w);
+    if (rc == 0 && (!v || !(v[0] = strdup("/bin/sh")) || !(v[1] = strdup("-c"))))
+        rc = -ENOMEM;
+    if (rc < 0) {
+        snprintf(err, errsz, rc == -E2BIG ? "the command is longer than %d bytes after placeholder substitution"
+                                          : "out of memory", MAX_WORD);
+        free(cmd);
+        proc_argv_free(v);
+        return rc;
+    }
+    v[2] = cmd;
+    *out = v;
+    return 0;
 }
 
 /* argv for one command template: words first, then placeholders inside each word. */
@@ -155,65 +156,29 @@ static int expand_system(struct hooks *h, const struct hook_def *def, const char
                          char ***out, char *err, size_t errsz)
 {
     struct warn_ctx w = { h, def->name };
-    bool toolong = false;
     *out = NULL;
-    if (def->shell) {
-        char *cmd = placeholders_expand(tmpl, ph, true, MAX_WORD, &toolong, on_unknown, &w);
-        char **v = calloc(4, sizeof *v);
-        if (!cmd || !v || !(v[0] = strdup("/bin/sh")) || !(v[1] = strdup("-c"))) {
-            snprintf(err, errsz, toolong ? "the command is longer than %d bytes after placeholder substitution"
-                                         : "out of memory", MAX_WORD);
-            free(cmd);
-            free_argv(v);
-            return -1;
-        }
-        v[2] = cmd;
-        *out = v;
-        return 0;
-    }
+    if (def->shell)
+        return expand_shell(&w, tmpl, ph, out, err, errsz);
     struct words words;
-    if (words_split(tmpl, h->home, &words, err, errsz) < 0) {
-        words_free(&words);
-        return -1;
-    }
-    char **v = calloc(words.n + 1, sizeof *v);
-    if (!v) {
-        words_free(&words);
+    int rc = words_split(tmpl, h->home, &words, err, errsz);
+    char **v = rc == 0 ? calloc(words.n + 1, sizeof *v) : NULL;
+    if (rc == 0 && !v) {
         snprintf(err, errsz, "out of memory");
-        return -1;
+        rc = -ENOMEM;
     }
-    for (size_t i = 0; i < words.n; i++) {
-        v[i] = placeholders_expand(words.v[i], ph, false, MAX_WORD, &toolong, on_unknown, &w);
-        if (!v[i]) {
-            snprintf(err, errsz, toolong ? "argument %zu is longer than %d bytes after placeholder substitution"
-                                         : "out of memory", i + 1, MAX_WORD);
-            words_free(&words);
-            free_argv(v);
-            return -1;
-        }
+    for (size_t i = 0; rc == 0 && i < words.n; i++) {
+        rc = placeholders_expand(&v[i], words.v[i], ph, false, MAX_WORD, on_unknown, &w);
+        if (rc < 0)
+            snprintf(err, errsz, rc == -E2BIG ? "argument %zu is longer than %d bytes after placeholder substitution"
+                                              : "out of memory", i + 1, MAX_WORD);
     }
     words_free(&words);
+    if (rc < 0) {
+        proc_argv_free(v);
+        return rc;
+    }
     *out = v;
     return 0;
-}
-
-/* A command line for the log: words quoted where needed. */
-static char *describe(char **argv)
-{
-    size_t cap = 1;
-    for (char **a = argv; *a; a++)
-        cap += strlen(*a) * 4 + 3;
-    char *s = malloc(cap), *p = s;
-    if (!s)
-        return NULL;
-    *p = '\0';
-    for (char **a = argv; *a; a++) {
-        bool plain = **a && strspn(*a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") == strlen(*a);
-        char *q = plain ? NULL : words_shell_quote(*a);
-        p += sprintf(p, "%s%s", a == argv ? "" : " ", q ? q : *a);
-        free(q);
-    }
-    return s;
 }
 
 /* ---- HookFinished ---------------------------------------------------------------------- */
@@ -251,17 +216,28 @@ static void finish_early(struct hooks *h, const struct hook_def *def, const char
 
 /* ---- system runs ------------------------------------------------------------------------- */
 
-static void start_command(struct run *r);
+static void set_error(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Replaces the run's error (the last reason wins). */
+static void set_error(struct run *r, const char *fmt, ...)
+{
+    va_list ap;
+    free(r->error);
+    va_start(ap, fmt);
+    if (vasprintf(&r->error, fmt, ap) < 0)
+        r->error = NULL;
+    va_end(ap);
+}
 
 static void free_run(struct run *r)
 {
     for (size_t i = 0; i < r->n; i++)
-        free_argv(r->argvs[i]);
+        proc_argv_free(r->argvs[i]);
     free(r->argvs);
     free(r->name);
     free(r->trigger);
-    free(r->o.buf);
-    free(r->e.buf);
+    strbuf_free(&r->out);
+    strbuf_free(&r->err);
     free(r->error);
     free(r);
 }
@@ -279,14 +255,10 @@ static void finish_run(struct run *r)
 {
     struct hooks *h = r->h;
     struct hooks_result res = {
-        .name = r->name, .type = HOOK_SYSTEM, .out = r->o.buf ? r->o.buf : "", .out_len = r->o.len,
-        .err = r->e.buf ? r->e.buf : "", .err_len = r->e.len, .error = r->error,
-        .duration = r->t0 ? (double)(uv_hrtime() - r->t0) / 1e9 : 0,
+        .name = r->name, .type = HOOK_SYSTEM, .has_returncode = r->has_returncode, .returncode = r->returncode,
+        .out = r->out.s ? r->out.s : "", .out_len = r->out.len, .err = r->err.s ? r->err.s : "",
+        .err_len = r->err.len, .error = r->error, .duration = r->duration,
     };
-    if (r->exited && !r->spawn_failed) {
-        res.has_returncode = true;
-        res.returncode = r->signal ? -r->signal : (int)r->status;
-    }
     if (r->error)
         log_warn("hooks: %s (%s): %s", r->name, r->trigger, r->error);
     else if (res.returncode != 0)
@@ -300,168 +272,62 @@ static void finish_run(struct run *r)
     start_queued(h);
 }
 
-static void on_closed(uv_handle_t *handle)
+/* Takes a running run off the list and reports it. */
+static void end_run(struct run *r)
 {
-    struct run *r = handle->data;
-    if (--r->open > 0)
-        return;
-    bool ok = !r->error && !r->timed_out && r->exited && r->signal == 0 && r->status == 0;
-    if (ok && r->idx + 1 < r->n && !r->h->destroying) {
-        r->idx++;
-        start_command(r);
-        return;
-    }
-    struct hooks *h = r->h;
-    unlink_run(&h->running, r);
-    h->nrunning--;
+    unlink_run(&r->h->running, r);
+    r->h->nrunning--;
     finish_run(r);
 }
 
-static void close_all(struct run *r)
-{
-    uv_handle_t *hs[] = { (uv_handle_t *)&r->proc, (uv_handle_t *)&r->pout, (uv_handle_t *)&r->perr,
-                          (uv_handle_t *)&r->timer };
-    for (size_t i = 0; i < 4; i++)
-        if (!uv_is_closing(hs[i]))
-            uv_close(hs[i], on_closed);
-}
+static void on_command_done(void *ctx, const struct proc_result *res);
 
-static void check_done(struct run *r)
+static int start_command(struct run *r)
 {
-    if (r->exited && r->out_eof && r->err_eof)
-        close_all(r);
-}
-
-static void on_exit_cb(uv_process_t *p, int64_t status, int signal)
-{
-    struct run *r = p->data;
-    r->exited = true;
-    r->status = status;
-    r->signal = signal;
-    check_done(r);
-}
-
-static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
-{
-    (void)handle;
-    (void)suggested;
-    /* one loop thread, and each read is consumed before the next alloc */
-    *buf = uv_buf_init(read_buf, sizeof read_buf);
-}
-
-static void capture(struct capture *c, const char *data, size_t n, size_t max)
-{
-    size_t room = c->len < max ? max - c->len : 0;
-    size_t take = n < room ? n : room;
-    if (take < n)
-        c->cut = true;
-    if (take == 0)
-        return;
-    char *b = realloc(c->buf, c->len + take + 1);
-    if (!b) {
-        c->cut = true;
-        return;
-    }
-    memcpy(b + c->len, data, take);
-    c->len += take;
-    b[c->len] = '\0';
-    c->buf = b;
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    struct run *r = s->data;
-    bool is_out = s == (uv_stream_t *)&r->pout;
-    if (nread < 0) {
-        uv_read_stop(s);
-        if (is_out)
-            r->out_eof = true;
-        else
-            r->err_eof = true;
-        check_done(r);
-        return;
-    }
-    capture(is_out ? &r->o : &r->e, buf->base, (size_t)nread, (size_t)r->h->hc->max_output);
-}
-
-static void kill_group(struct run *r)
-{
-    if (r->proc.pid > 0)
-        kill(-r->proc.pid, SIGKILL);
-}
-
-/* Kills the process group and stops waiting for the pipes. */
-static void abandon(struct run *r)
-{
-    kill_group(r);
-    /* a grandchild that left the group may keep the pipes open: stop waiting for them */
-    if (!r->out_eof) {
-        uv_read_stop((uv_stream_t *)&r->pout);
-        r->out_eof = true;
-    }
-    if (!r->err_eof) {
-        uv_read_stop((uv_stream_t *)&r->perr);
-        r->err_eof = true;
-    }
-    check_done(r);
-}
-
-static void on_timeout(uv_timer_t *t)
-{
-    struct run *r = t->data;
-    r->timed_out = true;
-    free(r->error);
-    if (asprintf(&r->error, "timed out after %g s; killed it and its process group", r->timeout) < 0)
-        r->error = NULL;
-    abandon(r);
-}
-
-static void start_command(struct run *r)
-{
-    struct hooks *h = r->h;
     char **argv = r->argvs[r->idx];
-    r->exited = r->out_eof = r->err_eof = false;
-    r->status = 0;
-    r->signal = 0;
-    uv_pipe_init(h->loop, &r->pout, 0);
-    uv_pipe_init(h->loop, &r->perr, 0);
-    uv_timer_init(h->loop, &r->timer);
-    r->proc.data = r->pout.data = r->perr.data = r->timer.data = r;
-    r->open = 4;
-    if (!r->t0)
-        r->t0 = uv_hrtime();
     if (r->debug) {
-        char *d = describe(argv);
-        log_info("hooks: %s (%s): running %s", r->name, r->trigger, d ? d : argv[0]);
-        free(d);
+        char d[2048];
+        proc_describe(d, sizeof d, argv);
+        log_info("hooks: %s (%s): running %s", r->name, r->trigger, d);
     }
-    uv_stdio_container_t stdio[3] = {
-        { .flags = UV_IGNORE },
-        { .flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&r->pout },
-        { .flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&r->perr },
-    };
-    uv_process_options_t opt = {
-        .exit_cb = on_exit_cb,
-        .file = argv[0],
-        .args = argv,
-        .stdio = stdio,
-        .stdio_count = 3,
-        /* its own session and so its own process group: the timeout kills the whole group */
-        .flags = UV_PROCESS_DETACHED,
-    };
-    int rc = uv_spawn(h->loop, &r->proc, &opt);
+    r->out.max = r->err.max = (size_t)r->h->hc->max_output;
+    struct proc_options o = { .timeout = r->timeout, .keep_children = true, .out = &r->out, .err = &r->err,
+                              .on_done = on_command_done, .ctx = r };
+    return proc_start(&r->proc, r->h->loop, argv, &o);
+}
+
+static void on_command_done(void *ctx, const struct proc_result *res)
+{
+    struct run *r = ctx;
+    r->proc = NULL;
+    r->duration += res->duration;
+    r->has_returncode = res->spawn_error == 0;
+    r->returncode = res->term_signal ? -res->term_signal : (int)res->exit_status;
+    if (res->timed_out)
+        set_error(r, "timed out after %g s; killed it and its process group", r->timeout);
+    else if (res->spawn_error)
+        set_error(r, "cannot run '%s': %s", r->argvs[r->idx][0], uv_strerror(res->spawn_error));
+    if (!r->error && proc_ok(res) && r->idx + 1 < r->n && !r->h->destroying) {
+        r->idx++;
+        if (start_command(r) == 0)
+            return;
+        set_error(r, "out of memory");
+    }
+    end_run(r);
+}
+
+/* Moves r to the running list and starts its first command. */
+static int launch(struct hooks *h, struct run *r)
+{
+    r->next = h->running;
+    h->running = r;
+    h->nrunning++;
+    int rc = start_command(r);
     if (rc < 0) {
-        free(r->error);
-        if (asprintf(&r->error, "cannot run '%s': %s", argv[0], uv_strerror(rc)) < 0)
-            r->error = NULL;
-        r->spawn_failed = true;
-        r->exited = r->out_eof = r->err_eof = true;
-        close_all(r);
-        return;
+        set_error(r, "out of memory");
+        end_run(r);
     }
-    uv_read_start((uv_stream_t *)&r->pout, on_alloc, on_read);
-    uv_read_start((uv_stream_t *)&r->perr, on_alloc, on_read);
-    uv_timer_start(&r->timer, on_timeout, (uint64_t)(r->timeout * 1000.0), 0);
+    return rc;
 }
 
 static void start_queued(struct hooks *h)
@@ -470,117 +336,138 @@ static void start_queued(struct hooks *h)
         struct run *r = h->queue;
         h->queue = r->next;
         h->nqueued--;
-        r->next = h->running;
-        h->running = r;
-        h->nrunning++;
-        start_command(r);
+        launch(h, r);
     }
 }
 
-static int run_system(struct hooks *h, const struct hook_def *def, const char *trigger, const struct placeholders *ph,
-                      hooks_done_fn *done, void *ctx)
+static int new_run(struct run **out, struct hooks *h, const struct hook_def *def, const char *trigger,
+                   hooks_done_fn *done, void *ctx)
 {
-    char err[512];
     struct run *r = calloc(1, sizeof *r);
+    *out = r;
     if (!r || !(r->argvs = calloc(def->ncommands, sizeof *r->argvs)) || !(r->name = strdup(def->name)) ||
-        !(r->trigger = strdup(trigger))) {
-        if (r)
-            free_run(r);
-        finish_early(h, def, trigger, "out of memory", done, ctx);
-        return -1;
-    }
+        !(r->trigger = strdup(trigger)))
+        return -ENOMEM;
     r->h = h;
     r->debug = def->debug;
     r->timeout = def->timeout > 0 ? def->timeout : h->hc->timeout;
     r->done = done;
     r->ctx = ctx;
-    for (size_t i = 0; i < def->ncommands; i++) {
-        if (expand_system(h, def, def->commands[i], ph, &r->argvs[i], err, sizeof err) < 0) {
-            char why[600];
+    return 0;
+}
+
+static int run_system(struct hooks *h, const struct hook_def *def, const char *trigger, const struct placeholders *ph,
+                      hooks_done_fn *done, void *ctx)
+{
+    char err[512], why[600];
+    struct run *r;
+    int rc = new_run(&r, h, def, trigger, done, ctx);
+    snprintf(why, sizeof why, "out of memory");
+    for (size_t i = 0; rc == 0 && i < def->ncommands; i++) {
+        rc = expand_system(h, def, def->commands[i], ph, &r->argvs[i], err, sizeof err);
+        r->n = i + 1;               /* what free_run frees */
+        if (rc < 0)
             snprintf(why, sizeof why, "command %zu: %s", i + 1, err);
-            free_run(r);
-            finish_early(h, def, trigger, why, done, ctx);
-            return -1;
-        }
-        r->n++;
     }
-    if (h->nrunning >= (size_t)h->hc->max_concurrent) {
-        if (h->nqueued >= (size_t)h->hc->max_queued) {
-            snprintf(err, sizeof err, "dropped: %zu hooks are running and %zu waiting (events.max_concurrent, "
-                                      "events.max_queued)", h->nrunning, h->nqueued);
-            free_run(r);
-            finish_early(h, def, trigger, err, done, ctx);
-            return -1;
-        }
-        struct run **p = &h->queue;   /* FIFO */
-        while (*p)
-            p = &(*p)->next;
-        *p = r;
-        h->nqueued++;
-        return 0;
+    if (rc == 0 && h->nrunning >= (size_t)h->hc->max_concurrent && h->nqueued >= (size_t)h->hc->max_queued) {
+        snprintf(why, sizeof why, "dropped: %zu hooks are running and %zu waiting (events.max_concurrent, "
+                                  "events.max_queued)", h->nrunning, h->nqueued);
+        rc = -EBUSY;
     }
-    r->next = h->running;
-    h->running = r;
-    h->nrunning++;
-    start_command(r);
+    if (rc < 0) {
+        if (r)
+            free_run(r);
+        finish_early(h, def, trigger, why, done, ctx);
+        return rc;
+    }
+    if (h->nrunning < (size_t)h->hc->max_concurrent)
+        return launch(h, r);
+    struct run **p = &h->queue;   /* FIFO */
+    while (*p)
+        p = &(*p)->next;
+    *p = r;
+    h->nqueued++;
     return 0;
 }
 
 /* ---- G-code ------------------------------------------------------------------------------ */
 
-static int run_gcode(struct hooks *h, const struct hook_def *def, const char *trigger, const struct placeholders *ph,
-                     hooks_done_fn *done, void *ctx)
+struct gcode_lines {
+    char **v;
+    size_t n, cap;
+};
+
+static void free_lines(struct gcode_lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+static int add_line(struct gcode_lines *l, char *line)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = line;
+    return 0;
+}
+
+/* Every line of every command, expanded: a hook is sent whole or not at all. */
+static int expand_gcode(struct hooks *h, const struct hook_def *def, const struct placeholders *ph,
+                        struct gcode_lines *out, char *err, size_t errsz)
 {
     struct warn_ctx w = { h, def->name };
-    char **lines = NULL, err[256] = "";
-    size_t n = 0, cap = 0;
-    int rc = -1;
-
-    /* expand everything first: a hook is sent whole or not at all */
-    for (size_t i = 0; i < def->ncommands && !err[0]; i++) {
-        const char *p = def->commands[i];
-        while (*p && !err[0]) {
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < def->ncommands; i++) {
+        for (const char *p = def->commands[i]; rc == 0 && *p;) {
             size_t len = strcspn(p, "\n");
-            char *tmpl = strndup(p, len);
-            bool toolong = false;
-            char *line = tmpl ? placeholders_expand(tmpl, ph, false, 4096, &toolong, on_unknown, &w) : NULL;
+            char *tmpl = strndup(p, len), *line = NULL;
+            rc = tmpl ? placeholders_expand(&line, tmpl, ph, false, 4096, on_unknown, &w) : -ENOMEM;
             free(tmpl);
-            if (!line)
-                snprintf(err, sizeof err, toolong ? "a G-code line is too long after placeholder substitution"
+            if (rc == 0 && strpbrk(line, "\r\n")) {
+                snprintf(err, errsz, "a placeholder value contains a line break; nothing was sent");
+                rc = -EINVAL;
+            } else if (rc < 0) {
+                snprintf(err, errsz, rc == -E2BIG ? "a G-code line is too long after placeholder substitution"
                                                   : "out of memory");
-            else if (strpbrk(line, "\r\n"))
-                snprintf(err, sizeof err, "a placeholder value contains a line break; nothing was sent");
-            if (!err[0] && n == cap) {
-                char **nl = realloc(lines, (cap = cap ? cap * 2 : 8) * sizeof *nl);
-                if (nl)
-                    lines = nl;
-                else
-                    snprintf(err, sizeof err, "out of memory");
+            } else if ((rc = add_line(out, line)) < 0) {
+                snprintf(err, errsz, "out of memory");
             }
-            if (err[0])
+            if (rc < 0)
                 free(line);
-            else
-                lines[n++] = line;
             p += len + (p[len] == '\n');
         }
     }
-    if (!err[0] && (!h->printer || !printer_state_is_operational(printer_get_state(h->printer))))
+    return rc;
+}
+
+static int run_gcode(struct hooks *h, const struct hook_def *def, const char *trigger, const struct placeholders *ph,
+                     hooks_done_fn *done, void *ctx)
+{
+    struct gcode_lines lines = { 0 };
+    char err[256] = "";
+    int rc = expand_gcode(h, def, ph, &lines, err, sizeof err);
+    if (rc == 0 && (!h->printer || !printer_state_is_operational(printer_get_state(h->printer)))) {
         snprintf(err, sizeof err, "the printer is not connected; nothing was sent");
-    for (size_t i = 0; i < n && !err[0]; i++) {
-        if (def->debug)
-            log_info("hooks: %s (%s): sending %s", def->name, trigger, lines[i]);
-        int src = printer_send(h->printer, lines[i]);
-        if (src < 0)
-            snprintf(err, sizeof err, "could not queue \"%.60s\": %s", lines[i], strerror(-src));
+        rc = -ENOTCONN;
     }
-    if (!err[0])
-        rc = 0;
-    for (size_t i = 0; i < n; i++)
-        free(lines[i]);
-    free(lines);
+    for (size_t i = 0; rc == 0 && i < lines.n; i++) {
+        if (def->debug)
+            log_info("hooks: %s (%s): sending %s", def->name, trigger, lines.v[i]);
+        rc = printer_send(h->printer, lines.v[i]);
+        if (rc < 0)
+            snprintf(err, sizeof err, "could not queue \"%.60s\": %s", lines.v[i], strerror(-rc));
+    }
+    free_lines(&lines);
     if (rc < 0) {
         finish_early(h, def, trigger, err, done, ctx);
-        return -1;
+        return rc;
     }
     if (done) {
         struct hooks_result r = { .name = def->name, .type = HOOK_GCODE, .has_returncode = true, .out = "", .err = "" };
@@ -594,7 +481,7 @@ int hooks_run(struct hooks *h, const struct hook_def *def, const char *trigger, 
 {
     if (h->destroying) {
         finish_early(h, def, trigger, "shutting down", done, ctx);
-        return -1;
+        return -ECANCELED;
     }
     if (def->type == HOOK_GCODE)
         return run_gcode(h, def, trigger, ph, done, ctx);
@@ -631,14 +518,13 @@ void hooks_stop(struct hooks *h)
         struct run *r = h->queue;
         h->queue = r->next;
         h->nqueued--;
-        free(r->error);
-        r->error = strdup("not run: shutting down");
+        set_error(r, "not run: shutting down");
         finish_run(r);
     }
     for (struct run *r = h->running; r; r = r->next) {
         if (!r->error)
-            r->error = strdup("killed: shutting down");
-        abandon(r);
+            set_error(r, "killed: shutting down");
+        proc_kill(r->proc);
     }
 }
 

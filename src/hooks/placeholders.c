@@ -1,4 +1,4 @@
-/* placeholders.c: expansion of OctoPrint-style hook placeholders (see placeholders.h).
+/* placeholders.c: expansion of OctoPrint-style hook placeholders (see hooks.h).
  *
  * Values are rendered the way Python's str() renders them, because OctoPrint users' hook
  * commands were written against that: True rather than true, 'single quotes' in dicts. */
@@ -6,100 +6,114 @@
 #include "printbridge/hooks.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-
-/* Python's repr() of a str: single quotes unless the text has ' and no ". */
-static int py_repr_string(struct strbuf *b, const char *s)
+/* Python's repr() of a str: single quotes unless the text has ' and no ". Appends; the
+ * buffer's sticky error is checked by the caller. */
+static void py_repr_string(struct strbuf *b, const char *s)
 {
     char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-    if (strbuf_put(b, &q, 1) < 0)
-        return -1;
+    strbuf_putc(b, q);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        int rc;
         if (*p == '\\' || *p == (unsigned char)q) {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            rc = strbuf_put(b, esc, 2);
+            strbuf_putc(b, '\\');
+            strbuf_putc(b, (char)*p);
         } else if (*p == '\n') {
-            rc = strbuf_put(b, "\\n", 2);
+            strbuf_puts(b, "\\n");
         } else if (*p == '\r') {
-            rc = strbuf_put(b, "\\r", 2);
+            strbuf_puts(b, "\\r");
         } else if (*p == '\t') {
-            rc = strbuf_put(b, "\\t", 2);
+            strbuf_puts(b, "\\t");
         } else if (*p < 0x20 || *p == 0x7f) {
-            snprintf(esc, sizeof esc, "\\x%02x", *p);
-            rc = strbuf_puts(b, esc);
+            strbuf_printf(b, "\\x%02x", *p);
         } else {
-            rc = strbuf_put(b, (const char *)p, 1);
+            strbuf_putc(b, (char)*p);
         }
-        if (rc < 0)
-            return -1;
     }
-    return strbuf_put(b, &q, 1);
+    strbuf_putc(b, q);
 }
 
 /* str() of a value: strings bare at the top level, repr() inside containers. */
-static int py_str(struct strbuf *b, const json_t *v, bool top)
+static void py_str(struct strbuf *b, const json_t *v, bool top)
 {
     char num[64];
     switch (json_typeof(v)) {
     case JSON_STRING:
-        return top ? strbuf_put(b, json_string_value(v), json_string_length(v)) : py_repr_string(b, json_string_value(v));
+        if (top)
+            strbuf_put(b, json_string_value(v), json_string_length(v));
+        else
+            py_repr_string(b, json_string_value(v));
+        return;
     case JSON_INTEGER:
-        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-        return strbuf_puts(b, num);
+        strbuf_printf(b, "%lld", (long long)json_integer_value(v));
+        return;
     case JSON_REAL:
         if (pyjson_format_double(json_real_value(v), num, sizeof num) < 0)
             snprintf(num, sizeof num, "nan");
-        return strbuf_puts(b, num);
+        strbuf_puts(b, num);
+        return;
     case JSON_TRUE:
-        return strbuf_puts(b, "True");
+        strbuf_puts(b, "True");
+        return;
     case JSON_FALSE:
-        return strbuf_puts(b, "False");
+        strbuf_puts(b, "False");
+        return;
     case JSON_NULL:
-        return strbuf_puts(b, "None");
+        strbuf_puts(b, "None");
+        return;
     case JSON_ARRAY: {
         size_t i;
         json_t *e;
-        if (strbuf_puts(b, "[") < 0)
-            return -1;
+        strbuf_putc(b, '[');
         json_array_foreach(v, i, e) {
-            if ((i && strbuf_puts(b, ", ") < 0) || py_str(b, e, false) < 0)
-                return -1;
+            if (i)
+                strbuf_puts(b, ", ");
+            py_str(b, e, false);
         }
-        return strbuf_puts(b, "]");
+        strbuf_putc(b, ']');
+        return;
     }
     case JSON_OBJECT: {
         const char *k;
         json_t *e;
         bool first = true;
-        if (strbuf_puts(b, "{") < 0)
-            return -1;
+        strbuf_putc(b, '{');
         json_object_foreach((json_t *)v, k, e) {
-            if ((!first && strbuf_puts(b, ", ") < 0) || py_repr_string(b, k) < 0 || strbuf_puts(b, ": ") < 0 ||
-                py_str(b, e, false) < 0)
-                return -1;
+            if (!first)
+                strbuf_puts(b, ", ");
+            py_repr_string(b, k);
+            strbuf_puts(b, ": ");
+            py_str(b, e, false);
             first = false;
         }
-        return strbuf_puts(b, "}");
+        strbuf_putc(b, '}');
+        return;
     }
     }
-    return -1;
 }
 
-static char *render(const json_t *v)
+/* Hands over a finished buffer: 0, or -ENOMEM. */
+static int take(char **out, struct strbuf *b)
 {
-    struct strbuf b = { .max = (size_t)-1 };
-    if (py_str(&b, v, true) < 0) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s ? b.s : strdup("");
+    *out = strbuf_take(b);
+    return *out ? 0 : -ENOMEM;
+}
+
+static int render(char **out, const json_t *v)
+{
+    struct strbuf b = { .max = SIZE_MAX };
+    py_str(&b, v, true);
+    return take(out, &b);
+}
+
+static int dup_out(char **out, const char *s)
+{
+    *out = strdup(s);
+    return *out ? 0 : -ENOMEM;
 }
 
 /* payload["a"]["b"] for "a.b"; a key that itself contains the dot wins. */
@@ -150,127 +164,146 @@ static bool name_is(const char *name, size_t len, const char *what)
     return strlen(what) == len && memcmp(name, what, len) == 0;
 }
 
-static char *dup_double(double x)
+static int dup_double(char **out, double x)
 {
     char num[64];
     if (pyjson_format_double(x, num, sizeof num) < 0)
         snprintf(num, sizeof num, "-1");
-    return strdup(num);
+    return dup_out(out, num);
 }
 
-static char *iso_now(long long sec, long usec)
+static int iso_now(char **out, long long sec, long usec)
 {
     struct tm tm;
     time_t t = (time_t)sec;
-    char out[64];
+    char text[64];
     if (!localtime_r(&t, &tm))
-        return strdup("");
-    size_t n = strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);
+        return dup_out(out, "");
+    size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
     if (usec > 0)
-        snprintf(out + n, sizeof out - n, ".%06ld", usec);
-    return strdup(out);
+        snprintf(text + n, sizeof text - n, ".%06ld", usec);
+    return dup_out(out, text);
 }
 
-static char *topic_level(const char *topic, const char *digits, size_t ndigits)
+/* {__topicN}: level N of the topic; -ENOENT when there is no such level. */
+static int topic_level(char **out, const char *topic, const char *digits, size_t ndigits)
 {
     char *end;
     char num[16];
     if (ndigits == 0 || ndigits >= sizeof num)
-        return NULL;
+        return -ENOENT;
     memcpy(num, digits, ndigits);
     num[ndigits] = '\0';
     unsigned long want = strtoul(num, &end, 10);
     if (*end)
-        return NULL;
+        return -ENOENT;
     const char *p = topic;
     for (unsigned long i = 0; i < want; i++) {
         p = strchr(p, '/');
         if (!p)
-            return NULL;
+            return -ENOENT;
         p++;
     }
     const char *e = strchr(p, '/');
-    return strndup(p, e ? (size_t)(e - p) : strlen(p));
+    *out = strndup(p, e ? (size_t)(e - p) : strlen(p));
+    return *out ? 0 : -ENOMEM;
 }
 
 /* The text escaped for the inside of a JSON string: what {key!j} writes. */
-static char *json_escape(char *v)
+static int json_escape(char **out, const char *v)
 {
-    struct strbuf b = { .max = (size_t)-1 };
+    struct strbuf b = { .max = SIZE_MAX };
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        char esc[8];
-        int rc;
         if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            rc = strbuf_put(&b, esc, 2);
+            strbuf_putc(&b, '\\');
+            strbuf_putc(&b, (char)*p);
         } else if (*p == '\n') {
-            rc = strbuf_put(&b, "\\n", 2);
+            strbuf_puts(&b, "\\n");
         } else if (*p < 0x20 || *p == 0x7f) {
-            snprintf(esc, sizeof esc, "\\u%04x", *p);
-            rc = strbuf_puts(&b, esc);
+            strbuf_printf(&b, "\\u%04x", *p);
         } else {
-            rc = strbuf_put(&b, (const char *)p, 1);
-        }
-        if (rc < 0) {
-            free(b.s);
-            free(v);
-            return NULL;
+            strbuf_putc(&b, (char)*p);
         }
     }
-    free(v);
-    return b.s ? b.s : strdup("");
+    return take(out, &b);
 }
 
-static char *value_of(const struct placeholders *ph, const char *name, size_t len);
-
-char *placeholders_value(const struct placeholders *ph, const char *name, size_t len)
+/* {__json}: the payload as OctoPrint's json.dumps writes it. A payload pyjson refuses
+ * (nested too deep) names nothing and is left as written. */
+static int json_text(char **out, const json_t *payload)
 {
+    if (!payload)
+        return dup_out(out, "null");
+    struct strbuf b = { .max = SIZE_MAX };
+    int rc = pyjson_append(&b, payload);
+    if (rc < 0) {
+        strbuf_free(&b);
+        return rc == -ENOMEM ? rc : -ENOENT;
+    }
+    return take(out, &b);
+}
+
+static int value_of(char **out, const struct placeholders *ph, const char *name, size_t len);
+
+int placeholders_value(char **out, const struct placeholders *ph, const char *name, size_t len)
+{
+    *out = NULL;
     if (!is_name(name, len))
-        return NULL;
-    if (has_json_suffix(name, len)) {
-        char *v = value_of(ph, name, len - 2);
-        return v ? json_escape(v) : NULL;
-    }
-    return value_of(ph, name, len);
+        return -ENOENT;
+    if (!has_json_suffix(name, len))
+        return value_of(out, ph, name, len);
+    char *v;
+    int rc = value_of(&v, ph, name, len - 2);
+    if (rc < 0)
+        return rc;
+    rc = json_escape(out, v);
+    free(v);
+    return rc;
 }
 
-static char *value_of(const struct placeholders *ph, const char *name, size_t len)
+/* The built-in names ({__...}); -ENOENT for any other name. */
+static int builtin_value(char **out, const struct placeholders *ph, const char *name, size_t len)
 {
+    if (name_is(name, len, "__eventname"))
+        return ph->eventname ? dup_out(out, ph->eventname) : -ENOENT;
+    if (name_is(name, len, "__currentZ"))
+        return ph->has_z ? dup_double(out, ph->current_z) : dup_out(out, "-1");
+    if (name_is(name, len, "__filename"))
+        return dup_out(out, ph->filename ? ph->filename : "NO FILE");
+    if (name_is(name, len, "__filepath"))
+        return dup_out(out, ph->filepath ? ph->filepath : "NO FILE");
+    if (name_is(name, len, "__fileorigin"))
+        return dup_out(out, ph->fileorigin ? ph->fileorigin : "NO FILE");
+    if (name_is(name, len, "__progress")) {
+        char num[32];
+        snprintf(num, sizeof num, "%d", ph->progress > 0 ? (int)ph->progress : 0);
+        return dup_out(out, num);
+    }
+    if (name_is(name, len, "__data"))
+        return ph->payload ? render(out, ph->payload) : dup_out(out, "None");
+    if (name_is(name, len, "__json"))
+        return json_text(out, ph->payload);
+    if (name_is(name, len, "__now"))
+        return iso_now(out, ph->now_sec, ph->now_usec);
+    if (name_is(name, len, "__payload"))
+        return ph->raw_payload ? dup_out(out, ph->raw_payload) : -ENOENT;
+    if (name_is(name, len, "__topic"))
+        return ph->topic ? dup_out(out, ph->topic) : -ENOENT;
+    if (len > 7 && memcmp(name, "__topic", 7) == 0 && ph->topic)
+        return topic_level(out, ph->topic, name + 7, len - 7);
+    return -ENOENT;
+}
+
+static int value_of(char **out, const struct placeholders *ph, const char *name, size_t len)
+{
+    *out = NULL;
     if (len > 2 && name[0] == '_' && name[1] == '_') {
-        if (name_is(name, len, "__eventname"))
-            return ph->eventname ? strdup(ph->eventname) : NULL;
-        if (name_is(name, len, "__currentZ"))
-            return ph->has_z ? dup_double(ph->current_z) : strdup("-1");
-        if (name_is(name, len, "__filename"))
-            return strdup(ph->filename ? ph->filename : "NO FILE");
-        if (name_is(name, len, "__filepath"))
-            return strdup(ph->filepath ? ph->filepath : "NO FILE");
-        if (name_is(name, len, "__fileorigin"))
-            return strdup(ph->fileorigin ? ph->fileorigin : "NO FILE");
-        if (name_is(name, len, "__progress")) {
-            char num[32];
-            snprintf(num, sizeof num, "%d", ph->progress > 0 ? (int)ph->progress : 0);
-            return strdup(num);
-        }
-        if (name_is(name, len, "__data"))
-            return ph->payload ? render(ph->payload) : strdup("None");
-        if (name_is(name, len, "__json")) {
-            if (!ph->payload)
-                return strdup("null");
-            return pyjson_dumps(ph->payload);
-        }
-        if (name_is(name, len, "__now"))
-            return iso_now(ph->now_sec, ph->now_usec);
-        if (name_is(name, len, "__payload"))
-            return ph->raw_payload ? strdup(ph->raw_payload) : NULL;
-        if (name_is(name, len, "__topic"))
-            return ph->topic ? strdup(ph->topic) : NULL;
-        if (len > 7 && memcmp(name, "__topic", 7) == 0 && ph->topic)
-            return topic_level(ph->topic, name + 7, len - 7);
+        int rc = builtin_value(out, ph, name, len);
+        if (rc != -ENOENT)
+            return rc;
     }
     const json_t *v = ph->payload ? lookup_path(ph->payload, name, len) : NULL;
-    return v ? render(v) : NULL;
+    return v ? render(out, v) : -ENOENT;
 }
 
 bool placeholders_present(const char *tmpl)
@@ -289,51 +322,58 @@ bool placeholders_present(const char *tmpl)
     return false;
 }
 
-char *placeholders_expand(const char *tmpl, const struct placeholders *ph, bool shell_quote,
-                          size_t max_len, bool *toolong, placeholders_unknown_fn *unknown, void *ctx)
+/* One "{name}" of len bytes at p into b: its value, or the text as written when it names
+ * nothing. */
+static int expand_one(struct strbuf *b, const char *p, size_t len, const struct placeholders *ph, bool shell_quote,
+                      placeholders_unknown_fn *unknown, void *ctx)
+{
+    char *v;
+    int rc = placeholders_value(&v, ph, p + 1, len);
+    if (rc == -ENOENT) {
+        if (unknown)
+            unknown(ctx, p + 1, len);
+        return strbuf_put(b, p, len + 2);
+    }
+    if (rc < 0)
+        return rc;
+    if (shell_quote) {
+        char *q = words_shell_quote(v);
+        rc = q ? strbuf_puts(b, q) : -ENOMEM;
+        free(q);
+    } else {
+        rc = strbuf_puts(b, v);
+    }
+    free(v);
+    return rc;
+}
+
+int placeholders_expand(char **out, const char *tmpl, const struct placeholders *ph, bool shell_quote,
+                        size_t max_len, placeholders_unknown_fn *unknown, void *ctx)
 {
     struct strbuf b = { .max = max_len };
     const char *p = tmpl;
+    int rc = 0;
 
-    if (toolong)
-        *toolong = false;
-    while (*p) {
+    *out = NULL;
+    while (*p && rc == 0) {
         if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
-            if (strbuf_put(&b, p, 1) < 0)
-                goto fail;
+            rc = strbuf_putc(&b, *p);
             p += 2;
             continue;
         }
         const char *end = p[0] == '{' ? strchr(p + 1, '}') : NULL;
         size_t len = end ? (size_t)(end - p - 1) : 0;
         if (!end || !is_name(p + 1, len)) {
-            if (strbuf_put(&b, p, 1) < 0)
-                goto fail;
+            rc = strbuf_putc(&b, *p);
             p++;
             continue;
         }
-        char *v = placeholders_value(ph, p + 1, len);
-        if (!v) {
-            if (unknown)
-                unknown(ctx, p + 1, len);
-            if (strbuf_put(&b, p, len + 2) < 0)
-                goto fail;
-        } else {
-            char *q = shell_quote ? words_shell_quote(v) : NULL;
-            int rc = shell_quote ? (q ? strbuf_puts(&b, q) : -1) : strbuf_puts(&b, v);
-            free(q);
-            free(v);
-            if (rc < 0)
-                goto fail;
-        }
+        rc = expand_one(&b, p, len, ph, shell_quote, unknown, ctx);
         p = end + 1;
     }
-    if (!b.s && strbuf_put(&b, "", 0) < 0)
-        goto fail;
-    return b.s;
-fail:
-    if (toolong)
-        *toolong = b.toolong;
-    free(b.s);
-    return NULL;
+    if (rc < 0) {
+        strbuf_free(&b);
+        return rc;
+    }
+    return take(out, &b);
 }

@@ -1,4 +1,4 @@
-/* triggers.c: regular expressions on serial lines (see triggers.h).
+/* triggers.c: regular expressions on serial lines (see hooks.h).
  *
  * Firmware repeats some lines every couple of seconds while it waits (echo:busy: paused for
  * user), so each trigger has a cooldown; without one every repetition fires. The patterns
@@ -6,6 +6,7 @@
  * line break. */
 #include "printbridge/hooks.h"
 
+#include <errno.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,17 +39,19 @@ int triggers_set_config(struct triggers *t, const struct hookconfig *hcfg, char 
 {
     const struct hookconfig *hc = hookconfig_or_defaults(hcfg);
     struct compiled *c = calloc(hc->ntriggers + 1, sizeof *c);
+    int rc = c ? 0 : -ENOMEM;
     if (!c)
         snprintf(err, errsz, "out of memory compiling the line triggers; they are off until the next reload");
     for (size_t i = 0; c && i < hc->ntriggers; i++) {
-        int rc = regcomp(&c[i].re, hc->triggers[i].match, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
+        int re = regcomp(&c[i].re, hc->triggers[i].match, REG_EXTENDED | REG_NOSUB);
+        if (re != 0) {
             char msg[128];
-            regerror(rc, &c[i].re, msg, sizeof msg);
+            regerror(re, &c[i].re, msg, sizeof msg);
             snprintf(err, errsz, "events.triggers %s: %s; line triggers are off until the next reload",
                      hc->triggers[i].name, msg);
             free_compiled(c, i);
             c = NULL;
+            rc = -EINVAL;
             break;
         }
         c[i].last = -1;
@@ -58,7 +61,7 @@ int triggers_set_config(struct triggers *t, const struct hookconfig *hcfg, char 
     t->c = c;
     t->n = c ? hc->ntriggers : 0;
     t->hc = hc;
-    return c ? 0 : -1;
+    return rc;
 }
 
 int triggers_create(struct triggers **out, const struct hookconfig *hc, struct events *ev, struct hooks *h, char *err,
@@ -67,13 +70,14 @@ int triggers_create(struct triggers **out, const struct hookconfig *hc, struct e
     struct triggers *t = calloc(1, sizeof *t);
     if (!t) {
         snprintf(err, errsz, "out of memory");
-        return -1;
+        return -ENOMEM;
     }
     t->ev = ev;
     t->hooks = h;
-    if (triggers_set_config(t, hc, err, errsz) < 0) {
+    int rc = triggers_set_config(t, hc, err, errsz);
+    if (rc < 0) {
         triggers_free(t);
-        return -1;
+        return rc;
     }
     *out = t;
     return 0;

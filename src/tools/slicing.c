@@ -1,4 +1,4 @@
-/* slicing.c: STLs in, G-code out, with OctoPrint's slicing events (see slicing.h). */
+/* slicing.c: STLs in, G-code out, with OctoPrint's slicing events (see tools.h). */
 #include "printbridge/tools.h"
 
 #include <ctype.h>
@@ -24,7 +24,7 @@ struct slicing;
 struct sl_job {
     struct slicing *s;
     bool busy;                      /* slot in use (slicing or renaming) */
-    struct toolrun *run;            /* while the slicer runs */
+    struct proc *run;            /* while the slicer runs */
     char stl[NAME_MAX_SL], gcode[NAME_MAX_SL];
     char tmp[PATH_MAX_SL + NAME_MAX_SL + 32], out[PATH_MAX_SL + NAME_MAX_SL + 2];
     double started;                 /* loop time, s */
@@ -99,16 +99,16 @@ int slicing_parse_progress(const char *line)
         if (v <= 100)
             return v;
     }
-    return -1;
+    return -ENOENT;
 }
 
 int slicing_gcode_name(char *out, size_t outsz, const char *stl)
 {
     size_t n = strlen(stl);
     if (n < 5 || strcasecmp(stl + n - 4, ".stl") != 0 || stl[0] == '.' || strchr(stl, '/'))
-        return -1;
+        return -EINVAL;
     int w = snprintf(out, outsz, "%.*s.gcode", (int)(n - 4), stl);
-    return w < 0 || (size_t)w >= outsz ? -1 : w;
+    return w < 0 || (size_t)w >= outsz ? -ENAMETOOLONG : w;
 }
 
 /* ---- jobs -------------------------------------------------------------------------------- */
@@ -128,7 +128,7 @@ static void publish_progress(struct sl_job *j, int progress)
 
 static void free_options(struct slicing *s)
 {
-    toolrun_argv_free(s->own_command);
+    proc_argv_free(s->own_command);
     for (int i = 0; i < 4; i++)
         free(s->own_str[i]);
 }
@@ -177,15 +177,15 @@ static void on_renamed(uv_fs_t *req)
     maybe_free(s);
 }
 
-static void on_job_done(void *ctx, const struct toolrun_result *r)
+static void on_job_done(void *ctx, const struct proc_result *r)
 {
     struct sl_job *j = ctx;
     struct slicing *s = j->s;
     s->open--;
     j->run = NULL;
-    if (s->destroying || j->cancelled || !toolrun_ok(r)) {
+    if (s->destroying || j->cancelled || !proc_ok(r)) {
         if (!s->destroying && !j->cancelled) {
-            char why[TOOLRUN_MAX_LINE + 64];
+            char why[PROC_MAX_LINE + 64];
             if (r->timed_out)
                 snprintf(why, sizeof why, "timed out after %g s", s->opt.timeout);
             else if (r->spawn_error)
@@ -224,7 +224,7 @@ int slicing_start(struct slicing *s, const char *rel)
         if (j->run && !j->cancelled && strcmp(j->gcode, gcode) == 0) {
             /* a newer job for the same output wins (OctoPrint's SlicingCancelled) */
             j->cancelled = true;
-            toolrun_kill(j->run);
+            proc_kill(j->run);
             events_fire(s->ev, "SlicingCancelled", job_payload(j));
         }
         if (!j->busy && !slot)
@@ -248,7 +248,7 @@ int slicing_start(struct slicing *s, const char *rel)
              s->opt.profile ? s->opt.profile : "");
     const char *names[] = { "input", "output", "profile" };
     const char *values[] = { input, j->tmp, profile };
-    char **argv = toolrun_fill(s->opt.command, names, values, 3);
+    char **argv = proc_fill(s->opt.command, names, values, 3);
     if (!argv)
         return -ENOMEM;
     json_t *p = job_payload(j);
@@ -256,15 +256,15 @@ int slicing_start(struct slicing *s, const char *rel)
     events_fire(s->ev, "SlicingStarted", p);
     j->started = (double)(uv_hrtime() / 1000000) / 1000.0;
     publish_progress(j, 0);
-    struct toolrun_options to = { .timeout = s->opt.timeout, .on_line = on_job_line, .on_done = on_job_done,
+    struct proc_options to = { .timeout = s->opt.timeout, .on_line = on_job_line, .on_done = on_job_done,
                                   .ctx = j };
     char desc[512];
-    toolrun_describe(desc, sizeof desc, argv);
+    proc_describe(desc, sizeof desc, argv);
     log_info("slicing: %s", desc);
-    j->run = toolrun_start(s->loop, argv, &to);
-    toolrun_argv_free(argv);
-    if (!j->run)
-        return -ENOMEM;
+    int rc = proc_start(&j->run, s->loop, argv, &to);
+    proc_argv_free(argv);
+    if (rc < 0)
+        return rc;
     j->busy = true;
     s->open++;
     return 0;
@@ -417,7 +417,7 @@ int slicing_create(struct slicing **out, uv_loop_t *loop, struct events *ev, con
     s->ev = ev;
     s->opt = *opt;
     /* copies: a configuration reload frees the strings the caller lent */
-    s->own_command = toolrun_argv_dup(opt->command);
+    s->own_command = proc_argv_dup(opt->command);
     const char **strs[4] = { &s->opt.slicer, &s->opt.folder, &s->opt.profiles_folder, &s->opt.profile };
     bool oom = !s->own_command;
     for (int i = 0; i < 4; i++) {
@@ -479,7 +479,7 @@ void slicing_destroy(struct slicing *s)
     s->destroying = true;
     for (int i = 0; i < SLICING_MAX_JOBS; i++)
         if (s->jobs[i].run)
-            toolrun_kill(s->jobs[i].run);
+            proc_kill(s->jobs[i].run);
     for (int i = 0; i < SLICING_MAX_PENDING; i++)
         uv_close((uv_handle_t *)&s->pending[i].timer, on_closed);
     uv_close((uv_handle_t *)&s->watch, on_closed);

@@ -1,4 +1,4 @@
-/* timelapse.c: frames by a snapshot command, movies by ffmpeg (see timelapse.h). */
+/* timelapse.c: frames by a snapshot command, movies by ffmpeg (see tools.h). */
 #include "printbridge/tools.h"
 
 #include <dirent.h>
@@ -34,14 +34,14 @@ struct timelapse {
     char folder[PATH_MAX_TL];       /* this print's frames */
     unsigned seq;
     int frames;
-    struct toolrun *capture;
+    struct proc *capture;
     bool checking;                  /* the captured frame is being looked at */
     char capture_file[PATH_MAX_TL + 64];
-    struct toolrun *render;
+    struct proc *render;
     char movie[PATH_MAX_TL];
     char render_folder[PATH_MAX_TL];    /* the frames being rendered (a new print may start) */
     char render_gcode[256];
-    struct toolrun *snap;
+    struct proc *snap;
     char snap_file[PATH_MAX_TL + 64];
     timelapse_snapshot_fn snap_cb;
     void *snap_ctx;
@@ -89,7 +89,7 @@ int timelapse_frame_path(char *out, size_t outsz, const char *folder, const char
 {
     int w = n >= 0 ? snprintf(out, outsz, "%s/frame-%05d.%s", folder, n, ext)
                    : snprintf(out, outsz, "%s/frame-%%05d.%s", folder, ext);
-    return w < 0 || (size_t)w >= outsz ? -1 : w;
+    return w < 0 || (size_t)w >= outsz ? -ENAMETOOLONG : w;
 }
 
 int timelapse_movie_path(char *out, size_t outsz, const char *output_folder, const char *gcode,
@@ -103,9 +103,9 @@ int timelapse_movie_path(char *out, size_t outsz, const char *output_folder, con
     struct tm tm;
     char stamp[32];
     if (!localtime_r(&tt, &tm) || strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm) == 0)
-        return -1;
+        return -EINVAL;
     int w = snprintf(out, outsz, "%s/%.*s_%s.%s", output_folder, stem, base, stamp, ext);
-    return w < 0 || (size_t)w >= outsz ? -1 : w;
+    return w < 0 || (size_t)w >= outsz ? -ENAMETOOLONG : w;
 }
 
 char **timelapse_ffmpeg_argv(const char *ffmpeg, int fps, const char *pattern, char *const *args,
@@ -113,13 +113,13 @@ char **timelapse_ffmpeg_argv(const char *ffmpeg, int fps, const char *pattern, c
 {
     char fpsbuf[16];
     snprintf(fpsbuf, sizeof fpsbuf, "%d", fps);
-    char *tmpl[TOOLRUN_MAX_ARGS + 1];
+    char *tmpl[PROC_MAX_ARGS + 1];
     int n = 0;
     const char *head[] = { ffmpeg, "-y", "-loglevel", "error", "-framerate", "{fps}", "-i", "{frames}" };
     for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
         tmpl[n++] = (char *)head[i];
     for (int i = 0; args && args[i]; i++) {
-        if (n >= TOOLRUN_MAX_ARGS - 1)
+        if (n >= PROC_MAX_ARGS - 1)
             return NULL;
         tmpl[n++] = args[i];
     }
@@ -127,7 +127,7 @@ char **timelapse_ffmpeg_argv(const char *ffmpeg, int fps, const char *pattern, c
     tmpl[n] = NULL;
     const char *names[] = { "fps", "frames", "movie" };
     const char *values[] = { fpsbuf, pattern, movie };
-    return toolrun_fill(tmpl, names, values, 3);
+    return proc_fill(tmpl, names, values, 3);
 }
 
 /* ---- files off the loop ------------------------------------------------------------------ */
@@ -255,7 +255,7 @@ static void on_frame_stat(uv_fs_t *req)
     maybe_free(tl);
 }
 
-static void on_capture_done(void *ctx, const struct toolrun_result *r)
+static void on_capture_done(void *ctx, const struct proc_result *r)
 {
     struct timelapse *tl = ctx;
     tl->capture = NULL;
@@ -264,8 +264,8 @@ static void on_capture_done(void *ctx, const struct toolrun_result *r)
         maybe_free(tl);
         return;
     }
-    if (!toolrun_ok(r)) {
-        char why[TOOLRUN_MAX_LINE + 64];
+    if (!proc_ok(r)) {
+        char why[PROC_MAX_LINE + 64];
         if (r->spawn_error || r->killed)
             snprintf(why, sizeof why, "%s", r->last_err[0] ? r->last_err : "killed");
         else if (r->timed_out)
@@ -303,15 +303,15 @@ static void capture(struct timelapse *tl)
     events_fire(tl->ev, "CaptureStart", json_pack("{s:s}", "file", tl->capture_file));
     const char *names[] = { "file" };
     const char *values[] = { tl->capture_file };
-    char **argv = toolrun_fill(tl->opt.snapshot_command, names, values, 1);
+    char **argv = proc_fill(tl->opt.snapshot_command, names, values, 1);
     if (!argv) {
         capture_failed(tl, "bad snapshot command");
         return;
     }
-    struct toolrun_options to = { .timeout = tl->opt.snapshot_timeout, .on_done = on_capture_done, .ctx = tl };
-    tl->capture = toolrun_start(tl->loop, argv, &to);
-    toolrun_argv_free(argv);
-    if (tl->capture)
+    struct proc_options to = { .timeout = tl->opt.snapshot_timeout, .on_done = on_capture_done, .ctx = tl };
+    int rc = proc_start(&tl->capture, tl->loop, argv, &to);
+    proc_argv_free(argv);
+    if (rc == 0)
         tl->busy++;
     else
         capture_failed(tl, "out of memory");
@@ -334,13 +334,13 @@ static void movie_failed(struct timelapse *tl, long long rc, const char *reason)
     events_fire(tl->ev, "MovieFailed", p);
 }
 
-static void on_render_done(void *ctx, const struct toolrun_result *r)
+static void on_render_done(void *ctx, const struct proc_result *r)
 {
     struct timelapse *tl = ctx;
     tl->render = NULL;
     tl->busy--;
     if (!tl->destroying) {
-        if (toolrun_ok(r)) {
+        if (proc_ok(r)) {
             log_info("timelapse: %s rendered from %d frames", tl->movie, tl->frames);
             events_fire(tl->ev, "MovieDone", movie_payload(tl));
         } else if (!r->spawn_error && !r->timed_out && !r->killed && !r->term_signal) {
@@ -382,15 +382,15 @@ static void try_render(struct timelapse *tl)
     static char *const default_args[] = { "-c:v", "mpeg4", "-q:v", "5", NULL };
     char *const *args = tl->opt.ffmpeg_args && tl->opt.ffmpeg_args[0] ? tl->opt.ffmpeg_args : default_args;
     char **argv = timelapse_ffmpeg_argv(tl->opt.ffmpeg, tl->opt.fps, pattern, args, tl->movie);
-    struct toolrun_options to = { .timeout = tl->opt.render_timeout, .on_done = on_render_done, .ctx = tl };
-    tl->render = argv ? toolrun_start(tl->loop, argv, &to) : NULL;
+    struct proc_options to = { .timeout = tl->opt.render_timeout, .on_done = on_render_done, .ctx = tl };
+    int rc = argv ? proc_start(&tl->render, tl->loop, argv, &to) : -ENOMEM;
     if (argv) {
         char desc[512];
-        toolrun_describe(desc, sizeof desc, argv);
+        proc_describe(desc, sizeof desc, argv);
         log_info("timelapse: rendering: %s", desc);
     }
-    toolrun_argv_free(argv);
-    if (tl->render) {
+    proc_argv_free(argv);
+    if (rc == 0) {
         tl->busy++;
     } else {
         movie_failed(tl, -1, "unknown");
@@ -494,13 +494,13 @@ static void snap_deliver(struct timelapse *tl, const void *data, size_t len, con
         cb(tl->snap_ctx, data, len, err);
 }
 
-static void on_snap_done(void *ctx, const struct toolrun_result *r)
+static void on_snap_done(void *ctx, const struct proc_result *r)
 {
     struct timelapse *tl = ctx;
     tl->snap = NULL;
     tl->busy--;
-    if (!toolrun_ok(r)) {
-        char why[TOOLRUN_MAX_LINE + 64];
+    if (!proc_ok(r)) {
+        char why[PROC_MAX_LINE + 64];
         if (r->timed_out)
             snprintf(why, sizeof why, "timed out after %g s", tl->opt.snapshot_timeout);
         else
@@ -525,12 +525,12 @@ int timelapse_snapshot_now(struct timelapse *tl, timelapse_snapshot_fn cb, void 
              (long)getpid(), tl->opt.frame_extension);
     const char *names[] = { "file" };
     const char *values[] = { tl->snap_file };
-    char **argv = toolrun_fill(tl->opt.snapshot_command, names, values, 1);
-    struct toolrun_options to = { .timeout = tl->opt.snapshot_timeout, .on_done = on_snap_done, .ctx = tl };
-    tl->snap = argv ? toolrun_start(tl->loop, argv, &to) : NULL;
-    toolrun_argv_free(argv);
-    if (!tl->snap)
-        return -ENOMEM;
+    char **argv = proc_fill(tl->opt.snapshot_command, names, values, 1);
+    struct proc_options to = { .timeout = tl->opt.snapshot_timeout, .on_done = on_snap_done, .ctx = tl };
+    int rc = argv ? proc_start(&tl->snap, tl->loop, argv, &to) : -ENOMEM;
+    proc_argv_free(argv);
+    if (rc < 0)
+        return rc;
     tl->busy++;
     tl->snap_cb = cb;
     tl->snap_ctx = ctx;
@@ -541,8 +541,8 @@ int timelapse_snapshot_now(struct timelapse *tl, timelapse_snapshot_fn cb, void 
 
 static void free_options(struct timelapse *tl)
 {
-    toolrun_argv_free(tl->own_snapshot);
-    toolrun_argv_free(tl->own_ffmpeg_args);
+    proc_argv_free(tl->own_snapshot);
+    proc_argv_free(tl->own_ffmpeg_args);
     for (int i = 0; i < 5; i++)
         free(tl->own_str[i]);
 }
@@ -557,8 +557,8 @@ int timelapse_create(struct timelapse **out, uv_loop_t *loop, struct events *ev,
     tl->ev = ev;
     tl->opt = *opt;
     /* copies: a configuration reload frees the strings the caller lent */
-    tl->own_snapshot = toolrun_argv_dup(opt->snapshot_command);
-    tl->own_ffmpeg_args = toolrun_argv_dup(opt->ffmpeg_args);
+    tl->own_snapshot = proc_argv_dup(opt->snapshot_command);
+    tl->own_ffmpeg_args = proc_argv_dup(opt->ffmpeg_args);
     const char **strs[5] = { &tl->opt.frame_extension, &tl->opt.frames_folder, &tl->opt.output_folder,
                              &tl->opt.ffmpeg, &tl->opt.movie_extension };
     bool oom = !tl->own_snapshot || !tl->own_ffmpeg_args;
@@ -605,9 +605,9 @@ void timelapse_destroy(struct timelapse *tl)
         return;
     tl->destroying = true;
     tl->snap_cb = NULL;
-    toolrun_kill(tl->capture);
-    toolrun_kill(tl->render);
-    toolrun_kill(tl->snap);
+    proc_kill(tl->capture);
+    proc_kill(tl->render);
+    proc_kill(tl->snap);
     uv_close((uv_handle_t *)&tl->timer, on_timer_closed);
     uv_close((uv_handle_t *)&tl->post_roll_end, on_timer_closed);
 }

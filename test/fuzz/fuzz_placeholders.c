@@ -1,4 +1,4 @@
-/* fuzz_placeholders.c: hook command templates (issue 7): placeholder expansion, with and
+/* fuzz_placeholders.c: hook command templates: placeholder expansion, with and
  * without shell quoting, then word splitting of the result as a hook without a shell does.
  * The input is "template\0json-payload"; a payload that is no JSON object is left out. */
 #include <jansson.h>
@@ -22,9 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     (void)placeholders_present(tmpl);
     for (int quote = 0; quote < 2; quote++) {
-        bool toolong = false;
-        char *out = placeholders_expand(tmpl, &ph, quote, 4096, &toolong, NULL, NULL);
-        if (out) {
+        char *out;
+        if (placeholders_expand(&out, tmpl, &ph, quote, 4096, NULL, NULL) == 0) {
             struct words w = { 0 };
             char err[256];
             if (words_split(out, "/home/pb", &w, err, sizeof err) == 0 && quote) {
