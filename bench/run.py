@@ -238,7 +238,8 @@ class Bench:
         with open(cfg, "w") as f:
             f.write('printer: { port = "%s"; baudrate = 115200; reconnect_delay = 1; };\n'
                     'mqtt: { host = "127.0.0.1"; port = %d; base_topic = "%s"; client_id = "%s"; };\n'
-                    'log: { level = "warn"; };\n%s\n' % (link, port, base, client, extra))
+                    'storage: { folder = "%s"; };\n'
+                    'log: { level = "warn"; };\n%s\n' % (link, port, base, client, self.path("files.%d" % self.uniq()), extra))
         return cfg
 
     def start_daemon(self, cfg, *args):

@@ -48,7 +48,7 @@ struct daemon {
     struct job *job;
     struct timelapse *timelapse;    /* NULL: no camera configured */
     struct slicing *slicing;        /* NULL: slicing is off */
-    struct toolrun *shutdown_run;   /* the printer.shutdown_command running, or NULL */
+    struct proc *shutdown_run;      /* the printer.shutdown_command running, or NULL */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t stats_timer;
     uint64_t started_ms;
@@ -141,14 +141,11 @@ static void on_printer_connected(void *ctx)
         log_error("printbridge: cannot print %s: %s", d->print_file, err);
 }
 
-static void on_shutdown_done(void *ctx, const struct toolrun_result *r)
+static void on_shutdown_done(void *ctx, const struct proc_result *r)
 {
     struct daemon *d = ctx;
+    (void)r;        /* the runner logs how it ended */
     d->shutdown_run = NULL;
-    if (r->spawn_error)
-        log_error("printbridge: cannot run the shutdown command: %s", r->last_err);
-    else
-        log_info("printbridge: shutdown command exited with status %lld", r->exit_status);
 }
 
 /* "//action:shutdown": the firmware asks the host to shut down */
@@ -162,10 +159,12 @@ static void on_printer_shutdown(void *ctx)
     }
     if (d->shutdown_run)
         return;
-    char *argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
-    struct toolrun_options o = { .on_done = on_shutdown_done, .ctx = d };
+    int rc = proc_shell(&d->shutdown_run, d->loop, cmd, "printbridge: shutdown command", on_shutdown_done, d);
+    if (rc < 0) {
+        log_error("printbridge: cannot run the shutdown command: %s", strerror(-rc));
+        return;
+    }
     log_warn("printbridge: printer asked the host to shut down; running: %s", cmd);
-    d->shutdown_run = toolrun_start(d->loop, argv, &o);
 }
 
 /* ---- jobs and tools -------------------------------------------------------------------------- */
@@ -341,7 +340,8 @@ static void stop(struct daemon *d, const char *why)
     job_stop(d->job);
     commands_router_detach(d->router);  /* no replies once the broker link is going */
     hooks_stop(d->hooks);               /* kills running system hooks' process groups */
-    toolrun_kill(d->shutdown_run);
+    proc_release(d->shutdown_run);      /* the shutdown command finishes on its own */
+    d->shutdown_run = NULL;
     printer_disconnect(d->printer);
     if (d->old_mqtt)
         d->stop_new_after_old = true;   /* the old client hands its buffer to the new one first */

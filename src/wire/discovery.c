@@ -319,6 +319,7 @@ struct discovery {
     uv_timer_t timer;
     bool enabled;
     double delay;
+    uint64_t births_until;  /* loop ms: births until then share the republish already planned */
     char *topic;            /* our config topic */
     char *payload;          /* the config; NULL when it cannot be built */
     char *birth;            /* "<prefix>/status", subscribed on mqtt */
@@ -483,7 +484,9 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
-/* Home Assistant's birth message: "online" schedules one republish after a random delay. */
+/* Home Assistant's birth message: "online" schedules one republish after a random delay;
+ * more births within republish_delay of the first are answered by that same republish,
+ * even when its random delay was short and it already went out. */
 static void on_birth(void *ctx, const struct mqtt_message *msg)
 {
     struct discovery *d = ctx;
@@ -494,8 +497,10 @@ static void on_birth(void *ctx, const struct mqtt_message *msg)
                      msg->len, msg->topic, BIRTH_ONLINE);
         return;
     }
-    if (!d->enabled || uv_is_active((uv_handle_t *)&d->timer))
+    uint64_t now = uv_now(d->loop);
+    if (!d->enabled || uv_is_active((uv_handle_t *)&d->timer) || now < d->births_until)
         return;
+    d->births_until = now + (uint64_t)(d->delay * 1000.0);
     /* many devices answer the same birth message: a random delay spreads their bursts */
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)

@@ -14,7 +14,6 @@ RECORD=$PB_DIR/record.txt
 drill_layers "$GCODE" 40 50
 pb_start_sim --fast --ok-delay-ms 1 --record "$RECORD"
 pb_protocol_config "$PB_DIR/pb.conf"
-printf 'storage: { folder = "%s/files"; };\n' "$PB_DIR" >>"$PB_DIR/pb.conf"
 pb_start_daemon "$PB_DIR/pb.conf" --print "$GCODE"
 pb_expect_line "$LIVE" '^octoprint/event/PrinterStateChanged .*"state_id": "PRINTING"' "$(pb_t 20)" "PRINTING"
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$PB_DAEMON_PID/status"; }

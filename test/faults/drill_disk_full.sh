@@ -22,8 +22,7 @@ GCODE=$PB_DIR/job.gcode
 RECORD=$PB_DIR/record.txt
 drill_layers "$GCODE" 40 50
 pb_start_sim --fast --ok-delay-ms 2 --record "$RECORD"
-pb_protocol_config "$PB_DIR/pb.conf"
-printf 'storage: { folder = "%s"; };\n' "$FILES" >>"$PB_DIR/pb.conf"
+PB_CFG_FILES=$FILES pb_protocol_config "$PB_DIR/pb.conf"
 pb_start_daemon "$PB_DIR/pb.conf" --print "$GCODE"
 pb_expect_line "$LIVE" '^octoprint/event/PrinterStateChanged .*"state_id": "PRINTING"' "$(pb_t 20)" "PRINTING"
 # fill the disk: a filler, then a file that does not fit

@@ -17,7 +17,6 @@ pb_start_sim --fast --ok-delay-ms 2 --record "$RECORD"
 pb_protocol_config "$PB_DIR/pb.conf"
 TAG="pbdrill$$"
 cat >>"$PB_DIR/pb.conf" <<EOC
-storage: { folder = "$PB_DIR/files"; };
 events: {
     max_output = 4096;
     subscriptions = (

@@ -2,7 +2,8 @@
 # lib.sh.
 
 # pb_protocol_config FILE [EXTRA PRINTER KEYS]: a config with short timeouts so a lost ok costs
-# 1.5 s (communication interval = max(1, 0.5 + 1)); no scripts unless PB_CFG_SCRIPT is set.
+# 1.5 s (communication interval = max(1, 0.5 + 1)); no scripts unless PB_CFG_SCRIPT is set;
+# files in PB_CFG_FILES (default $PB_DIR/files), never in the system's storage folder.
 pb_protocol_config() {
   cat >"$1" <<EOC
 # written by test/it/protocol_common.sh
@@ -11,6 +12,7 @@ printer: { port = "$PB_LINK"; baudrate = 115200; reconnect_delay = 0.5; reconnec
            autoreport_interval = 0; ${2:-} };
 mqtt: { host = "127.0.0.1"; port = $PB_MQTT_PORT; base_topic = "octoprint/"; client_id = "pb-test"; };
 scripts: { afterPrinterConnected = [ ${PB_CFG_SCRIPT:-} ]; };
+storage: { folder = "${PB_CFG_FILES:-$PB_DIR/files}"; };
 log: { level = "info"; };
 EOC
 }

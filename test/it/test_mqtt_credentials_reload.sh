@@ -25,6 +25,7 @@ printf 'right-secret\n' >"$M_DIR/secret"
 chmod 600 "$M_DIR/secret"
 cat >"$M_DIR/pb.conf" <<CONF
 printer: { port = "$M_DIR/no-printer"; reconnect_delay = 60; reconnect_max_delay = 60; };
+storage: { folder = "$M_DIR/files"; };
 mqtt: { host = "127.0.0.1"; port = $PORT; username = "printbridge"; password = "wrong"; stats_interval = 0; };
 CONF
 m_start_daemon "$M_DIR/pb.conf"
@@ -38,6 +39,7 @@ m_pass "bad credentials: one clear line, retries with backoff"
 
 cat >"$M_DIR/pb.conf" <<CONF
 printer: { port = "$M_DIR/no-printer"; reconnect_delay = 60; reconnect_max_delay = 60; };
+storage: { folder = "$M_DIR/files"; };
 mqtt: { host = "127.0.0.1"; port = $PORT; username = "printbridge"; password_file = "$M_DIR/secret"; stats_interval = 0; };
 CONF
 kill -HUP "$M_DAEMON_PID"

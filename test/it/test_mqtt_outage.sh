@@ -28,6 +28,7 @@ m_sub_ready "$SUB" "$PORT" || m_fail "subscriber did not come up"
 write_conf() {   # write_conf EXTRUDERS
   cat >"$M_DIR/pb.conf" <<CONF
 printer: { port = "$M_DIR/no-printer"; reconnect_delay = 60; reconnect_max_delay = 60; };
+storage: { folder = "$M_DIR/files"; };
 mqtt: { host = "127.0.0.1"; port = $PORT; stats_interval = 0; };
 topics: { state = "state"; };
 qos: { event = 1; };

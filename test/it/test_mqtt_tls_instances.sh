@@ -40,6 +40,7 @@ m_sub_ready "$SUB" "$PLAIN" || m_fail "subscriber did not come up"
 conf() {   # conf NAME BASE EXTRA
   cat >"$M_DIR/$1.conf" <<CONF
 printer: { port = "$M_DIR/no-printer"; reconnect_delay = 60; reconnect_max_delay = 60; };
+storage: { folder = "$M_DIR/files"; };
 mqtt: { host = "127.0.0.1"; base_topic = "$2"; stats_interval = 1; $3 };
 topics: { state = "state"; };
 CONF
