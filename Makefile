@@ -188,11 +188,14 @@ bench-tools: $(BENCH_TOOLS)
 
 bench-deps: deps-bench deps-demo
 
+# BASELINE=DIR (a folder with an earlier printbridge; bench/build-baseline.sh REV builds one)
+# streams it side by side with this build
+BENCH_ARGS = $(if $(BASELINE),--baseline $(abspath $(BASELINE)))
 bench: $(DAEMON) $(SIM) $(BENCH_TOOLS) bench-deps
-	@/usr/bin/python3 bench/run.py --build $(abspath $(BUILD))
+	@/usr/bin/python3 bench/run.py --build $(abspath $(BUILD)) $(BENCH_ARGS)
 
 bench-quick: $(DAEMON) $(SIM) $(BENCH_TOOLS) bench-deps
-	@/usr/bin/python3 bench/run.py --build $(abspath $(BUILD)) --quick
+	@/usr/bin/python3 bench/run.py --build $(abspath $(BUILD)) --quick $(BENCH_ARGS)
 # ---- end of bench ------------------------------------------------------------------------------
 
 # ---- make fuzz, make check-faults (test/fuzz/, test/faults/) ----

@@ -2,7 +2,7 @@
  *
  *   pb-respond --link PATH
  *
- * Creates a raw pseudo-terminal (serial-protocol.md 17.7), makes PATH a symlink to its slave,
+ * Creates a raw pseudo-terminal, makes PATH a symlink to its slave,
  * prints "pb-respond: /dev/pts/N -> PATH", then answers each received line with "ok" (all
  * the lines of one read with one write). SIGTERM or SIGINT removes PATH and exits 0. It is
  * the reference the simulator's --fast mode is measured against. */

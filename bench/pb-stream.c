@@ -3,8 +3,8 @@
  *   pb-stream [--window N] TTY GCODE
  *
  * Opens TTY raw, sends "N0 M110 N0*125" and waits for its ok, then sends every command of
- * GCODE (comments and blank lines dropped) framed as "N<n> <cmd>*<cs>" (serial-protocol.md
- * 5.1), keeping at most N lines unacknowledged (default 1: write a line, wait for ok, repeat;
+ * GCODE (comments and blank lines dropped) framed as "N<n> <cmd>*<cs>" (docs/protocol.md
+ * 3.1), keeping at most N lines unacknowledged (default 1: write a line, wait for ok, repeat;
  * a large N is the flood mode that measures how fast the printer answers). Prints one line:
  *   lines=L seconds=S lines_per_s=R cpu_us_per_line=C
  * Exit 1 on any error, including a Resend or Error line from the printer. */

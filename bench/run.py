@@ -3,10 +3,12 @@
 beside its peers (Printrun's printcore and gcoder) and beside the floor a pseudo-terminal
 allows (bench/pb-stream.c against bench/pb-respond.c).
 
-    bench/run.py --build BUILD [--quick] [--only NAME[,NAME...]]
+    bench/run.py --build BUILD [--quick] [--only NAME[,NAME...]] [--baseline DIR]
 
 BUILD holds printbridge, printbridge-sim and bench/ with the C tools (the Makefile builds
-them). Prints one table at the end and writes BUILD/bench/results.json. A target that is missed
+them). With --baseline, DIR holds an earlier printbridge (bench/build-baseline.sh REV builds
+one from any git revision): the streaming rows then run it side by side with this one, in
+the same interleaved series against the same simulator, and say how the two compare. Prints one table at the end and writes BUILD/bench/results.json. A target that is missed
 is reported as MISS and does not change the exit status; the exit status is 1 only when a
 measurement could not run at all. Every process started here is stopped on the way out (also on
 Ctrl-C or SIGTERM); temporary files live in BUILD/bench/run/ and are removed.
@@ -181,7 +183,7 @@ def port_open(port):
 
 
 class Bench:
-    def __init__(self, build, quick):
+    def __init__(self, build, quick, baseline=None):
         self.build = build
         self.quick = quick
         self.tools = os.path.join(build, "bench")
@@ -198,6 +200,14 @@ class Bench:
                                    stderr=subprocess.STDOUT).stdout.decode(errors="replace")
         self.has_print = "--print" in help_text
         self.has_analyse = "--analy" in help_text
+        self.baseline = os.path.join(baseline, "printbridge") if baseline else None
+        self.baseline_name = None
+        if self.baseline:
+            ver = subprocess.run([self.baseline, "--version"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT).stdout.decode(errors="replace").strip()
+            rev = os.path.join(baseline, "REVISION")
+            self.baseline_name = "%s%s" % (ver or "baseline",
+                                           " @ " + open(rev).read().strip() if os.path.exists(rev) else "")
 
     def path(self, name):
         return os.path.join(self.dir, name)
@@ -242,8 +252,8 @@ class Bench:
                     'log: { level = "warn"; };\n%s\n' % (link, port, base, client, self.path("files.%d" % self.uniq()), extra))
         return cfg
 
-    def start_daemon(self, cfg, *args):
-        return start([self.daemon, "-c", cfg] + list(args), self.path("daemon.%d.log" % self.uniq()))
+    def start_daemon(self, cfg, *args, daemon=None):
+        return start([daemon or self.daemon, "-c", cfg] + list(args), self.path("daemon.%d.log" % self.uniq()))
 
     def subscriber(self, port, *topics):
         """mosquitto_sub in the background; returns (proc, messages) where messages is a list
@@ -368,9 +378,10 @@ def bench_floor(b, R):
     return med(r_sim)
 
 
-def stream_printbridge(b, gcode, sim_args, timeout):
-    """printbridge -c CFG --print GCODE to a simulator; timed from the PrintStarted event to the
-    PrintDone event as a subscriber sees them; CPU from /proc at the same two moments"""
+def stream_printbridge(b, gcode, sim_args, timeout, daemon=None):
+    """printbridge -c CFG --print GCODE to a simulator; timed from the PrintStarted event (or
+    the state PRINTING) to the return to OPERATIONAL as a subscriber sees them; CPU from /proc
+    at the same two moments. daemon: another printbridge binary (a baseline)."""
     broker, port = b.broker()
     link = b.path("pbstream.%d.tty" % b.uniq())
     procs = [broker]
@@ -380,7 +391,7 @@ def stream_printbridge(b, gcode, sim_args, timeout):
         sub, msgs = b.subscriber(port, base + "event/+")
         procs.append(sub)
         cfg = b.config(link, port, base, 'scripts: { afterPrinterConnected = [ ]; };')
-        d = b.start_daemon(cfg, "--print", gcode)
+        d = b.start_daemon(cfg, "--print", gcode, daemon=daemon)
         procs.append(d)
         mark = {}
 
@@ -463,17 +474,28 @@ def bench_streaming(b, R, floor):
                                 ">= 70% of minimal" if what == "one in flight" else ">= 2x one in flight"))
         R["rows"].append(na(S, "printbridge CPU per line vs printcore", "needs --print", "< 1/10"))
         return
+    adv_args = ["--fast", "--advanced-ok", "--buffer", "16"]
+    base = {"one": [], "adv": []}
     try:
         stream_printbridge(b, warm, ["--fast"], 60)
+        if b.baseline:
+            stream_printbridge(b, warm, ["--fast"], 60, daemon=b.baseline)
         one, adv = [], []
         for _ in range(runs):
             one.append(stream_printbridge(b, gcode, ["--fast"], 300))
-            adv.append(stream_printbridge(b, gcode, ["--fast", "--advanced-ok", "--buffer", "16"], 300))
+            if b.baseline:
+                base["one"].append(stream_printbridge(b, gcode, ["--fast"], 300, daemon=b.baseline))
+            adv.append(stream_printbridge(b, gcode, adv_args, 300))
+            if b.baseline:
+                base["adv"].append(stream_printbridge(b, gcode, adv_args, 300, daemon=b.baseline))
     except (BenchError, subprocess.TimeoutExpired) as e:
         FAILED.append("printbridge streaming: %s" % e)
         R["rows"].append(na(S, "printbridge -> sim --fast", "could not run: %s" % e))
         return
     R["printbridge_stream"] = {"one_in_flight": one, "advanced_ok": adv}
+    if b.baseline:
+        R["baseline_stream"] = {"name": b.baseline_name, "one_in_flight": base["one"], "advanced_ok": base["adv"]}
+        baseline_rows(b, R, one, adv, base)
     l1 = [x["lines_per_s"] for x in one]
     la = [x["lines_per_s"] for x in adv]
     c1 = [x["cpu_us_per_line"] for x in one]
@@ -494,6 +516,23 @@ def bench_streaming(b, R, floor):
     else:
         R["rows"].append(row(S, "printbridge CPU per line, us (one in flight / ADVANCED_OK)",
                              "%.1f / %.1f" % (med(c1), med(ca)), "< 1/10 of printcore", None))
+
+
+def baseline_rows(b, R, one, adv, base):
+    """this build beside the baseline, from the same interleaved series: lines/s within 10 %
+    (not below 90 % of the baseline's) and CPU per line within 10 % (not above 110 %)"""
+    S = "Streaming beside %s" % b.baseline_name
+    for what, new, old in (("one in flight", one, base["one"]), ("ADVANCED_OK", adv, base["adv"])):
+        ln, lo = [x["lines_per_s"] for x in new], [x["lines_per_s"] for x in old]
+        cn, co = [x["cpu_us_per_line"] for x in new], [x["cpu_us_per_line"] for x in old]
+        r = med(ln) / med(lo)
+        R["rows"].append(row(S, "%s, lines/s: this build / baseline" % what,
+                             "%.0f%s / %.0f%s = %.0f%%" % (med(ln), spread(ln, "%.0f"), med(lo), spread(lo, "%.0f"), 100 * r),
+                             ">= 90% of baseline", r >= 0.9))
+        c = med(cn) / med(co)
+        R["rows"].append(row(S, "%s, CPU per line, us: this build / baseline" % what,
+                             "%.2f%s / %.2f%s = %.0f%%" % (med(cn), spread(cn, "%.2f"), med(co), spread(co, "%.2f"), 100 * c),
+                             "<= 110% of baseline", c <= 1.1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -796,6 +835,7 @@ def main():
     ap.add_argument("--build", required=True)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="")
+    ap.add_argument("--baseline", default=None, help="a folder with an earlier printbridge to stream beside")
     a = ap.parse_args()
     only = [s for s in a.only.split(",") if s]
     for s in only:
@@ -806,7 +846,9 @@ def main():
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_signal)
     build = os.path.abspath(a.build)
-    b = Bench(build, a.quick)
+    if a.baseline and not os.access(os.path.join(a.baseline, "printbridge"), os.X_OK):
+        ap.error("--baseline: no printbridge in %s (bench/build-baseline.sh REV builds one)" % a.baseline)
+    b = Bench(build, a.quick, os.path.abspath(a.baseline) if a.baseline else None)
     R = {"quick": a.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": [],
          "machine": {"cpus": os.cpu_count(), "load": os.getloadavg(), "uname": " ".join(os.uname())}}
     t_start = time.monotonic()

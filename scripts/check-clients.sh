@@ -6,11 +6,8 @@
 # `npm ci` into BUILD/clients/node-red, starts a private mosquitto, the printer simulator,
 # printbridge and Node-RED headless on loopback with examples/node-red/flows.json (its
 # broker node pointed at the private broker, plus a tap writing what the flow saw to a file),
-# and asserts that the flow saw hotend and bed temperatures and PrintDone.
-#
-# PrintDone: printbridge has no job module yet, so the script publishes a sample of
-# OctoPrint's PrintDone payload (wire-format.md 5.4) on octoprint/event/PrintDone, as
-# printbridge will; temperatures, state and the will come from printbridge itself.
+# and asserts that the flow saw hotend and bed temperatures, and the PrintDone of a file
+# uploaded and printed over MQTT.
 #
 # With --screenshot FILE the dashboard is also rendered by headless chromium into FILE.
 set -euo pipefail
@@ -93,12 +90,14 @@ pb_wait_until "$(pb_t 30)" grep -qs '"topic":"tool0 target","payload":210' "$SEE
 pb_wait_until "$(pb_t 30)" grep -qs '"topic":"bed","payload":[0-9.]*}' "$SEEN" || pb_fail "the flow did not see the bed temperature"
 pb_pass "the flow charted temperatures published by printbridge"
 
-# ---- PrintDone (sample payload, see the header)
-mosquitto_pub -h 127.0.0.1 -p "$PB_MQTT_PORT" -q 1 -t octoprint/event/PrintDone -m \
-  '{"name": "cube.gcode", "path": "cube.gcode", "origin": "local", "size": 4713047, "owner": "admin", "user": "admin", "time": 5820.3, "_event": "PrintDone", "_timestamp": 1700000000}'
-pb_wait_until "$(pb_t 20)" grep -qs '"topic":"Print finished","payload":"cube.gcode finished after 97 min"' "$SEEN" ||
-  { cat "$SEEN"; pb_fail "the flow did not turn PrintDone into its notification"; }
-pb_pass "the flow saw PrintDone and produced the notification 'cube.gcode finished after 97 min'"
+# ---- a real print: uploaded and started over MQTT, its PrintDone reaches the flow
+printf 'G28\nG1 Z0.2 F3000\nG1 X10 Y10 E1\nG1 X20 Y10 E2\n' |
+  mosquitto_pub -h 127.0.0.1 -p "$PB_MQTT_PORT" -q 1 -t octoprint/command/upload/cube.gcode -s
+pb_wait_until "$(pb_t 10)" test -f "$PB_DIR/files/cube.gcode" || pb_fail "the upload did not arrive in the storage folder"
+mosquitto_pub -h 127.0.0.1 -p "$PB_MQTT_PORT" -q 1 -t octoprint/command/job -m '{"command": "start", "path": "cube.gcode"}'
+pb_wait_until "$(pb_t 30)" grep -qs '"topic":"Print finished","payload":"cube.gcode finished after [0-9]* min"' "$SEEN" ||
+  { cat "$SEEN"; pb_fail "the flow did not turn printbridge's PrintDone into its notification"; }
+pb_pass "the flow saw printbridge's PrintDone of a real print and produced its notification"
 
 # ---- the dashboard, rendered
 if [ -n "$SHOT" ]; then

@@ -1,4 +1,4 @@
-/* test_commands.c: decoding of inbound command payloads (wire-format.md 12 for hassControl:
+/* test_commands.c: decoding of inbound command payloads (docs/wire-format.md 11.11 for hassControl:
  * PRESS/True/False, home and jog JSON, commands as a list or plain G-code), the state rule,
  * the G-code allow/deny lists and the duplicate-id memory. */
 #include <check.h>
@@ -117,7 +117,7 @@ START_TEST(test_connection_job_hook_status)
 }
 END_TEST
 
-/* wire-format.md 12: payloads of the HA plugin's command topics */
+/* docs/wire-format.md 11.11: payloads of the HA plugin's command topics */
 START_TEST(test_hass_control_payloads)
 {
     ck_assert_int_eq(dec("hassControl/connect", "True"), 0);

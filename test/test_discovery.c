@@ -1,4 +1,4 @@
-/* test_discovery.c: the Home Assistant discovery payload (wire-format.md 13.2, 13.5, 13.6). */
+/* test_discovery.c: the Home Assistant discovery payload (docs/wire-format.md 12). */
 #include <check.h>
 #include <jansson.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_framing.c: checksum and framing vectors (serial-protocol.md 5.2), comment stripping
+/* test_framing.c: checksum and framing vectors (docs/protocol.md 3.2), comment stripping
  * (section 4) and the line reader's handling of split, noisy and over-long input. */
 #include <check.h>
 #include <string.h>
@@ -6,7 +6,7 @@
 #include "printbridge/serial.h"
 
 static const struct { unsigned long n; const char *cmd, *wire; } frames[] = {
-    /* serial-protocol.md 5.2 worked examples */
+    /* docs/protocol.md 3.2 worked examples */
     { 0, "M110 N0", "N0 M110 N0*125\n" },
     { 1, "M115", "N1 M115*39\n" },
     { 2, "M21", "N2 M21*18\n" },
@@ -34,7 +34,7 @@ START_TEST(test_frame_refuses_small_buffer)
 END_TEST
 
 static const struct { const char *in, *out; } comments[] = {
-    /* serial-protocol.md 4, comment-stripping vectors */
+    /* docs/protocol.md 2.3, comment-stripping vectors */
     { "M117 Test", "M117 Test" },
     { "M117 Test ; foo", "M117 Test" },
     { "M117 Test \\; foo", "M117 Test \\; foo" },

@@ -1,4 +1,4 @@
-/* test_gcodeevents.c: G-code events and ZChange semantics (serial-protocol.md 14.1, 14.4). */
+/* test_gcodeevents.c: G-code events and ZChange semantics (docs/protocol.md 15.1, 15.5, 15.6). */
 #include <check.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* test_history.c: the resend history ring (serial-protocol.md 5.4). */
+/* test_history.c: the resend history ring (docs/protocol.md 3.5). */
 #include <check.h>
 #include <stdio.h>
 

@@ -1,5 +1,4 @@
-/* test_placeholders.c: OctoPrint's hook placeholders (octoprint-events.txt, Placeholders;
- * peers.md 2.1 for {__json}), nested keys, unknown names left as written, brace escapes,
+/* test_placeholders.c: OctoPrint's hook placeholders (etc/printbridge.conf, events group), nested keys, unknown names left as written, brace escapes,
  * shell quoting of values and the length bound. */
 #include <check.h>
 #include <errno.h>

@@ -352,7 +352,7 @@ START_TEST(test_connect_walks_the_states_and_numbers_until_firmware_known)
     int c = find_event("PrinterStateChanged {\"state_id\": \"OPERATIONAL\", \"state_string\": \"Operational\"}", 0);
     int d = find_event("Connected {\"port\": ", 0);
     ck_assert(a >= 0 && a < b && b < c && c < d);
-    /* serial-protocol.md 2.2, 2.5: hello, reset, then M115, all numbered */
+    /* docs/protocol.md 4.2, 4.6: hello, reset, then M115, all numbered */
     ck_assert_str_eq(fw.raw[0], "N0 M110 N0*125");
     ck_assert_int_ge(find_raw("N1 M115*39", 0), 0);
     assert_event("FirmwareData {\"name\": \"Test Marlin 1.0\", \"data\": {\"FIRMWARE_NAME\": \"Test Marlin 1.0\", "
@@ -561,7 +561,7 @@ static bool hook_faults(struct fw *f, const char *cmd, long n)
         fw_say(f, "Error:checksum mismatch, Last Line: %ld", n - 1);
         fw_say(f, "Resend: %ld", n);
         if (n % 3 != 0)
-            fw_say(f, "ok");      /* and sometimes forget the ok (serial-protocol.md 7.3) */
+            fw_say(f, "ok");      /* and sometimes forget the ok (docs/protocol.md 8.4) */
         return true;
     }
     if (n == 120)

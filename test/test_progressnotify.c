@@ -1,5 +1,5 @@
-/* test_progressnotify.c: PrintProgress steps by percent, minutes and layers (Octorant's and
- * Octoslack's vocabulary, peers.md 2.4-2.5), Z-hops not counted as layers, no repeats, no
+/* test_progressnotify.c: PrintProgress steps by percent, minutes and layers (the vocabulary
+ * of OctoPrint's notification plugins), Z-hops not counted as layers, no repeats, no
  * 100 %, and the payload keys. */
 #include <check.h>
 #include <stdlib.h>

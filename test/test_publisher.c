@@ -1,5 +1,5 @@
-/* test_publisher.c: the bytes OctoPrint-MQTT subscribers compare (wire-format.md 5.4, 8), the
- * retain rule of events (section 3) and the temperature threshold rule (section 8). */
+/* test_publisher.c: the bytes OctoPrint-MQTT subscribers compare (docs/wire-format.md 5, 7), the
+ * retain rule of events (3.1) and the temperature threshold rule (7.2). */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +16,7 @@ static void assert_event_json(json_t *payload, const char *name, long long ts, c
     json_decref(payload);
 }
 
-/* wire-format.md 5.4, exact sample payloads */
+/* docs/wire-format.md 5.12, exact sample payloads */
 START_TEST(test_event_payload_matches_upstream_samples)
 {
     assert_event_json(json_pack("{s:s, s:s}", "state_id", "OPERATIONAL", "state_string", "Operational"),
@@ -88,7 +88,7 @@ START_TEST(test_topics_are_plain_concatenation)
 }
 END_TEST
 
-/* wire-format.md 8, rule 2: compared with the last PUBLISHED values */
+/* docs/wire-format.md 7.2: compared with the last PUBLISHED values */
 START_TEST(test_temperature_threshold_rule)
 {
     struct publisher_temp last = { .published = false };
@@ -114,7 +114,7 @@ static const struct publisher_settings defaults = {
     .state_interval = 1,
 };
 
-/* wire-format.md 3: the QoS / retain / offline table with OctoPrint-MQTT's defaults */
+/* docs/wire-format.md 3.1: the QoS / retain / offline table with OctoPrint-MQTT's defaults */
 START_TEST(test_qos_and_retain_table_defaults_match_upstream)
 {
     struct publisher_settings s = defaults;
@@ -212,7 +212,7 @@ START_TEST(test_temperature_rounding)
 }
 END_TEST
 
-/* wire-format.md 6.1 (exact bytes) and 6.2 (printer_data placed before the time stamp) */
+/* docs/wire-format.md 6.1 (exact bytes) and 6.2 (printer_data placed before the time stamp) */
 START_TEST(test_progress_payload_bytes)
 {
     char *s = publisher_progress_json("local", "test.gcode", 0, NULL, "_timestamp", 1795272086);
@@ -248,7 +248,7 @@ static void model_idle(struct printer_model *m)
     m->state = PRINTER_OFFLINE;
 }
 
-/* OctoPrint's start-up shapes (wire-format.md 6.2, "Just after start-up") */
+/* OctoPrint's start-up shapes (docs/wire-format.md 8.1, just after start-up) */
 START_TEST(test_state_topic_bytes_after_startup)
 {
     struct printer_model m;

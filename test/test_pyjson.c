@@ -1,6 +1,5 @@
-/* test_pyjson.c: pyjson output against the bytes Python's json.dumps() writes (wire-format.md
- * section 2, libraries.md 4.1), the sample payloads of wire-format.md 5.4 and 8 rebuilt with
- * jansson, and the NaN and bad-UTF-8 paths printer data can take. The expected strings were
+/* test_pyjson.c: pyjson output against the bytes Python's json.dumps() writes (the rules of
+ * docs/wire-format.md 2), sample event and temperature payloads rebuilt with jansson, and the NaN and bad-UTF-8 paths printer data can take. The expected strings were
  * produced by CPython 3.11; the tests themselves need no Python. */
 #include <check.h>
 #include <errno.h>
@@ -26,7 +25,7 @@ static void check_dump(json_t *j, const char *want)
 /* ---- floats ---------------------------------------------------------------------------------- */
 
 static const struct { double x; const char *repr; } floats[] = {
-    /* wire-format.md 2 rule 6 */
+    /* docs/wire-format.md 2.4: floats as Python's repr */
     { 0.0, "0.0" },
     { 210.0, "210.0" },
     { 23.24, "23.24" },
@@ -39,7 +38,7 @@ static const struct { double x; const char *repr; } floats[] = {
     { 1000000000000000.0, "1000000000000000.0" },
     { 0.0001, "0.0001" },
     { -0.0, "-0.0" },
-    /* libraries.md 4.1 table */
+    /* shortest round-trip float text, as json.dumps writes it */
     { 0.1, "0.1" },
     { 10295.38853000338, "10295.38853000338" },
     { 24.5, "24.5" },
@@ -57,7 +56,7 @@ static const struct { double x; const char *repr; } floats[] = {
     { 5e-324, "5e-324" },
     { 2.2250738585072014e-308, "2.2250738585072014e-308" },
     { 9007199254740993.0, "9007199254740992.0" },
-    /* powers of two, whose rounding interval is asymmetric (libraries.md 4.3) */
+    /* powers of two, whose rounding interval is asymmetric  */
     { 0x1p-1000, "9.332636185032189e-302" },
     { 0x1p+900, "8.452712498170644e+270" },
     { 0x1p+60, "1.152921504606847e+18" },
@@ -109,7 +108,7 @@ END_TEST
 
 START_TEST(test_strings_escape_like_ensure_ascii)
 {
-    /* libraries.md 4.1 string sample, wire-format.md 2 rules 2 and 3 */
+    /* docs/wire-format.md 2.1, 2.3: separators and string escapes */
     json_t *o = json_object();
     json_object_set_new(o, "unit", json_string("\xc2\xb0" "C"));
     json_object_set_new(o, "path", json_string("W\xc3\xbcrfel/tr\xc3\xa4ger.gcode"));
@@ -142,7 +141,7 @@ END_TEST
 
 START_TEST(test_literals_and_integers)
 {
-    /* wire-format.md 2 rules 5 and 7 */
+    /* docs/wire-format.md 2.3, 2.5 */
     json_t *a = json_array();
     json_array_append_new(a, json_true());
     json_array_append_new(a, json_false());
@@ -169,7 +168,7 @@ END_TEST
 
 START_TEST(test_containers_nest_with_python_separators)
 {
-    /* libraries.md 4.1: empty containers and nesting */
+    /* empty containers and nesting */
     json_t *o = json_object();
     json_object_set_new(o, "e", json_object());
     json_object_set_new(o, "l", json_array());
@@ -184,7 +183,7 @@ END_TEST
 
 START_TEST(test_keys_keep_insertion_order)
 {
-    /* wire-format.md 2 rule 4, libraries.md 4.1 */
+    /* docs/wire-format.md 2.4 */
     json_t *o = json_object();
     json_object_set_new(o, "z", json_integer(1));
     json_object_set_new(o, "a", json_integer(2));
@@ -210,7 +209,7 @@ static json_t *event(json_t *payload, const char *name, json_int_t ts)
 
 START_TEST(test_event_samples_of_wire_format_5_4)
 {
-    /* wire-format.md 5.4 */
+    /* docs/wire-format.md 5.12 */
     check_dump(event(json_pack("{s:s, s:s}", "state_id", "OPERATIONAL", "state_string", "Operational"),
                      "PrinterStateChanged", 1795272086),
                "{\"state_id\": \"OPERATIONAL\", \"state_string\": \"Operational\", "
@@ -240,7 +239,7 @@ END_TEST
 
 START_TEST(test_temperature_samples_of_wire_format_8)
 {
-    /* wire-format.md 8 */
+    /* docs/wire-format.md 7.1 */
     check_dump(json_pack("{s:o, s:o, s:I}", "actual", pyjson_real_or_null(23.24), "target",
                          pyjson_real_or_null(0.0), "_timestamp", (json_int_t)1700000000),
                "{\"actual\": 23.24, \"target\": 0.0, \"_timestamp\": 1700000000}");
@@ -258,7 +257,7 @@ END_TEST
 
 START_TEST(test_non_finite_reals_become_null)
 {
-    /* jansson refuses NaN: a plain json_real() would silently drop the key (libraries.md 4.2) */
+    /* jansson refuses NaN: a plain json_real() would silently drop the key */
     ck_assert_ptr_null(json_real(NAN));
     json_t *o = json_object();
     json_object_set_new(o, "actual", pyjson_real_or_null(NAN));
@@ -315,7 +314,7 @@ START_TEST(test_append_says_why)
 END_TEST
 
 static const struct { const char *in; size_t n; const char *json; } lossy[] = {
-    /* wire-format.md 2: UTF-8 first, latin-1 for the whole string if that fails */
+    /* docs/wire-format.md 2.7: UTF-8 first, latin-1 for the whole string if that fails */
     { "W\xfcrfel", 6, "\"W\\u00fcrfel\"" },
     { "W\xc3\xbcrfel", 7, "\"W\\u00fcrfel\"" },
     { "\xc3\xbc\xff", 3, "\"\\u00c3\\u00bc\\u00ff\"" },            /* one bad byte: all latin-1 */

@@ -1,4 +1,4 @@
-/* test_resend.c: resend-request rules of serial-protocol.md 7.2. */
+/* test_resend.c: resend-request rules of docs/protocol.md 8. */
 #include <check.h>
 
 #include "printer/resend.h"

@@ -34,7 +34,7 @@ static void assert_refused(const char *line, const char *needle)
 
 START_TEST(test_split_like_a_shell)
 {
-    /* the example of octoprint-events.txt, Configuration */
+    /* OctoPrint's documented example of a hook command line */
     assert_split("python ~/growl.py -t mygrowlserver -d \"Lost connection to printer\" -a OctoPrint",
                  (const char *const[]){ "python", "/home/pi/growl.py", "-t", "mygrowlserver", "-d",
                                         "Lost connection to printer", "-a", "OctoPrint", NULL });

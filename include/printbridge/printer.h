@@ -50,7 +50,7 @@ enum gcodeevents_zmode {
     GCODEEVENTS_Z_LAYER,       /* only a Z at which extrusion happens, Z-hops ignored */
 };
 
-/* OctoPrint's comm states (serial-protocol.md 13.1), plus OFFLINE for "no connection". */
+/* OctoPrint's comm states (docs/protocol.md 14.1), plus OFFLINE for "no connection". */
 enum printer_state {
     PRINTER_NONE, PRINTER_OPEN_SERIAL, PRINTER_DETECT_SERIAL, PRINTER_CONNECTING,
     PRINTER_OPERATIONAL, PRINTER_STARTING, PRINTER_PRINTING, PRINTER_PAUSED, PRINTER_PAUSING,
@@ -63,7 +63,7 @@ const char *printer_state_id(enum printer_state s);
 /* "Operational", "Offline after error", ... */
 const char *printer_state_string(enum printer_state s);
 
-/* When lines carry "N<n> ... *<checksum>" (serial-protocol.md 5.3). M110 always does. */
+/* When lines carry "N<n> ... *<checksum>" (docs/protocol.md 3.3). M110 always does. */
 enum printer_checksum {
     PRINTER_CHECKSUM_AUTO,      /* as OctoPrint: until the firmware is identified, while streaming */
     PRINTER_CHECKSUM_ALWAYS,    /* every G/M/T command */

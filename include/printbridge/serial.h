@@ -27,7 +27,7 @@ int framing_frame(char *out, size_t outsz, unsigned long n, const char *cmd);
 
 /* Cuts a G-code line at the first ';' not escaped by a backslash and trims surrounding
  * whitespace, in place. Returns the new length (0: nothing left to send). Vectors in
- * serial-protocol.md section 4. */
+ * docs/protocol.md 2.3. */
 size_t framing_strip_comment(char *line);
 
 /* Reassembles lines from received byte chunks. A line ends at '\n'; '\r' and surrounding

@@ -12,7 +12,7 @@
 #include "printbridge/printer.h"
 #include "printbridge/jobs.h"
 
-/* ---- statetopic: OctoPrint's printer_data (get_current_data(), wire-format.md 6.2) and the
+/* ---- statetopic: OctoPrint's printer_data (get_current_data(), docs/wire-format.md 8) and the
  * retained <base>state message built from the printer model. Pure: JSON in, nothing sent. */
 
 /* What a job module knows about the current job. NULL everywhere means "no job since
@@ -33,7 +33,7 @@ char *statetopic_json(const struct printer_model *m, const struct job_view *job,
 double statetopic_round(double x, int decimals);
 
 /* ---- publisher: the MQTT sink. Turns events, temperature reports, progress and the printer
- * model into OctoPrint-MQTT's topics and byte-exact payloads (wire-format.md 1-8), plus
+ * model into OctoPrint-MQTT's topics and byte-exact payloads (docs/wire-format.md 1-9), plus
  * printbridge's retained <base>state and <base>stats, and hands them to the mqtt module with
  * the QoS, retain and offline rule of each kind. The decision and payload functions are pure
  * and unit-tested. */
@@ -114,7 +114,7 @@ void publisher_set_settings(struct publisher *p, const struct publisher_settings
 /* events sink (see events.h) */
 void publisher_on_event(void *ctx, const char *name, json_t *payload, long long timestamp);
 
-/* Publishes each sensor of a report that passes the flood control (wire-format.md 8). */
+/* Publishes each sensor of a report that passes the flood control (docs/wire-format.md 7.2). */
 void publisher_on_temperatures(struct publisher *p, const struct protocol_temps *t, long long timestamp);
 
 /* What the state topic and printer_data show: the printer's model and the job's view.
@@ -196,7 +196,7 @@ struct publisher_stats {
  * "rss_bytes", ts}. uptime is whole seconds. */
 char *publisher_stats_json(const struct publisher_stats *st, const char *ts_field, long long ts);
 
-/* ---- discovery: Home Assistant MQTT discovery (wire-format.md 13, peers.md 5).
+/* ---- discovery: Home Assistant MQTT discovery (docs/wire-format.md 12).
  *
  * printbridge announces one device per instance with device-based discovery: a single
  * retained message on <prefix>/device/<node_id>/config whose "cmps" hold every entity. All

@@ -3,7 +3,7 @@
  *
  * Decoding refuses rather than guesses: a payload that looks like JSON ('[', '{' or '"'
  * first) must be valid JSON; press-style topics accept exactly PRESS/True (HA buttons send
- * PRESS, the pause switch True/False: wire-format.md 12, 15.1 #16); anything else is an
+ * PRESS, the pause switch True/False: docs/wire-format.md 11.11); anything else is an
  * error reply, never a partial action. */
 #include "printbridge/commands.h"
 

@@ -1,5 +1,5 @@
-/* gcodeevents.h: what sending a G-code command means to subscribers (serial-protocol.md
- * 14.1-14.4): the event named after the command, and the Z-change tracking behind ZChange,
+/* gcodeevents.h: what sending a G-code command means to subscribers (docs/protocol.md
+ * 15): the event named after the command, and the Z-change tracking behind ZChange,
  * including an optional layer mode that ignores Z-hops. Pure: no I/O, no globals. */
 #ifndef PRINTBRIDGE_GCODEEVENTS_H
 #define PRINTBRIDGE_GCODEEVENTS_H

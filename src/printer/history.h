@@ -1,5 +1,5 @@
 /* history.h: the ring of recently sent numbered lines a resend request is answered from
- * (serial-protocol.md 5.4, 7.2). Pure: no I/O. Slots keep their buffers between uses, so
+ * (docs/protocol.md 3.5, 8.3). Pure: no I/O. Slots keep their buffers between uses, so
  * streaming a long file does not allocate per line. */
 #ifndef PRINTBRIDGE_HISTORY_H
 #define PRINTBRIDGE_HISTORY_H

@@ -1,6 +1,7 @@
 /* protocol.c: owns the meaning of received printer lines and of sent command parameters:
  * classification, temperatures, positions, firmware and capability lines, resends, errors,
- * action commands, SD-card lines and G-code parameters (serial-protocol.md 3, 4, 7-9, 12).
+ * action commands (docs/protocol.md 5-10). SD-card lines and the words of sent commands are
+ * protocol_sd.c's and protocol_gcode.c's.
  *
  * Upstream describes these with Python regular expressions; POSIX regex has neither \d nor
  * lazy or named groups, so each pattern is a small hand-written scanner that reproduces what

@@ -1,6 +1,6 @@
 /* protocol.h: what a line from the printer means. Pure parsers over NUL-terminated lines,
  * no I/O and no state beyond their arguments. Patterns and test vectors come from
- * serial-protocol.md sections 3, 7-9, 12. */
+ * docs/protocol.md 5-10. */
 #ifndef PRINTBRIDGE_PROTOCOL_H
 #define PRINTBRIDGE_PROTOCOL_H
 
@@ -32,7 +32,7 @@ enum protocol_kind {
  * protocol_has_temperatures()/protocol_has_position() on ok lines. */
 enum protocol_kind protocol_classify(const char *line);
 
-/* Dispatch rules of serial-protocol.md 12.1 and 12.2 (position first: "Count: A: B: C:"
+/* Dispatch rules of docs/protocol.md 6.1 (position first: "Count: A: B: C:"
  * must not be taken for temperatures). As upstream, a line that passes the position test is
  * never a temperature line, even when it holds no complete position. */
 bool protocol_has_temperatures(const char *line);
@@ -199,7 +199,7 @@ size_t protocol_gcode_of(const char *cmd, char *out, size_t outsz);
 bool protocol_gcode_subcode(const char *cmd, unsigned long *subcode);
 
 /* Parameter value of letter L in a command (case-insensitive, preceded by start or a non-letter),
- * as in floatS/intT of serial-protocol.md 4. Returns true and stores the value if present.
+ * as docs/protocol.md 2.5 describes. Returns true and stores the value if present.
  * The first occurrence followed by a number counts ("M104 S T1 S220" -> S220). An int that
  * overflows long counts as absent. */
 bool protocol_param_float(const char *cmd, char letter, double *value);

@@ -1,4 +1,4 @@
-/* resend.c: resend-request rules of serial-protocol.md 7.2, as a small state machine
+/* resend.c: resend-request rules (docs/protocol.md 8), as a small state machine
  * (see resend.h). The printer owns the history and the writing; this only decides. */
 #include "resend.h"
 

@@ -1,4 +1,4 @@
-/* resend.h: what to do with a firmware's "Resend: N" (serial-protocol.md 7.2). Pure: the
+/* resend.h: what to do with a firmware's "Resend: N" (docs/protocol.md 8). Pure: the
  * printer asks, this module answers (ignore, replay from N, or give up) and then hands out
  * the line numbers to replay, one per ack. */
 #ifndef PRINTBRIDGE_RESEND_H

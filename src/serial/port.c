@@ -1,6 +1,6 @@
 /* port.c: the serial port as a libuv poll handle. The same code drives /dev/ttyUSB0,
  * /dev/ttyACM0, /dev/serial/by-id links and the simulator's pseudo-terminal: libserialport
- * cannot open ptys, so I/O is plain termios (libraries.md 3). A hang-up (POLLHUP, a 0-byte
+ * cannot open ptys, so I/O is plain termios. A hang-up (POLLHUP, a 0-byte
  * read, EIO) is reported once through the lost callback and the handle stops polling, so a
  * vanished device can never turn into a busy loop. */
 #include "printbridge/serial.h"

@@ -1,4 +1,4 @@
-/* discovery.c: Home Assistant MQTT discovery (wire-format.md 13).
+/* discovery.c: Home Assistant MQTT discovery (docs/wire-format.md 12).
  *
  * Device-based discovery rather than one config per entity: one retained message makes the
  * whole device appear, change or disappear at once (no half-discovered device after a broker
@@ -11,7 +11,7 @@
  * printer is operational). Entities that make sense without a printer (its state, the
  * connected sensor, the connect and disconnect buttons) follow the will only, so Home
  * Assistant can still connect an offline printer. Idle values are 0 or unknown, never
- * "unavailable" (wire-format.md 15.1 #15). */
+ * "unavailable" (docs/wire-format.md 12.3). */
 #include "printbridge/wire.h"
 
 #include <ctype.h>

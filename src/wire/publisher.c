@@ -1,4 +1,4 @@
-/* publisher.c: events and readings to OctoPrint-MQTT messages (wire-format.md 1-8), plus the
+/* publisher.c: events and readings to OctoPrint-MQTT messages (docs/wire-format.md 1-9), plus the
  * retained <base>state and <base>stats topics. Everything a subscriber compares byte for
  * byte is built here with pyjson, so the exact formatting lives in one place; the QoS, retain
  * and offline rule of every kind of message is the one table in publisher_flags_for. */
@@ -85,7 +85,7 @@ bool publisher_event_enabled(const struct publisher_settings *s, const char *nam
         return true;
     if (listed(s->events_off, name))
         return false;
-    /* PausedForUser bypasses the class filter upstream (wire-format.md 5.5) */
+    /* PausedForUser bypasses the class filter in OctoPrint-MQTT (docs/wire-format.md 5.2) */
     if (strcmp(name, EVENT_PAUSED_FOR_USER) == 0)
         return true;
     return !listed(s->classes_off, events_class(name));
@@ -106,7 +106,7 @@ struct publisher_flags publisher_flags_for(const struct publisher_settings *s, e
         break;
     case PUBLISHER_PROGRESS_PRINTING:
         f.qos = s->qos_progress;
-        f.retain = true;            /* always, whatever retain says (wire-format.md 3) */
+        f.retain = true;            /* always, whatever retain says (docs/wire-format.md 3.1) */
         break;
     case PUBLISHER_PROGRESS_SLICING:
         f.qos = s->qos_progress;
@@ -396,7 +396,7 @@ void publisher_on_connected(struct publisher *p, bool first, long long timestamp
 {
     char topic[PUBLISHER_MAX_TOPIC];
     /* clear stale retained progress left from before a restart, on the first connect only
-     * (wire-format.md 4.2); a job module republishes real progress itself */
+     * (docs/wire-format.md 4.3); a job module republishes real progress itself */
     if (first &&
         publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.progress_topic, "progress", "printing") >= 0) {
         free(p->progress_last);

@@ -1,5 +1,5 @@
 /* statetopic.c: OctoPrint's printer_data and printbridge's retained state message, from the
- * printer model (wire-format.md 6.2). The key order and the start-up shapes are OctoPrint's
+ * printer model (docs/wire-format.md 8). The key order and the start-up shapes are OctoPrint's
  * (standard.py, StateMonitor.reset and get_current_data), so a subscriber that reads
  * printer_data from progress/printing reads <base>state the same way. */
 #include "printbridge/wire.h"

@@ -327,7 +327,7 @@ pb_expect_line() {
 # pb_re STRING: STRING escaped for use inside an extended regex.
 pb_re() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }
 
-# Regexes for payload pieces (wire-format.md §2): integer epoch seconds, Python-repr floats in
+# Regexes for payload pieces (docs/wire-format.md 2): integer epoch seconds, Python-repr floats in
 # the fixed-point range (no trailing zeros except ".0").
 PB_TS='[0-9]{10}'
 PB_FLOAT='-?(0|[1-9][0-9]*)\.([0-9]*[1-9]|0)'

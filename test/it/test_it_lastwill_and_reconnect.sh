@@ -1,4 +1,4 @@
-# test_it_lastwill_and_reconnect.sh: the broker side of failures (wire-format.md §4).
+# test_it_lastwill_and_reconnect.sh: the broker side of failures (docs/wire-format.md 4).
 #   1. broker restart: the daemon keeps the printer, reconnects by itself, publishes
 #      `connected` again, and temperatures keep arriving
 #   2. kill -9 of the daemon: the broker publishes the will `disconnected`, retained

@@ -1,5 +1,5 @@
 # test_it_mqtt_contract.sh: what a subscriber sees from a normal start, heating and a clean
-# SIGTERM, byte for byte (wire-format.md §2-§5, §8).
+# SIGTERM, byte for byte (docs/wire-format.md 2-5, 8).
 #   broker + live subscriber -> simulator -> printbridge (script heats tool0 to 210, bed to 60)
 #   1. `connected` first, the two progress resets once, events in start-up order
 #   2. temperature format, threshold rule and visible heating

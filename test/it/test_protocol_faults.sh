@@ -1,5 +1,5 @@
 # test_protocol_faults.sh: fatal errors and an unplugged printer as a subscriber sees them
-# (issue 4, serial-protocol.md 9-11):
+# (docs/protocol.md 10-12):
 #   1. kill() from the firmware: Error {reason firmware, consequence emergency, logs},
 #      EStop, OFFLINE, Disconnected
 #   2. thermal runaway: the two-line kill message joined, faq firmware-thermal-runaway

@@ -1,5 +1,5 @@
 # test_protocol_gcode_events.sh: G-code events with their exact payloads as a subscriber sees
-# them (issue 4, serial-protocol.md 13-14, wire-format.md 5): commands sent from the
+# them (docs/protocol.md 14-15, docs/wire-format.md 5): commands sent from the
 # afterPrinterConnected script and from a streamed file, a blocked command, a command for a
 # missing heater, an invalid tool reported by the firmware, an action notification and the
 # "paused for user" busy line.

@@ -54,7 +54,6 @@ pb_pass "ACL example: dashboard's and anonymous commands dropped, controller's d
 # printbridge with its account, its config left readable by everybody (section 2 reuses it)
 cat >"$PB_DIR/pb.conf" <<CONF
 printer: { port = "$PB_DIR/no-printer"; reconnect_delay = 60; reconnect_max_delay = 60; };
-storage: { folder = "$PB_DIR/files"; };
 mqtt: { host = "127.0.0.1"; port = $PORT; base_topic = "octoprint/"; client_id = "pb-sec";
         username = "printbridge"; password = "pw-printbridge"; };
 storage: { folder = "$PB_DIR/files"; };
@@ -106,7 +105,6 @@ pb_wait_until "$(pb_t 10)" pb_port_in_use "$TLS" || pb_fail "TLS broker did not 
 tls_conf() {  # tls_conf FILE EXTRA
   cat >"$1" <<CONF
 printer: { port = "$PB_DIR/no-printer"; reconnect_delay = 60; reconnect_max_delay = 60; };
-storage: { folder = "$PB_DIR/files"; };
 mqtt: { host = "127.0.0.1"; port = $TLS; base_topic = "octoprint/"; client_id = "pb-tls";
         tls = true; tls_ca_file = "$T/ca.crt"; $2 };
 storage: { folder = "$PB_DIR/files"; };
