@@ -340,7 +340,7 @@ def stream_minimal(b, target, gcode, window=1):
 
 
 def bench_floor(b, R):
-    """issue 3: pb-stream through printbridge-sim --fast against pb-respond; flood rate"""
+    """pb-stream through printbridge-sim --fast against pb-respond; flood rate"""
     S = "Streaming"
     lines = 20000 if b.quick else 200000
     gcode = b.gcode("stream.gcode", "--lines", str(lines))
@@ -371,9 +371,9 @@ def bench_floor(b, R):
                          "%.0f%s" % (med(r_resp), spread(r_resp, "%.0f")), "reference", None))
     R["rows"].append(row(S, "minimal C streamer -> printbridge-sim --fast, lines/s",
                          "%.0f%s" % (med(r_sim), spread(r_sim, "%.0f")), "reference", None))
-    R["rows"].append(row(S, "  sim / responder (issue 3)", "%.0f%%%s" % (100 * med(ratios), spread([100 * x for x in ratios], "%.0f%%")),
+    R["rows"].append(row(S, "  sim / responder", "%.0f%%%s" % (100 * med(ratios), spread([100 * x for x in ratios], "%.0f%%")),
                          ">= 90%", med(ratios) >= 0.9))
-    R["rows"].append(row(S, "printbridge-sim --fast, 64 lines in flight, lines/s (issue 3)",
+    R["rows"].append(row(S, "printbridge-sim --fast, 64 lines in flight, lines/s",
                          "%.0f%s" % (med(flood), spread(flood, "%.0f")), ">= 100000", med(flood) >= 100000))
     return med(r_sim)
 
@@ -396,7 +396,7 @@ def stream_printbridge(b, gcode, sim_args, timeout, daemon=None):
         mark = {}
 
         def seen():
-            # the job starts with PrintStarted (jobs issue) or the state PRINTING, and ends with
+            # the job starts with PrintStarted (or the state PRINTING), and ends with
             # PrintDone or the return to OPERATIONAL
             for _, topic, payload in msgs[mark.get("i", 0):]:
                 mark["i"] = mark.get("i", 0) + 1
@@ -708,7 +708,7 @@ def bench_analysis(b, R):
         R["rows"].append(row(S, "Printrun gcoder.GCode on the %d-line file, MB/s (CPU time)" % lines,
                              "%.2f%s" % (med(xs), spread(xs, "%.2f")), "reference", None))
     if not b.has_analyse:
-        R["rows"].append(na(S, "printbridge G-code analyser, MB/s", "analyser not built yet", ">= 50x gcoder"))
+        R["rows"].append(na(S, "printbridge G-code analyser, MB/s", "printbridge has no --analyse", ">= 50x gcoder"))
         return
     import resource
 

@@ -1,5 +1,6 @@
 /* test_discovery.c: the Home Assistant discovery payload (docs/wire-format.md 12). */
 #include <check.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +48,8 @@ START_TEST(test_node_id_from_client_id_keeps_only_allowed_bytes)
     ck_assert_str_eq(out, "printbridge-pi-octoprint");
     ck_assert_int_eq(discovery_node_id_from(out, sizeof out, "a b/c+\xc3\xa9_d"), 10);
     ck_assert_str_eq(out, "a_b_c____d");
-    ck_assert_int_eq(discovery_node_id_from(out, sizeof out, ""), -1);
-    ck_assert_int_eq(discovery_node_id_from(out, 4, "long"), -1);
+    ck_assert_int_eq(discovery_node_id_from(out, sizeof out, ""), -EINVAL);
+    ck_assert_int_eq(discovery_node_id_from(out, 4, "long"), -EINVAL);
 }
 END_TEST
 
@@ -141,7 +142,7 @@ START_TEST(test_entities_have_home_assistant_classes_and_units)
 }
 END_TEST
 
-/* Buttons send what the inbound command router (issue 7) understands. */
+/* Buttons send what the inbound command router understands. */
 START_TEST(test_buttons_and_text_use_the_command_topics)
 {
     struct discovery_settings s = settings();
@@ -160,7 +161,7 @@ START_TEST(test_buttons_and_text_use_the_command_topics)
 }
 END_TEST
 
-/* issue 11: a camera entity only when a snapshot command is configured */
+/* a camera entity only when a snapshot command is configured */
 START_TEST(test_camera_entity_only_with_a_snapshot_command)
 {
     struct discovery_settings s = settings();

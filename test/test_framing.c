@@ -1,6 +1,7 @@
 /* test_framing.c: checksum and framing vectors (docs/protocol.md 3.2), comment stripping
  * (section 4) and the line reader's handling of split, noisy and over-long input. */
 #include <check.h>
+#include <errno.h>
 #include <string.h>
 
 #include "printbridge/serial.h"
@@ -29,7 +30,7 @@ END_TEST
 START_TEST(test_frame_refuses_small_buffer)
 {
     char out[8];
-    ck_assert_int_eq(framing_frame(out, sizeof out, 0, "M110 N0"), -1);
+    ck_assert_int_eq(framing_frame(out, sizeof out, 0, "M110 N0"), -E2BIG);
 }
 END_TEST
 

@@ -1,6 +1,7 @@
 /* test_publisher.c: the bytes OctoPrint-MQTT subscribers compare (docs/wire-format.md 5, 7), the
  * retain rule of events (3.1) and the temperature threshold rule (7.2). */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,8 +84,8 @@ START_TEST(test_topics_are_plain_concatenation)
     ck_assert_str_eq(t, "farm/ender3/progress/printing");
     publisher_topic(t, sizeof t, "octoprint/", "mqtt", "x", "y");
     ck_assert_str_eq(t, "octoprint/mqtt");
-    ck_assert_int_eq(publisher_topic(t, sizeof t, "octoprint/", "", "event", "x"), -1);
-    ck_assert_int_eq(publisher_topic(t, 8, "octoprint/", "event/{event}", "event", "x"), -1);
+    ck_assert_int_eq(publisher_topic(t, sizeof t, "octoprint/", "", "event", "x"), -ENOENT);
+    ck_assert_int_eq(publisher_topic(t, 8, "octoprint/", "event/{event}", "event", "x"), -E2BIG);
 }
 END_TEST
 
@@ -334,7 +335,7 @@ START_TEST(test_state_topic_job_view_shapes)
     free(s);
     ck_assert(json_is_true(json_object_get(json_object_get(json_object_get(pd, "state"), "flags"), "printing")));
     json_decref(pd);
-    /* the state message adds when the job ends (issue 8): ts + printTimeLeft, in UTC */
+    /* the state message adds when the job ends : ts + printTimeLeft, in UTC */
     s = statetopic_json(&m, &j, -1, "_timestamp", 1700000000);
     ck_assert_ptr_nonnull(strstr(s, ", \"eta\": \"2023-11-14T22:28:32+00:00\", \"_timestamp\": 1700000000}"));
     free(s);

@@ -97,7 +97,7 @@ int analysis_file(const char *path, const struct analysis_options *o, struct ana
  * New reference. */
 json_t *analysis_to_json(const struct analysis_result *r);
 
-/* The inverse, for the cache; returns 0 or -1 when the object lacks a field. */
+/* The inverse, for the cache; returns 0 or -EINVAL when the object lacks a field. */
 int analysis_from_json(const json_t *o, struct analysis_result *r);
 
 /* ---- storage: the local file storage. One folder (with subfolders) holds the printable files;

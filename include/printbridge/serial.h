@@ -22,7 +22,7 @@
 unsigned char framing_checksum(const char *s, size_t n);
 
 /* Writes "N<n> <cmd>*<cs>\n" into out (NUL-terminated). Returns its length without the NUL,
- * or -1 if out is too small. Example: n=0, cmd="M110 N0" -> "N0 M110 N0*125\n". */
+ * or -E2BIG if out is too small. Example: n=0, cmd="M110 N0" -> "N0 M110 N0*125\n". */
 int framing_frame(char *out, size_t outsz, unsigned long n, const char *cmd);
 
 /* Cuts a G-code line at the first ';' not escaped by a backslash and trims surrounding
@@ -84,7 +84,7 @@ void port_close(struct port *p);
 const char *port_error_hint(int err);
 
 /* Sets an arbitrary baud rate through Linux termios2; returns the rate the driver accepted
- * or -1. Separate file because <asm/termbits.h> clashes with <termios.h>. */
+ * or a negative errno. Separate file because <asm/termbits.h> clashes with <termios.h>. */
 int port_set_custom_baud(int fd, int baud);
 
 /* ---- portscan: serial port discovery with libserialport (enumeration and USB identity only;
@@ -99,19 +99,21 @@ struct portscan_entry {
     char by_id[4096];           /* the stable /dev/serial/by-id alias, or "" */
 };
 
-/* Lists the serial ports; *out is malloc'd (caller frees). Returns the count or -1 with a
- * one-line reason in err. */
+/* Lists the serial ports; *out is malloc'd (caller frees). Returns the count, or -EIO or
+ * -ENOMEM with a one-line reason in err. */
 int portscan_list(struct portscan_entry **out, char *err, size_t errsz);
 
-/* Prints the list as --list-ports shows it. Returns 0, or -1 after printing the reason. */
+/* Prints the list as --list-ports shows it. Returns 0, or a negative errno after printing
+ * the reason. */
 int portscan_print(FILE *f);
 
-/* Parses "VID:PID" (hex); returns 0 or -1. */
+/* Parses "VID:PID" (hex); returns 0 or -EINVAL. */
 int portscan_parse_usb_id(const char *s, int *vid, int *pid);
 
 /* For printer.port = "auto": the single USB serial device, or the one matching usb_id
  * (may be NULL). Writes its stable by-id path when there is one, else the device path.
- * Returns 0, or -1 with the reason in err (none found, or several and no usb_id). */
+ * Returns 0, or with the reason in err: -ENOENT (none found), -EEXIST (several and no
+ * usb_id), -EINVAL (a bad usb_id), or the error of listing the ports. */
 int portscan_pick(const char *usb_id, char *out, size_t outsz, char *err, size_t errsz);
 
 #endif

@@ -149,8 +149,8 @@ void publisher_close(struct publisher *p, void (*done)(void *ctx), void *ctx);
 
 /* ---- pure helpers ---------------------------------------------------------------------- */
 
-/* base + template with "{name}" replaced by value. Returns length or -1 if it does not fit
- * or the template is empty (a switched-off topic). */
+/* base + template with "{name}" replaced by value. Returns the length, -E2BIG if it does
+ * not fit, or -ENOENT for an empty template (a switched-off topic). */
 int publisher_topic(char *out, size_t outsz, const char *base, const char *tmpl,
                     const char *placeholder, const char *value);
 
@@ -234,8 +234,8 @@ struct discovery_settings {
 
 /* A node id from the MQTT client id: every byte outside [A-Za-z0-9_-] becomes '_'. The
  * client id is stable per install (host name + base topic unless configured) and already
- * unique per broker, so the ids it gives are too. Returns the length, or -1 if it does not
- * fit (or id is empty). */
+ * unique per broker, so the ids it gives are too. Returns the length, or -EINVAL if it does
+ * not fit or the id is empty. */
 int discovery_node_id_from(char *out, size_t outsz, const char *client_id);
 
 /* "<prefix>/device/<node_id>/config". Returns the length or -1 if it does not fit. */

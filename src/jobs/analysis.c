@@ -561,7 +561,7 @@ int analysis_from_json(const json_t *o, struct analysis_result *r)
 {
     memset(r, 0, sizeof *r);
     if (!json_is_object(o) || !get_num(o, "analysisPrintTime", &r->estimated_time))
-        return -1;
+        return -EINVAL;
     if (!get_num(o, "slicerPrintTime", &r->slicer_time))
         r->slicer_time = -1;
     area_from(json_object_get(o, "printingArea"), &r->printing);

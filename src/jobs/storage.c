@@ -532,14 +532,14 @@ static int read_cache(const char *cache, const struct stat *src, struct analysis
     struct stat cs;
     if (stat(cache, &cs) < 0 || cs.st_mtim.tv_sec < src->st_mtim.tv_sec ||
         (cs.st_mtim.tv_sec == src->st_mtim.tv_sec && cs.st_mtim.tv_nsec < src->st_mtim.tv_nsec))
-        return -1;
+        return -ENOENT;
     json_error_t jerr;
     json_t *o = json_load_file(cache, 0, &jerr);
     if (!o)
-        return -1;
+        return -EINVAL;
     const json_t *size = json_object_get(o, "size");
     int rc = json_is_integer(size) && json_integer_value(size) == (json_int_t)src->st_size
-             ? analysis_from_json(json_object_get(o, "result"), r) : -1;
+             ? analysis_from_json(json_object_get(o, "result"), r) : -ESTALE;
     json_decref(o);
     return rc;
 }

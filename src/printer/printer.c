@@ -303,7 +303,7 @@ int printer_prepare(struct printer *p, const char *cmd, const char *gcode, bool 
         return 0;
     }
     if (suppressed(p, gcode, cmd))
-        return -1;
+        return -EPERM;
     const char *name = gcodeevents_for(gcode);
     if (name)
         events_fire(p->ev, name, NULL);
@@ -326,7 +326,7 @@ int printer_send_buf(struct printer *p, const char *cmd, size_t len)
     protocol_gcode_of(line, gcode, sizeof gcode);
     int rc = printer_prepare(p, line, gcode, false);
     if (rc <= 0)
-        return rc < 0 ? -EPERM : 0;
+        return rc;
     if (p->cap_emergency && (printer_is_gcode(gcode, "M108") || printer_is_gcode(gcode, "M410"))) {
         /* the firmware's emergency parser reads these even with a full buffer: skip the
          * queue and the window, but count the ok they will get */

@@ -137,8 +137,8 @@ json_t *printer_error_payload(const char *text, const char *reason);
 void printer_set_model_error(struct printer *p, const char *text);
 void printer_fire_error(struct printer *p, const char *text, const char *reason);
 /* The queuing phase shared by user commands and source lines: 1 when cmd is to be sent,
- * 0 when it was consumed here (host command, emergency stop, pausing command), -1 when it
- * was suppressed. */
+ * 0 when it was consumed here (host command, emergency stop, pausing command), -EPERM when
+ * it was suppressed (CommandSuppressed fired). */
 int printer_prepare(struct printer *p, const char *cmd, const char *gcode, bool from_source);
 bool printer_tool_invalid(const struct printer *p, long t);
 /* Passes a pause/resume/cancel request to the source's owner (ignored without a source). */

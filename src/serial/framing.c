@@ -3,6 +3,8 @@
  * end up as clean lines or counted drops. */
 #include "printbridge/serial.h"
 
+#include <errno.h>
+
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,11 +22,11 @@ int framing_frame(char *out, size_t outsz, unsigned long n, const char *cmd)
 {
     int len = snprintf(out, outsz, "N%lu %s", n, cmd);
     if (len < 0 || (size_t)len >= outsz)
-        return -1;
+        return -E2BIG;
     unsigned cs = framing_checksum(out, (size_t)len);
     int tail = snprintf(out + len, outsz - (size_t)len, "*%u\n", cs);
     if (tail < 0 || (size_t)tail >= outsz - (size_t)len)
-        return -1;
+        return -E2BIG;
     return len + tail;
 }
 

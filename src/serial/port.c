@@ -65,9 +65,8 @@ static int configure_tty(int fd, int baud)
     /* TCSANOW: TCSAFLUSH would throw away a "start" banner the firmware already sent */
     if (tcsetattr(fd, TCSANOW, &t) < 0)
         return -errno;
-    if (!sp && port_set_custom_baud(fd, baud) < 0)
-        return -EINVAL;
-    return 0;
+    int rc = sp ? 0 : port_set_custom_baud(fd, baud);
+    return rc < 0 ? rc : 0;
 }
 
 static void report_lost(struct port *p, int err)

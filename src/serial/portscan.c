@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <libserialport.h>
 #include <limits.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ int portscan_list(struct portscan_entry **out, char *err, size_t errsz)
         char *m = sp_last_error_message();
         snprintf(err, errsz, "cannot list serial ports: %s", m ? m : "unknown error");
         sp_free_error_message(m);
-        return -1;
+        return -EIO;
     }
     int n = 0;
     while (ports[n])
@@ -52,7 +53,7 @@ int portscan_list(struct portscan_entry **out, char *err, size_t errsz)
     if (!list) {
         sp_free_port_list(ports);
         snprintf(err, errsz, "out of memory");
-        return -1;
+        return -ENOMEM;
     }
     for (int i = 0; i < n; i++) {
         struct sp_port *sp = ports[i];
@@ -80,7 +81,7 @@ int portscan_print(FILE *f)
     int n = portscan_list(&list, err, sizeof err);
     if (n < 0) {
         fprintf(stderr, "printbridge: %s\n", err);
-        return -1;
+        return n;
     }
     if (n == 0)
         fprintf(f, "no serial ports found\n");
@@ -104,7 +105,7 @@ int portscan_parse_usb_id(const char *s, int *vid, int *pid)
     unsigned v, p;
     int used = 0;
     if (!s || sscanf(s, "%4x:%4x%n", &v, &p, &used) != 2 || s[used] != '\0')
-        return -1;
+        return -EINVAL;
     *vid = (int)v;
     *pid = (int)p;
     return 0;
@@ -116,11 +117,11 @@ int portscan_pick(const char *usb_id, char *out, size_t outsz, char *err, size_t
     int vid = -1, pid = -1;
     if (usb_id && *usb_id && portscan_parse_usb_id(usb_id, &vid, &pid) < 0) {
         snprintf(err, errsz, "printer.usb_id \"%s\" is not VID:PID", usb_id);
-        return -1;
+        return -EINVAL;
     }
     int n = portscan_list(&list, err, errsz);
     if (n < 0)
-        return -1;
+        return n;
     int found = -1, matches = 0;
     for (int i = 0; i < n; i++) {
         if (!list[i].usb)
@@ -131,7 +132,7 @@ int portscan_pick(const char *usb_id, char *out, size_t outsz, char *err, size_t
             found = i;
         matches++;
     }
-    int rc = -1;
+    int rc = matches == 0 ? -ENOENT : -EEXIST;
     if (matches == 1) {
         snprintf(out, outsz, "%s", list[found].by_id[0] ? list[found].by_id : list[found].device);
         rc = 0;

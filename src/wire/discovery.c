@@ -32,7 +32,7 @@
 #define BIRTH_ONLINE "online"
 #define BIRTH_OFFLINE "offline"     /* Home Assistant's will */
 
-/* The inbound command topics (issue 7, include/printbridge/commands.h), under the base. */
+/* The inbound command topics (include/printbridge/commands.h), under the base. */
 #define CMD_JOB "command/job"
 #define CMD_CONNECTION "command/connection"
 #define CMD_GCODE "command/gcode"
@@ -45,7 +45,7 @@ int discovery_node_id_from(char *out, size_t outsz, const char *client_id)
 {
     size_t n = client_id ? strlen(client_id) : 0;
     if (n == 0 || n >= outsz)
-        return -1;
+        return -EINVAL;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)client_id[i];
         out[i] = (c < 0x80 && (isalnum(c) || c == '_' || c == '-')) ? (char)c : '_';
@@ -271,7 +271,7 @@ static void add_entities(struct ctx *c)
     set_str(c, e, "mode", "text");
     set_str(c, e, "ic", "mdi:console-line");
 
-    /* issue 11: the snapshot command's images, published on <base>camera (not retained) */
+    /* the snapshot command's images, published on <base>camera (not retained) */
     if (s->camera) {
         char cam[PUBLISHER_MAX_TOPIC];
         snprintf(cam, sizeof cam, "%scamera", s->base_topic);

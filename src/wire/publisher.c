@@ -5,6 +5,7 @@
 #include "printbridge/wire.h"
 
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ int publisher_topic(char *out, size_t outsz, const char *base, const char *tmpl,
                     const char *placeholder, const char *value)
 {
     if (!tmpl || !*tmpl)
-        return -1;
+        return -ENOENT;
     char ph[64];
     snprintf(ph, sizeof ph, "{%s}", placeholder);
     const char *at = strstr(tmpl, ph);
@@ -31,7 +32,7 @@ int publisher_topic(char *out, size_t outsz, const char *base, const char *tmpl,
         n = snprintf(out, outsz, "%s%.*s%s%s", base, (int)(at - tmpl), tmpl, value, at + strlen(ph));
     else
         n = snprintf(out, outsz, "%s%s", base, tmpl);
-    return n < 0 || (size_t)n >= outsz ? -1 : n;
+    return n < 0 || (size_t)n >= outsz ? -E2BIG : n;
 }
 
 char *publisher_event_json(const json_t *payload, const char *name, const char *ts_field, long long ts)

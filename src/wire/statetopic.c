@@ -120,7 +120,7 @@ char *statetopic_json(const struct printer_model *m, const struct job_view *job,
                                                                                          strlen(m->firmware_name))
                                                                   : json_null()));
     /* "eta": when the job will end, ISO 8601 in UTC, for Home Assistant's timestamp sensor (its
-     * templates cannot be trusted with time zones); null while unknown (issue 8) */
+     * templates cannot be trusted with time zones); null while unknown */
     char eta[40] = "";
     time_t end = (time_t)(ts + (job && job->has_print_time_left ? job->print_time_left : 0));
     struct tm tm;

@@ -3,9 +3,8 @@
 # power cut of the host) and started again. The broker publishes the will ("disconnected",
 # retained); the new process reconnects to the printer and the broker ("connected"), comes up
 # OPERATIONAL (not PRINTING), and no line of the old print is sent again.
-# A journaled job (started through issue 7's command/job) is also reported as PrintFailed
-# from the journal at the restart: test/it/test_jobs_storage.sh covers that path with a
-# journal the test writes; --print jobs are not journaled.
+# The print is journaled, so the restarted daemon reports it as PrintFailed from the journal
+# (test/it/test_jobs_storage.sh checks that payload).
 set -u
 . "$(dirname "$0")/../it/lib.sh"
 . "$(dirname "$0")/common.sh"

@@ -1,4 +1,4 @@
-/* fuzz_commands.c: the inbound command decoder (issue 7): any client allowed to publish to
+/* fuzz_commands.c: the inbound command decoder: any client allowed to publish to
  * <base>command/# controls these bytes. Input: "relative-topic\0payload". Every decoded
  * command is checked against the state rules and its G-code lines against allow/deny lists. */
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* fuzz_topicfilter.c: MQTT topic filter checking and matching (issue 7). Input:
+/* fuzz_topicfilter.c: MQTT topic filter checking and matching . Input:
  * "filter\0topic". A filter always matches itself when it has no wildcard. */
 #include <stdbool.h>
 

@@ -1,4 +1,4 @@
-# protocol_common.sh: helpers shared by the test_protocol_*.sh scripts (issue 4). Source after
+# protocol_common.sh: helpers shared by the test_protocol_*.sh scripts. Source after
 # lib.sh.
 
 # pb_protocol_config FILE [EXTRA PRINTER KEYS]: a config with short timeouts so a lost ok costs

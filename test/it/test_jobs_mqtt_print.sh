@@ -1,5 +1,5 @@
 # test_jobs_mqtt_print.sh: a print driven entirely over MQTT, as Node-RED or Home Assistant
-# would drive it (issue 5 with issue 7's command router):
+# would drive it:
 #   1. upload on <base>command/upload/<path>: stored, Upload + FileAdded (a raw payload has no
 #      id, so success is not replied to: commands without an id only hear of errors); a bad path,
 #      an oversized file and a path escaping the folder get error replies and store nothing

@@ -1,4 +1,4 @@
-# test_jobs_storage.sh: the storage folder through the whole daemon and a real broker (issue 5).
+# test_jobs_storage.sh: the storage folder through the whole daemon and a real broker.
 #   1. a file copied into the folder: FileAdded, UpdatedFiles, MetadataAnalysisStarted and
 #      MetadataAnalysisFinished (with the slicer's embedded estimate) on MQTT, byte-exact keys
 #   2. moved into a new subfolder: FolderAdded, FileRemoved/FileAdded (move), FileMoved;

@@ -1,5 +1,5 @@
-# test_slicing_tools.sh: slicing through the whole daemon with a real slicer and a real broker
-# (issue 11). A 20 mm cube written here as ASCII STL is dropped into the storage folder;
+# test_slicing_tools.sh: slicing through the whole daemon with a real slicer and a real broker.
+# A 20 mm cube written here as ASCII STL is dropped into the storage folder;
 # PrusaSlicer (Debian's prusa-slicer 2.5, headless --export-gcode) slices it: SlicingStarted,
 # progress/slicing from 0 through the slicer's own steps to 100, SlicingDone, then the G-code
 # is announced and analysed (FileAdded, MetadataAnalysisFinished). That G-code is then printed

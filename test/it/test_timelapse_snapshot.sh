@@ -1,4 +1,4 @@
-# test_timelapse_snapshot.sh: snapshots on demand through the whole daemon (issue 11).
+# test_timelapse_snapshot.sh: snapshots on demand through the whole daemon.
 #   1. command/snapshot runs the snapshot command and its image bytes arrive on
 #      octoprint/camera, not retained; the command's reply says ok
 #   2. Home Assistant discovery announces the MQTT camera on octoprint/camera
