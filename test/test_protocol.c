@@ -6,6 +6,7 @@
  * Resends and errors, SD card lines and sent commands are tested in test_protocol_errors.c,
  * test_protocol_sd.c and test_protocol_commands.c. */
 #include <check.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,9 +375,9 @@ END_TEST
 START_TEST(test_sensor_key_refuses_small_buffer)
 {
     char out[5];
-    ck_assert_int_eq(protocol_sensor_key("T0", out, sizeof out), -1);
+    ck_assert_int_eq(protocol_sensor_key("T0", out, sizeof out), -E2BIG);
     ck_assert_int_eq(protocol_sensor_key("B", out, sizeof out), 3);
-    ck_assert_int_eq(protocol_sensor_key("C", out, sizeof out), -1);
+    ck_assert_int_eq(protocol_sensor_key("C", out, sizeof out), -E2BIG);
 }
 END_TEST
 
@@ -386,11 +387,11 @@ static const struct { const char *line; int rc; const char *sensor; double targe
     { "TargetExtr1:210.5", 0, "T1", 210.5 },
     { "TargetBed:60", 0, "B", 60.0 },
     { "TargetBed:-.5", 0, "B", -0.5 },
-    { "ok TargetExtr0:200", -1, NULL, 0 },
-    { "TargetExtr:200", -1, NULL, 0 },
-    { "TargetExtr0:", -1, NULL, 0 },
-    { "TargetBed:", -1, NULL, 0 },
-    { "TargetExtr99999999999999999999999:1", -1, NULL, 0 },
+    { "ok TargetExtr0:200", -EINVAL, NULL, 0 },
+    { "TargetExtr:200", -EINVAL, NULL, 0 },
+    { "TargetExtr0:", -EINVAL, NULL, 0 },
+    { "TargetBed:", -EINVAL, NULL, 0 },
+    { "TargetExtr99999999999999999999999:1", -EINVAL, NULL, 0 },
 };
 
 START_TEST(test_repetier_target_vectors)
@@ -563,19 +564,19 @@ static const struct { const char *line; int rc; const char *name; bool enabled; 
     { "Cap:EEPROM:0", 0, "EEPROM", false },
     { "AUTOREPORT_TEMP:1", 0, "AUTOREPORT_TEMP", true },
     { "AUTOREPORT_TEMP:0", 0, "AUTOREPORT_TEMP", false },
-    { "TOO:MANY:FIELDS", -1, NULL, false },
-    { "Cap:", -1, NULL, false },
-    { "TOOLITTLEFIELDS", -1, NULL, false },
-    { "WRONG:FLAG", -1, NULL, false },
+    { "TOO:MANY:FIELDS", -EINVAL, NULL, false },
+    { "Cap:", -EINVAL, NULL, false },
+    { "TOOLITTLEFIELDS", -EINVAL, NULL, false },
+    { "WRONG:FLAG", -EINVAL, NULL, false },
     /* upstream lower-cases the line and upper-cases the name */
     { "cap:autoreport_temp:1", 0, "AUTOREPORT_TEMP", true },
     { "CAP:Extended_M20:1", 0, "EXTENDED_M20", true },
     { "Cap:CHAMBER_TEMPERATURE:1", 0, "CHAMBER_TEMPERATURE", true },
-    { "Cap:EEPROM:2", -1, NULL, false },
-    { "Cap:EEPROM:10", -1, NULL, false },
-    { "Cap:EEPROM: 1", -1, NULL, false },
-    { "Cap::1", -1, NULL, false },
-    { "", -1, NULL, false },
+    { "Cap:EEPROM:2", -EINVAL, NULL, false },
+    { "Cap:EEPROM:10", -EINVAL, NULL, false },
+    { "Cap:EEPROM: 1", -EINVAL, NULL, false },
+    { "Cap::1", -EINVAL, NULL, false },
+    { "", -EINVAL, NULL, false },
 };
 
 START_TEST(test_capability_vectors)
@@ -595,7 +596,7 @@ START_TEST(test_capability_refuses_small_name_buffer)
 {
     char name[6];
     bool enabled;
-    ck_assert_int_eq(protocol_parse_capability("Cap:EEPROM:1", name, sizeof name, &enabled), -1);
+    ck_assert_int_eq(protocol_parse_capability("Cap:EEPROM:1", name, sizeof name, &enabled), -EINVAL);
     ck_assert_int_eq(protocol_parse_capability("Cap:EEPRO:1", name, sizeof name, &enabled), 0);
 }
 END_TEST
@@ -611,11 +612,11 @@ static const struct { const char *line; int rc; const char *name, *params; } act
     { "//action:prompt_begin Filament runout detected", 0, "prompt_begin", "Filament runout detected" },
     { "//action:prompt_choice   Yes please  ", 0, "prompt_choice", "Yes please" },
     { "//  action:  resume  ", 0, "resume", "" },
-    { "//action:", -1, NULL, NULL },
-    { "// debug", -1, NULL, NULL },
-    { "action:pause", -1, NULL, NULL },
-    { "//Action:pause", -1, NULL, NULL },
-    { "ok", -1, NULL, NULL },
+    { "//action:", -EINVAL, NULL, NULL },
+    { "// debug", -EINVAL, NULL, NULL },
+    { "action:pause", -EINVAL, NULL, NULL },
+    { "//Action:pause", -EINVAL, NULL, NULL },
+    { "ok", -EINVAL, NULL, NULL },
 };
 
 START_TEST(test_action_vectors)
@@ -634,8 +635,8 @@ START_TEST(test_action_refuses_small_buffers)
 {
     char name[6], params[4];
     ck_assert_int_eq(protocol_parse_action("//action:pause", name, sizeof name, params, sizeof params), 0);
-    ck_assert_int_eq(protocol_parse_action("//action:paused", name, sizeof name, params, sizeof params), -1);
-    ck_assert_int_eq(protocol_parse_action("//action:x abcd", name, sizeof name, params, sizeof params), -1);
+    ck_assert_int_eq(protocol_parse_action("//action:paused", name, sizeof name, params, sizeof params), -EINVAL);
+    ck_assert_int_eq(protocol_parse_action("//action:x abcd", name, sizeof name, params, sizeof params), -EINVAL);
 }
 END_TEST
 

@@ -1,6 +1,7 @@
 /* test_protocol_commands.c: how the protocol module reads the commands the host sends: the
  * G-code word and subcode of a command, and its decimal and integer parameters. */
 #include <check.h>
+#include <errno.h>
 #include <string.h>
 
 #include "check_table.h"

@@ -2,6 +2,7 @@
  * line number a resend asks for, the class and text of each error, errors that take two lines
  * or arrive split, and the FAQ id of the known firmware failures. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,11 +22,11 @@ static const struct { const char *line; int rc; unsigned long n; } resends[] = {
     { "rs N23 expected checksum 109", 0, 23 },
     { "Resend: 6", 0, 6 },
     { "RESEND: 0", 0, 0 },
-    { "Resend:", -1, 0 },
-    { "Resend: N", -1, 0 },
-    { "ok", -1, 0 },
-    { "Error:Line Number is not Last Line Number+1, Last Line: 5", -1, 0 },
-    { "Resend: 99999999999999999999999999", -1, 0 },
+    { "Resend:", -EINVAL, 0 },
+    { "Resend: N", -EINVAL, 0 },
+    { "ok", -EINVAL, 0 },
+    { "Error:Line Number is not Last Line Number+1, Last Line: 5", -EINVAL, 0 },
+    { "Resend: 99999999999999999999999999", -ERANGE, 0 },
 };
 
 START_TEST(test_resend_vectors)
@@ -155,7 +156,7 @@ START_TEST(test_error_join_builds_the_reference_text)
     ck_assert_str_eq(joined, "Error:MINTEMP triggered - Heater_ID: 0");
 
     char small[10];
-    ck_assert_int_eq(protocol_error_join("Error:abc", "Error:def", small, sizeof small), -1);
+    ck_assert_int_eq(protocol_error_join("Error:abc", "Error:def", small, sizeof small), -E2BIG);
     ck_assert_int_eq(protocol_error_join("abc", "Error:def", small, sizeof small), 9);
     ck_assert_str_eq(small, "abc - def");
 }

@@ -2,6 +2,7 @@
  * progress, "File opened", the lines of an M20 file list with their FAT time stamps, and which
  * names on the card are G-code. */
 #include <check.h>
+#include <errno.h>
 #include <string.h>
 
 #include "check_table.h"
@@ -12,8 +13,8 @@
 static const struct { const char *line; int rc; unsigned long cur, total; } sd_progress[] = {
     { "SD printing byte 1317/8610", 0, 1317, 8610 },
     { "SD printing byte 0/0", 0, 0, 0 },
-    { "SD printing byte 12/", -1, 0, 0 },
-    { "Not SD printing", -1, 0, 0 },
+    { "SD printing byte 12/", -EINVAL, 0, 0 },
+    { "Not SD printing", -EINVAL, 0, 0 },
 };
 
 START_TEST(test_sd_progress_vectors)
@@ -34,8 +35,8 @@ static const struct { const char *line; int rc; const char *name; unsigned long 
     { "File opened:foo.g Size:5", 0, "foo.g", 5 },
     { "File opened: a Size: x Size: 7", 0, "a Size: x", 7 },
     { "File opened: Size: 5", 0, "", 5 },
-    { "File opened: big.gcode", -1, NULL, 0 },
-    { "File selected", -1, NULL, 0 },
+    { "File opened: big.gcode", -EINVAL, NULL, 0 },
+    { "File selected", -EINVAL, NULL, 0 },
 };
 
 START_TEST(test_file_opened_vectors)
@@ -93,10 +94,10 @@ START_TEST(test_file_list_refuses_empty_and_oversized)
 {
     struct protocol_sd_entry e;
     char line[400];
-    ck_assert_int_eq(protocol_parse_file_list_line("   ", &e), -1);
+    ck_assert_int_eq(protocol_parse_file_list_line("   ", &e), -EINVAL);
     memset(line, 'a', 300);
     strcpy(line + 300, ".gco 12");
-    ck_assert_int_eq(protocol_parse_file_list_line(line, &e), -1);
+    ck_assert_int_eq(protocol_parse_file_list_line(line, &e), -EINVAL);
 }
 END_TEST
 
@@ -106,9 +107,9 @@ START_TEST(test_m20_timestamp_converts_fat_date_and_time)
     ck_assert_int_eq(protocol_m20_timestamp_to_unix(0x5d757562), 1795272184LL);
     /* 1980-01-01 00:00:00, the FAT epoch */
     ck_assert_int_eq(protocol_m20_timestamp_to_unix(0x00210000), 315532800LL);
-    ck_assert_int_eq(protocol_m20_timestamp_to_unix(0), -1);              /* month 0 */
-    ck_assert_int_eq(protocol_m20_timestamp_to_unix(0x005e0000), -1);     /* 1980-02-30 */
-    ck_assert_int_eq(protocol_m20_timestamp_to_unix(0x0221c000), -1);     /* hour 24 */
+    ck_assert_int_eq(protocol_m20_timestamp_to_unix(0), -EINVAL);              /* month 0 */
+    ck_assert_int_eq(protocol_m20_timestamp_to_unix(0x005e0000), -EINVAL);     /* 1980-02-30 */
+    ck_assert_int_eq(protocol_m20_timestamp_to_unix(0x0221c000), -EINVAL);     /* hour 24 */
 }
 END_TEST
 

@@ -41,7 +41,7 @@ struct protocol_temps {
 
 
 /* MQTT key of a canonical sensor: "T3" -> "tool3", "B" -> "bed", "C" -> "chamber", custom
- * names unchanged. Returns the length, or -1 if out is too small. */
+ * names unchanged. Returns the length, or -E2BIG if out is too small. */
 int protocol_sensor_key(const char *sensor, char *out, size_t outsz);
 
 /* How ZChange events are derived from the Z of sent moves. */

@@ -11,6 +11,7 @@
  * (protocol_error_text, a void function, is the one documented exception). */
 #include "protocol.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -280,7 +281,7 @@ int protocol_sensor_key(const char *sensor, char *out, size_t outsz)
     if (n < 0 || (size_t)n >= outsz) {
         if (outsz > 0)
             out[0] = '\0';
-        return -1;
+        return -E2BIG;
     }
     return n;
 }
@@ -296,18 +297,18 @@ int protocol_parse_repetier_target(const char *line, char *sensor, size_t sensor
         bool overflow;
         size_t d = scan_ulong(line + 10, &tool, &overflow);
         if (d == 0 || overflow || tool > INT_MAX || line[10 + d] != ':')
-            return -1;
+            return -EINVAL;
         p = line + 10 + d + 1;
         nlen = snprintf(name, sizeof name, "T%lu", tool);
     } else if (scan_starts_with(line, "TargetBed:")) {
         p = line + 10;
         nlen = snprintf(name, sizeof name, "B");
     } else {
-        return -1;
+        return -EINVAL;
     }
     size_t flen = scan_float_len(p);
     if (flen == 0 || !scan_copy_n(sensor, sensorsz, name, (size_t)nlen))
-        return -1;
+        return -EINVAL;
     *target = scan_float_value(p, flen);
     return 0;
 }
@@ -519,12 +520,12 @@ int protocol_parse_capability(const char *line, char *name, size_t namesz, bool 
     }
     const char *colon = memchr(s, ':', len);
     if (!colon || colon == s)
-        return -1;
+        return -EINVAL;
     size_t nlen = (size_t)(colon - s), flen = len - nlen - 1;
     if (flen != 1 || (colon[1] != '0' && colon[1] != '1'))
-        return -1;                              /* also refuses a third field */
+        return -EINVAL;                              /* also refuses a third field */
     if (!scan_copy_n(name, namesz, s, nlen))
-        return -1;
+        return -EINVAL;
     for (size_t i = 0; i < nlen; i++)
         if (name[i] >= 'a' && name[i] <= 'z')
             name[i] = (char)(name[i] - 32);
@@ -539,16 +540,16 @@ int protocol_parse_resend(const char *line, unsigned long *n)
     size_t len;
     const char *s = scan_trim(line, &len);
     if (!is_resend_line(s))
-        return -1;
+        return -EINVAL;
     /* the first match of (N|N:)?(?P<n>\d+) is always the first digit run */
     for (size_t i = 0; i < len; i++) {
         if (scan_is_digit((unsigned char)s[i])) {
             bool overflow;
             scan_ulong(s + i, n, &overflow);
-            return overflow ? -1 : 0;
+            return overflow ? -ERANGE : 0;
         }
     }
-    return -1;
+    return -EINVAL;
 }
 
 /* ---- errors -------------------------------------------------------------------------------------- */
@@ -653,7 +654,7 @@ int protocol_error_join(const char *first, const char *second, char *out, size_t
     if (outsz == 0 || alen + 3 + blen >= outsz) {
         if (outsz > 0)
             out[0] = '\0';
-        return -1;
+        return -E2BIG;
     }
     memcpy(out, a, alen);
     memcpy(out + alen, " - ", 3);
@@ -686,7 +687,7 @@ int protocol_parse_action(const char *line, char *name, size_t namesz, char *par
 {
     const char *a = action_text(line);
     if (!a)
-        return -1;
+        return -EINVAL;
     size_t len;
     a = scan_trim(a, &len);
     const char *sp = memchr(a, ' ', len);
@@ -696,7 +697,7 @@ int protocol_parse_action(const char *line, char *name, size_t namesz, char *par
     if (!sp)
         plen = 0;
     if (nlen == 0 || !scan_copy_n(name, namesz, a, nlen) || !scan_copy_n(params, paramsz, p, plen))
-        return -1;
+        return -EINVAL;
     return 0;
 }
 
@@ -707,7 +708,7 @@ int protocol_parse_advanced_ok(const char *line, bool *has_n, unsigned long *n, 
     bool got_p = false, got_b = false;
     *has_n = false;
     if (strncmp(line, "ok", 2) != 0 || (line[2] != ' ' && line[2] != '\t'))
-        return -1;
+        return -EINVAL;
     const char *s = line + 2;
     for (;;) {
         while (*s == ' ' || *s == '\t')

@@ -90,20 +90,20 @@ struct protocol_firmware {
 int protocol_parse_firmware(const char *line, struct protocol_firmware *out);
 
 /* Parses "Cap:NAME:0|1" (the "Cap:" prefix is optional, any case). Returns 0 and fills
- * name (upper-cased, as upstream) and enabled, or -1 when the line does not have exactly that
+ * name (upper-cased, as upstream) and enabled, or -EINVAL when the line does not have exactly that
  * shape, the name is empty or namesz is too small. */
 int protocol_parse_capability(const char *line, char *name, size_t namesz, bool *enabled);
 
 /* ---- resend (7.1, 12.7) ----------------------------------------------------------------- */
 
-/* Returns 0 and the requested line number, or -1 if the line is not a resend request. */
+/* Returns 0 and the requested line number, or -EINVAL if the line is not a resend request. */
 int protocol_parse_resend(const char *line, unsigned long *n);
 
 /* ---- ADVANCED_OK ------------------------------------------------------------------------ */
 
 /* Marlin's ADVANCED_OK acknowledgement "ok N<last line> P<free planner slots> B<free command
  * buffer slots>" (N optional; "ok P15 B3" is accepted). Returns 0 and the values when the
- * line starts with "ok" and carries both P and B as whole tokens; -1 otherwise (a plain "ok",
+ * line starts with "ok" and carries both P and B as whole tokens; -EINVAL otherwise (a plain "ok",
  * "ok T:... B:60"). has_n tells whether N was there. */
 int protocol_parse_advanced_ok(const char *line, bool *has_n, unsigned long *n, int *planner, int *buffer);
 
@@ -139,12 +139,12 @@ const char *protocol_error_faq(const char *text);
 bool protocol_error_is_split(const char *line);
 
 /* Joins the two halves of a kill sequence: first (trimmed) + " - " + second without a leading
- * "Error:" (any case), trimmed. Returns the length, or -1 if out is too small. */
+ * "Error:" (any case), trimmed. Returns the length, or -E2BIG if out is too small. */
 int protocol_error_join(const char *first, const char *second, char *out, size_t outsz);
 
 /* ---- action commands (12.9) -------------------------------------------------------------- */
 
-/* For "//action:NAME params" fills name and params (trimmed) and returns 0; -1 otherwise
+/* For "//action:NAME params" fills name and params (trimmed) and returns 0; -EINVAL otherwise
  * (also for an empty name or a buffer too small for its part). */
 int protocol_parse_action(const char *line, char *name, size_t namesz, char *params, size_t paramsz);
 
@@ -152,15 +152,15 @@ int protocol_parse_action(const char *line, char *name, size_t namesz, char *par
 
 /* "TargetExtr<n>:<target>" or "TargetBed:<target>" at the start of the line, as Repetier sends
  * them (only meaningful once Repetier is detected). Fills sensor ("T<n>" or "B") and target
- * and returns 0, or -1. */
+ * and returns 0, or -EINVAL. */
 int protocol_parse_repetier_target(const char *line, char *sensor, size_t sensorsz, double *target);
 
 /* ---- SD card lines (12.3, 12.4) ---------------------------------------------------------- */
 
-/* "SD printing byte 1317/8610": the first "<digits>/<digits>" in the line. Returns 0 or -1. */
+/* "SD printing byte 1317/8610": the first "<digits>/<digits>" in the line. Returns 0 or -EINVAL. */
 int protocol_parse_sd_progress(const char *line, unsigned long *current, unsigned long *total);
 
-/* "File opened: big.gcode  Size: 8610". Returns 0 and fills name/size, or -1 when the line
+/* "File opened: big.gcode  Size: 8610". Returns 0 and fills name/size, or -EINVAL when the line
  * does not match or name does not fit (upstream then uses name "Unknown" and size 0). */
 int protocol_parse_file_opened(const char *line, char *name, size_t namesz, unsigned long *size);
 
@@ -177,11 +177,11 @@ struct protocol_sd_entry {
     char longname[PROTOCOL_SD_NAME]; /* "" when none */
 };
 
-/* Returns 0, or -1 for an empty line or a field that does not fit its buffer. */
+/* Returns 0, or -EINVAL for an empty line or a field that does not fit its buffer. */
 int protocol_parse_file_list_line(const char *line, struct protocol_sd_entry *out);
 
 /* Seconds since the epoch for an M20 FAT timestamp, read as UTC (upstream uses local time),
- * or -1 when the date or time fields are invalid. Upstream drops values before 1212012000. */
+ * or -EINVAL when the date or time fields are invalid. Upstream drops values before 1212012000. */
 long long protocol_m20_timestamp_to_unix(unsigned long timestamp);
 
 /* True for a machine-code file name upstream keeps from an M20 list: extension gcode, gco,

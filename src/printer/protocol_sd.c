@@ -2,6 +2,7 @@
  * file list with its long names and timestamps. Pure, like protocol.c. */
 #include "protocol.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,9 +24,9 @@ int protocol_parse_sd_progress(const char *line, unsigned long *current, unsigne
         if (p[d1] != '/' || !scan_is_digit((unsigned char)p[d1 + 1]))
             continue;
         scan_ulong(p + d1 + 1, total, &o2);
-        return (o1 || o2) ? -1 : 0;
+        return (o1 || o2) ? -ERANGE : 0;
     }
-    return -1;
+    return -EINVAL;
 }
 
 /* \s+Size:\s*\d+ at p; returns the start of the digits or NULL. */
@@ -46,7 +47,7 @@ static int file_opened_result(const char *start, const char *end, const char *di
     bool overflow;
     scan_ulong(digits, size, &overflow);
     if (overflow || !scan_copy_n(name, namesz, start, (size_t)(end - start)))
-        return -1;
+        return -EINVAL;
     return 0;
 }
 
@@ -57,7 +58,7 @@ int protocol_parse_file_opened(const char *line, char *name, size_t namesz, unsi
      * positions already tested from the first. */
     const char *p = strstr(line, "File opened:");
     if (!p)
-        return -1;
+        return -EINVAL;
     const char *n = p + 12, *ns = scan_skip_space(n), *digits;
     /* the lazy name ends at the first place the tail matches; every start inside one
      * whitespace run leads to the same tail, so each run is tested once */
@@ -72,7 +73,7 @@ int protocol_parse_file_opened(const char *line, char *name, size_t namesz, unsi
     /* then \s* gives back one space: an empty name before "<spaces>Size:" */
     if (ns > n && (digits = size_tail_at(ns - 1)))
         return file_opened_result(ns - 1, ns - 1, digits, name, namesz, size);
-    return -1;
+    return -EINVAL;
 }
 
 /* "0x" + 1-8 hex digits: the M20 timestamp form. */
@@ -133,7 +134,7 @@ int protocol_parse_file_list_line(const char *line, struct protocol_sd_entry *ou
     memset(out, 0, sizeof *out);
     int n = split_fields(s, len, 4, f, fl);
     if (n == 0)
-        return -1;
+        return -EINVAL;
     if (n >= 2) {
         bool overflow;
         size_t d = scan_ulong(f[1], &out->size, &overflow);
@@ -168,9 +169,9 @@ int protocol_parse_file_list_line(const char *line, struct protocol_sd_entry *ou
         longlen = longlen >= 2 ? longlen - 2 : 0;
     }
     if (!scan_copy_n(out->name, sizeof out->name, f[0], fl[0]))
-        return -1;
+        return -EINVAL;
     if (longname && !scan_copy_n(out->longname, sizeof out->longname, longname, longlen))
-        return -1;
+        return -EINVAL;
     return 0;
 }
 
@@ -181,9 +182,9 @@ long long protocol_m20_timestamp_to_unix(unsigned long timestamp)
     long long hh = tod >> 11, mm = (tod >> 5) & 0x3f, ss = (tod & 0x1f) * 2;
     static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] || hh > 23 || mm > 59 || ss > 59)
-        return -1;
+        return -EINVAL;
     if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return -1;
+        return -EINVAL;
     /* days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm) */
     long long yy = m <= 2 ? y - 1 : y;
     long long era = yy / 400, yoe = yy - era * 400;
