@@ -94,7 +94,8 @@ static void on_sd_progress(struct job *j, const char *s)
 
 void job_on_line(struct job *j, const char *line)
 {
-    if (!j || j->stopping)
+    /* acknowledgements are most of what a printer says, and never an SD card message */
+    if (!j || j->stopping || (line[0] == 'o' && line[1] == 'k'))
         return;
     const char *s;
     if ((s = strstr(line, "SD printing byte")) != NULL) {

@@ -21,11 +21,6 @@ uint64_t printer_ms(double seconds)
     return seconds <= 0 ? 0 : (uint64_t)llround(seconds * 1000.0);
 }
 
-bool printer_is_gcode(const char *gcode, const char *name)
-{
-    return strcmp(gcode, name) == 0;
-}
-
 int printer_checksum_parse(const char *name)
 {
     if (!name || strcmp(name, "auto") == 0)

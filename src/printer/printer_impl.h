@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <uv.h>
 
 #include "printbridge/printer.h"
@@ -128,7 +129,12 @@ struct printer {
 /* ---- printer.c ---------------------------------------------------------------------- */
 
 uint64_t printer_ms(double seconds);
-bool printer_is_gcode(const char *gcode, const char *name);
+/* Inline: the send path asks this a dozen times per line, mostly of constant names, which
+ * the compiler then compares without calling strcmp. */
+static inline bool printer_is_gcode(const char *gcode, const char *name)
+{
+    return strcmp(gcode, name) == 0;
+}
 void printer_set_state(struct printer *p, enum printer_state s);
 void printer_model_changed(struct printer *p);
 void printer_term_add(struct printer *p, const char *prefix, const char *text, size_t len);

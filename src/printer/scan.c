@@ -10,25 +10,7 @@
 
 /* ---- character classes (ASCII; what Python's \s, \w and \d match below 0x80) ------------- */
 
-bool scan_is_space(unsigned char c)
-{
-    /* Python's \s and str.strip() also treat the information separators 0x1c-0x1f as space */
-    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
-}
 
-
-bool scan_starts_with(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-bool scan_starts_with_ci(const char *s, const char *prefix)
-{
-    for (; *prefix; s++, prefix++)
-        if (scan_lower((unsigned char)*s) != scan_lower((unsigned char)*prefix))
-            return false;
-    return true;
-}
 
 /* Case-insensitive substring search; needle is lower case. */
 bool scan_contains_ci(const char *hay, const char *needle)
@@ -42,13 +24,6 @@ bool scan_contains_ci(const char *hay, const char *needle)
             return true;
     }
     return n == 0;
-}
-
-const char *scan_skip_space(const char *s)
-{
-    while (scan_is_space((unsigned char)*s))
-        s++;
-    return s;
 }
 
 /* Trimmed view of s: returns the start, *len the length without trailing whitespace. */
