@@ -29,7 +29,7 @@ struct placeholders {
     const char *filename;       /* {__filename}, {__filepath}, {__fileorigin}: NULL -> "NO FILE" */
     const char *filepath;
     const char *fileorigin;
-    double progress;            /* {__progress}: percent, 0 when not printing */
+    double progress;            /* {__progress}: percent; an event's own "progress" wins */
     long long now_sec;          /* {__now}: local time, ISO 8601 like Python's isoformat() */
     long now_usec;
     const char *raw_payload;    /* {__payload}: the inbound payload text (NUL-free), or NULL */
@@ -93,6 +93,11 @@ void hooks_set_config(struct hooks *h, const struct hookconfig *hc);
 
 /* Where G-code hooks go and {__currentZ} comes from; may be NULL (G-code hooks then fail). */
 void hooks_set_printer(struct hooks *h, struct printer *p);
+
+/* Fills the job's placeholders ({__filename}, {__filepath}, {__fileorigin}, {__progress}) at
+ * the moment a hook is triggered; the strings must stay valid until the call returns. */
+typedef void hooks_job_fn(void *ctx, struct placeholders *ph);
+void hooks_set_job(struct hooks *h, hooks_job_fn *fn, void *ctx);
 
 /* events sink: runs every enabled subscription of the event. ctx is the struct hooks. */
 void hooks_on_event(void *ctx, const char *name, json_t *payload, long long timestamp);

@@ -45,6 +45,8 @@ struct hooks {
     struct events *ev;
     const struct hookconfig *hc;
     struct printer *printer;
+    hooks_job_fn *job_fn;
+    void *job_ctx;
     char *home;
     struct run *running, *queue;
     size_t nrunning, nqueued;
@@ -91,6 +93,12 @@ size_t hooks_active(const struct hooks *h)
     return h->nrunning + h->nqueued;
 }
 
+void hooks_set_job(struct hooks *h, hooks_job_fn *fn, void *ctx)
+{
+    h->job_fn = fn;
+    h->job_ctx = ctx;
+}
+
 void hooks_fill_placeholders(const struct hooks *h, struct placeholders *ph)
 {
     if (h->printer) {
@@ -98,6 +106,13 @@ void hooks_fill_placeholders(const struct hooks *h, struct placeholders *ph)
         ph->has_z = m->has_z;
         ph->current_z = m->current_z;
     }
+    if (h->job_fn)
+        h->job_fn(h->job_ctx, ph);
+    /* a print job event carries the percent at which it happened (PrintCancelled, PrintFailed,
+     * PrintProgress): that is the progress its hooks mean */
+    const json_t *pr = ph->eventname && ph->payload ? json_object_get(ph->payload, "progress") : NULL;
+    if (json_is_integer(pr))
+        ph->progress = (double)json_integer_value(pr);
     uv_timeval64_t tv;
     if (uv_gettimeofday(&tv) == 0) {
         ph->now_sec = tv.tv_sec;

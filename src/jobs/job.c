@@ -196,6 +196,7 @@ static void selected(struct job *j, bool sdcard)
 {
     j->sd = sdcard;
     j->selected = true;
+    j->done_shown = false;
     j->sd_pos = 0;
     if (!sdcard)
         events_fire(j->ev, "FileSelected", job_base_payload(j));
@@ -251,6 +252,7 @@ static void print_begins(struct job *j)
     j->paused_ms = j->pause_began = 0;
     j->sd_pos = 0;
     j->last_journal = 0;
+    j->done_shown = false;
     set_state(j, J_STARTING, PRINTER_STARTING);
     events_fire(j->ev, "PrintStarted", job_base_payload(j));
     progressnotify_start(&j->steps, &j->opt.steps, job_base_name(j->path), j->path);
@@ -327,7 +329,7 @@ static json_t *paused_payload(const struct job *j)
 {
     json_t *o = job_base_payload(j);
     json_object_set_new(o, "fileposition", json_integer(job_file_pos(j)));
-    json_object_set_new(o, "progress", json_integer((int)(job_progress(j) * 100)));
+    json_object_set_new(o, "progress", json_integer(job_percent(j)));
     return o;
 }
 
@@ -339,7 +341,7 @@ static void finish_pause(struct job *j)
     json_t *o = job_base_payload(j);
     position_payload(j, o);
     json_object_set_new(o, "fileposition", json_integer(job_file_pos(j)));
-    json_object_set_new(o, "progress", json_integer((int)(job_progress(j) * 100)));
+    json_object_set_new(o, "progress", json_integer(job_percent(j)));
     events_fire(j->ev, "PrintPaused", o);
     job_chart(j, "pause");
     job_run_script(j, JOB_SCRIPT_AFTER_PRINT_PAUSED);
@@ -467,7 +469,7 @@ static void cancel_done(struct job *j, bool external)
     if (!external)
         position_payload(j, o);
     json_object_set_new(o, "fileposition", json_integer(pos));
-    json_object_set_new(o, "progress", json_integer(j->size > 0 ? (int)((double)pos * 100 / (double)j->size) : 0));
+    json_object_set_new(o, "progress", json_integer(job_percent(j)));
     events_fire(j->ev, "PrintCancelled", json_incref(o));
     json_object_set_new(o, "reason", json_string("cancelled"));
     events_fire(j->ev, "PrintFailed", o);
@@ -486,8 +488,8 @@ void job_print_done(struct job *j)
     j->sd_pos = j->size;
     json_t *o = job_base_payload(j);
     json_object_set_new(o, "time", json_real(t));
+    job_progress_end(j, true, t);     /* before the event: its hooks see 100 % */
     events_fire(j->ev, "PrintDone", o);
-    job_progress_end(j, true, t);
     job_chart(j, "done");
     job_run_script(j, JOB_SCRIPT_AFTER_PRINT_DONE);
     set_state(j, J_IDLE, PRINTER_OPERATIONAL);
@@ -498,13 +500,13 @@ void job_print_done(struct job *j)
 
 static void print_failed(struct job *j, const char *error)
 {
-    double p = job_progress(j);
     json_t *o = job_base_payload(j);
     json_object_set_new(o, "time", json_real(job_print_time(j)));
     json_object_set_new(o, "reason", json_string("error"));
     json_object_set_new(o, "error", json_string(error && *error ? error : "the printer connection was lost"));
-    /* OctoPrint sends the raw 0..1 float here */
-    json_object_set_new(o, "progress", json_real(p < 0 ? 0 : p));
+    /* OctoPrint sends the raw 0..1 fraction here and a percent everywhere else; printbridge
+     * sends the percent everywhere (docs/wire-format.md 5.7) */
+    json_object_set_new(o, "progress", json_integer(job_percent(j)));
     events_fire(j->ev, "PrintFailed", o);
     job_progress_end(j, false, 0);
     uv_timer_stop(&j->position_timer);
@@ -583,8 +585,13 @@ static void source_request(void *ctx, enum printer_request r)
     }
 }
 
+static void source_layer(void *ctx, double z)
+{
+    job_progress_layer(ctx, z);
+}
+
 const struct printer_source job_source = {
-    .next = source_next, .ended = source_ended, .request = source_request,
+    .next = source_next, .ended = source_ended, .request = source_request, .layer = source_layer,
 };
 
 /* ---- following the printer ------------------------------------------------------------------ */

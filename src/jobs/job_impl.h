@@ -51,6 +51,14 @@ struct job {
     uv_timer_t tick, position_timer;
     uint64_t last_sd_report, last_journal;
     struct job_times times;
+    /* after PrintDone, until the next selection or start, the state shows the finished print
+     * (completion 100, no time left); lastPrintTime is the last successful print of the
+     * selected file */
+    bool done_shown;
+    bool has_last_print_time;
+    double last_print_time;         /* s */
+    char last_print_path[STORAGE_MAX_PATH];
+    bool last_print_sd;
 
     /* progress topic: the last published values */
     int last_progress;
@@ -86,10 +94,15 @@ double job_print_time(const struct job *j);
 long long job_file_pos(const struct job *j);
 /* position / size, at most 1; -1 when the size is unknown */
 double job_progress(const struct job *j);
+/* The progress field of print job events and {__progress}: an integer percent, truncated as
+ * OctoPrint truncates it; 0 while the size is unknown. */
+int job_percent(const struct job *j);
 /* progress/printing, when the percent or path changed (or force) */
 void job_progress_publish(struct job *j, int pct, bool force);
 /* everything that follows the file position: progress topic, times, PrintProgress, journal */
 void job_progress_update(struct job *j);
+/* a layer began at z: PrintProgress's layer count, and its layer steps */
+void job_progress_layer(struct job *j, double z);
 /* the times shown after a print: done (print time, 0 left) or none */
 void job_progress_end(struct job *j, bool done, double print_time);
 void job_journal_write(struct job *j, bool force);

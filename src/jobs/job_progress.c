@@ -81,6 +81,12 @@ double job_progress(const struct job *j)
     return p > 1 ? 1 : p;
 }
 
+int job_percent(const struct job *j)
+{
+    double p = job_progress(j);
+    return p > 0 ? (int)(p * 100.0) : 0;
+}
+
 void job_progress_publish(struct job *j, int pct, bool force)
 {
     if (!j->opt.publish_progress || !j->selected)
@@ -104,6 +110,12 @@ static void fire_steps(struct job *j, double p)
         events_fire(j->ev, EVENT_PRINT_PROGRESS, payload);
 }
 
+void job_progress_layer(struct job *j, double z)
+{
+    if (progressnotify_move(&j->steps, z, true))
+        fire_steps(j, job_progress(j));
+}
+
 void job_progress_update(struct job *j)
 {
     if (j->st == J_IDLE || j->st == J_STARTING)
@@ -123,10 +135,16 @@ void job_progress_update(struct job *j)
 
 void job_progress_end(struct job *j, bool done, double print_time)
 {
-    if (done)
+    j->done_shown = done;
+    if (done) {
         j->times = (struct job_times){ .has_print_time = true, .print_time = (long long)print_time, .has_left = true };
-    else
+        j->has_last_print_time = true;
+        j->last_print_time = print_time;
+        j->last_print_sd = j->sd;
+        snprintf(j->last_print_path, sizeof j->last_print_path, "%s", j->path);
+    } else {
         j->times = (struct job_times){ 0 };
+    }
     progressnotify_stop(&j->steps);
 }
 
@@ -146,8 +164,18 @@ bool job_fill_view(const struct job *j, struct job_view *v)
         v->has_estimated_print_time = true;
         v->estimated_print_time = j->analysis_total;
     }
+    if (j->has_last_print_time && j->last_print_sd == j->sd && strcmp(j->last_print_path, j->path) == 0) {
+        v->has_last_print_time = true;
+        v->last_print_time = j->last_print_time;
+    }
     long long pos = job_file_pos(j);
-    if (j->st != J_IDLE && pos >= 0) {
+    if (j->done_shown) {
+        /* OctoPrint's printer_data after a finished print: the whole file, 100 % */
+        v->has_completion = true;
+        v->completion = 100.0;
+        v->has_filepos = j->size >= 0;
+        v->filepos = j->size;
+    } else if (j->st != J_IDLE && pos >= 0) {
         v->has_filepos = true;
         v->filepos = pos;
         if (j->size > 0) {
@@ -199,12 +227,12 @@ void job_journal_recover(struct job *j)
     json_t *size = json_object_get(o, "size"), *pos = json_object_get(o, "fileposition");
     json_t *t = json_object_get(o, "time");
     if (path && orig && json_is_integer(size) && json_is_integer(pos)) {
-        double prog = json_integer_value(size) > 0
-                      ? (double)json_integer_value(pos) / (double)json_integer_value(size) : 0;
+        int prog = json_integer_value(size) > 0
+                   ? (int)((double)json_integer_value(pos) * 100.0 / (double)json_integer_value(size)) : 0;
         log_warn("job: printbridge stopped during the print of %s at byte %lld; reporting it failed",
                  path, (long long)json_integer_value(pos));
         events_fire(j->ev, "PrintFailed",
-                    json_pack("{s:s, s:s, s:s, s:O, s:f, s:s, s:s, s:f, s:O}", "name", job_base_name(path),
+                    json_pack("{s:s, s:s, s:s, s:O, s:f, s:s, s:s, s:i, s:O}", "name", job_base_name(path),
                               "path", path, "origin", orig, "size", size,
                               "time", json_is_number(t) ? json_number_value(t) : 0.0, "reason", "error",
                               "error", "printbridge restarted during the print; the last acknowledged position is in fileposition",

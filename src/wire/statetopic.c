@@ -120,11 +120,13 @@ char *statetopic_json(const struct printer_model *m, const struct job_view *job,
                                                                                          strlen(m->firmware_name))
                                                                   : json_null()));
     /* "eta": when the job will end, ISO 8601 in UTC, for Home Assistant's timestamp sensor (its
-     * templates cannot be trusted with time zones); null while unknown */
+     * templates cannot be trusted with time zones); null while unknown and whenever nothing
+     * is printing (a finished print has no finish time ahead of it) */
     char eta[40] = "";
-    time_t end = (time_t)(ts + (job && job->has_print_time_left ? job->print_time_left : 0));
+    bool running = job && job->has_print_time_left && printer_state_is_printing(m->state);
+    time_t end = (time_t)(ts + (running ? job->print_time_left : 0));
     struct tm tm;
-    if (job && job->has_print_time_left && gmtime_r(&end, &tm))
+    if (running && gmtime_r(&end, &tm))
         strftime(eta, sizeof eta, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
     json_object_set_new(o, "eta", eta[0] ? json_string(eta) : json_null());
     if (ts_field)

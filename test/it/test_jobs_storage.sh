@@ -48,7 +48,7 @@ printf '{"path": "again.gcode", "origin": "local", "size": %s, "fileposition": 4
   "$size" "$(date +%s)" >"$FILES/.printbridge/journal.json"
 mark=$(pb_count "$LIVE")
 pb_start_daemon "$PB_DIR/pb.conf"
-pb_expect_line "$LIVE" "^octoprint/event/PrintFailed r=0 q=0 \{\"name\": \"again.gcode\", \"path\": \"again.gcode\", \"origin\": \"local\", \"size\": $size, \"time\": 12.5, \"reason\": \"error\", \"error\": \"printbridge restarted during the print[^\"]*\", \"progress\": $PB_FLOAT, \"fileposition\": 4242, \"_event\": \"PrintFailed\", \"_timestamp\": $PB_TS\}$" "$(pb_t 20)" "PrintFailed from the journal" "$mark"
+pb_expect_line "$LIVE" "^octoprint/event/PrintFailed r=0 q=0 \{\"name\": \"again.gcode\", \"path\": \"again.gcode\", \"origin\": \"local\", \"size\": $size, \"time\": 12.5, \"reason\": \"error\", \"error\": \"printbridge restarted during the print[^\"]*\", \"progress\": $((4242 * 100 / size)), \"fileposition\": 4242, \"_event\": \"PrintFailed\", \"_timestamp\": $PB_TS\}$" "$(pb_t 20)" "PrintFailed from the journal" "$mark"
 [ ! -e "$FILES/.printbridge/journal.json" ] || pb_fail "the journal was not removed after reporting it"
 pb_expect_line "$LIVE" '^octoprint/event/Connected ' "$(pb_t 30)" "the Connected event after the restart" "$mark"
 sleep 1
