@@ -54,6 +54,36 @@ START_TEST(test_full_drops_oldest_qos0_first)
 }
 END_TEST
 
+static void keep_cls(struct outbox *o, const char *topic, enum outbox_class cls)
+{
+    struct outbox_msg *q;
+    ck_assert_int_eq(outbox_msg_create(&q, topic, topic, strlen(topic), 0, false), 0);
+    q->cls = cls;
+    ck_assert_int_eq(outbox_keep(o, q), 0);
+}
+
+START_TEST(test_snapshots_replace_and_readings_go_first)
+{
+    struct outbox o;
+    outbox_init(&o, 4);
+    keep_cls(&o, "state", OUTBOX_SNAPSHOT);
+    keep_cls(&o, "ev1", OUTBOX_NEWS);
+    keep_cls(&o, "temp", OUTBOX_READING);
+    keep_cls(&o, "state", OUTBOX_SNAPSHOT);     /* replaces the first, takes its own place */
+    ck_assert_str_eq(waiting(&o), "ev1 temp state");
+    ck_assert_uint_eq(o.dropped, 0);
+    keep_cls(&o, "ev2", OUTBOX_NEWS);
+    keep_cls(&o, "ev3", OUTBOX_NEWS);           /* full: the reading goes, not an event */
+    ck_assert_str_eq(waiting(&o), "ev1 state ev2 ev3");
+    keep_cls(&o, "ev4", OUTBOX_NEWS);           /* then the snapshot */
+    ck_assert_str_eq(waiting(&o), "ev1 ev2 ev3 ev4");
+    keep_cls(&o, "ev5", OUTBOX_NEWS);           /* then the oldest event */
+    ck_assert_str_eq(waiting(&o), "ev2 ev3 ev4 ev5");
+    ck_assert_uint_eq(o.dropped, 3);
+    outbox_clear(&o);
+}
+END_TEST
+
 START_TEST(test_no_room_at_all)
 {
     struct outbox o;
@@ -206,6 +236,7 @@ Suite *outbox_suite(void)
     Suite *s = suite_create("outbox");
     TCase *tc = tcase_create("outbox");
     tcase_add_test(tc, test_full_drops_oldest_qos0_first);
+    tcase_add_test(tc, test_snapshots_replace_and_readings_go_first);
     tcase_add_test(tc, test_no_room_at_all);
     tcase_add_test(tc, test_in_flight_until_acknowledged);
     tcase_add_test(tc, test_requeue_keeps_the_limit);

@@ -66,14 +66,19 @@ int mqtt_create(struct mqtt **out, uv_loop_t *loop, const struct mqtt_options *o
  * messages in queue_file, if any, are loaded first. */
 void mqtt_connect(struct mqtt *m);
 
-/* Publishes now when connected. Otherwise, if keep or qos > 0 or the client never was
- * connected yet, keeps the message in the
- * bounded FIFO (when full the oldest QoS 0 message goes first, then the oldest of any kind;
- * counted) sent in order after the next connect; a QoS 0 message without keep is dropped
- * (as OctoPrint-MQTT does). Returns 0, or when nothing was sent or kept -ENOTCONN (not kept),
+/* How a message waits while the broker is unreachable (mqtt_publish's flags). */
+#define MQTT_KEEP     1u    /* kept (QoS > 0 and everything before the first connect always are) */
+#define MQTT_READING  2u    /* one of a series: dropped first when the buffer is full */
+#define MQTT_SNAPSHOT 4u    /* the whole picture: replaces the waiting one of its topic */
+
+/* Publishes now when connected. Otherwise, if flags has MQTT_KEEP or qos > 0 or the client
+ * never was connected yet, keeps the message in the bounded FIFO sent in order after the
+ * next connect (when full: readings go first, then snapshots, then the oldest QoS 0 message,
+ * then the oldest of any kind; counted); a QoS 0 message without MQTT_KEEP is dropped (as
+ * OctoPrint-MQTT does). Returns 0, or when nothing was sent or kept -ENOTCONN (not kept),
  * -ENOBUFS (queue_limit is 0), -ESHUTDOWN (stopping), -EIO (Paho refused it) or -ENOMEM. */
 int mqtt_publish(struct mqtt *m, const char *topic, const char *payload, size_t len, int qos,
-                 bool retain, bool keep);
+                 bool retain, unsigned flags);
 
 bool mqtt_connected(const struct mqtt *m);
 

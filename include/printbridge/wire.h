@@ -73,6 +73,7 @@ struct publisher_flags {
     int qos;
     bool retain;
     bool keep;      /* kept while the broker is unreachable (QoS > 0 always is) */
+    unsigned offline; /* MQTT_READING or MQTT_SNAPSHOT: how it waits in the offline buffer */
 };
 
 struct publisher_temp {
@@ -96,6 +97,7 @@ struct publisher {
     double state_at;
     bool state_dirty;
     char *state_last;
+    uint64_t state_sig;                 /* hash of the last state transition seen */
     struct printer *printer;            /* where the state comes from, NULL: none */
     struct job *job;
     char *progress_last;                /* last progress/printing payload */

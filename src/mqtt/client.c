@@ -231,14 +231,13 @@ static int publish_now(struct mqtt *m, const char *topic, const char *payload, s
 }
 
 int mqtt_publish(struct mqtt *m, const char *topic, const char *payload, size_t len, int qos, bool retain,
-                 bool keep)
+                 unsigned flags)
 {
     if (m->stopping)
         return -ESHUTDOWN;
     /* QoS 1/2 is always kept; before the first connect everything is (the start-up burst
      * must not depend on how fast the broker answers) */
-    if (qos > 0 || !m->ever_connected)
-        keep = true;
+    bool keep = (flags & MQTT_KEEP) || qos > 0 || !m->ever_connected;
     if (m->connected && !outbox_has_waiting(&m->out)) {
         int rc = publish_now(m, topic, payload, len, qos, retain);
         if (rc != -ENOTCONN)
@@ -249,8 +248,10 @@ int mqtt_publish(struct mqtt *m, const char *topic, const char *payload, size_t 
         return -ENOTCONN;
     struct outbox_msg *q;
     int rc = outbox_msg_create(&q, topic, payload, len, qos, retain);
-    if (rc == 0)
+    if (rc == 0) {
+        q->cls = (flags & MQTT_SNAPSHOT) ? OUTBOX_SNAPSHOT : (flags & MQTT_READING) ? OUTBOX_READING : OUTBOX_NEWS;
         rc = outbox_keep(&m->out, q);
+    }
     if (rc == 0 && m->connected)
         flush_outbox(m);
     return rc;

@@ -126,16 +126,27 @@ void outbox_clear(struct outbox *o)
     list_clear(&o->waiting);
 }
 
-/* Drops the oldest QoS 0 message, or the oldest of any kind if there is none. */
+/* The oldest waiting message that is a reading, a snapshot, of QoS 0, or anything (pass 0..3),
+ * unlinked; NULL when the buffer is empty. */
+static struct outbox_msg *unlink_victim(struct outbox *o)
+{
+    for (int pass = 0; pass < 4; pass++) {
+        struct outbox_msg *prev = NULL;
+        for (struct outbox_msg *q = o->waiting.head; q; prev = q, q = q->next) {
+            bool fits = pass == 0 ? q->cls == OUTBOX_READING : pass == 1 ? q->cls == OUTBOX_SNAPSHOT
+                      : pass == 2 ? q->qos == 0 : true;
+            if (fits) {
+                list_unlink(&o->waiting, prev, q);
+                return q;
+            }
+        }
+    }
+    return NULL;
+}
+
 static void drop_one(struct outbox *o)
 {
-    struct outbox_msg *prev = NULL, *q;
-    for (q = o->waiting.head; q && q->qos > 0; prev = q, q = q->next)
-        ;
-    if (q)
-        list_unlink(&o->waiting, prev, q);
-    else
-        q = list_pop(&o->waiting);
+    struct outbox_msg *q = unlink_victim(o);
     if (!q)
         return;
     if (o->dropped++ == 0 || o->dropped_unreported == 0)
@@ -157,6 +168,15 @@ int outbox_keep(struct outbox *o, struct outbox_msg *q)
         o->dropped_unreported++;
         outbox_msg_free(q);
         return -ENOBUFS;
+    }
+    if (q->cls == OUTBOX_SNAPSHOT) {
+        struct outbox_msg *prev = NULL;
+        for (struct outbox_msg *w = o->waiting.head; w; prev = w, w = w->next)
+            if (w->cls == OUTBOX_SNAPSHOT && strcmp(w->topic, q->topic) == 0) {
+                list_unlink(&o->waiting, prev, w);
+                outbox_msg_free(w);
+                break;
+            }
     }
     list_append(&o->waiting, q);
     trim(o);

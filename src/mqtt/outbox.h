@@ -9,12 +9,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* What a waiting message is worth when the buffer is full (see outbox_keep). */
+enum outbox_class {
+    OUTBOX_NEWS,        /* an event, a reply, a discovery config: each one counts */
+    OUTBOX_READING,     /* one of a series (temperatures): the oldest goes first */
+    OUTBOX_SNAPSHOT,    /* the whole picture (state, progress): only the newest per topic counts */
+};
+
 struct outbox_msg {
     char *topic;
     char *payload;
     size_t len;
     int qos;
     bool retain;
+    enum outbox_class cls;      /* not kept in the queue file: loaded messages are news */
     int token;                  /* Paho's, while in flight */
     struct outbox_msg *next;
 };
@@ -42,10 +50,12 @@ int outbox_msg_create(struct outbox_msg **out, const char *topic, const char *pa
                       bool retain);
 void outbox_msg_free(struct outbox_msg *q);
 
-/* Appends q to the waiting messages (the outbox owns it from here on, also on failure). When
- * that overflows the limit, the oldest waiting QoS 0 message is dropped, else the oldest of
- * any kind (counted, logged once per report). Returns 0, or -ENOBUFS when the limit is 0 (q
- * is dropped and counted). */
+/* Appends q to the waiting messages (the outbox owns it from here on, also on failure). A
+ * snapshot replaces the waiting snapshot of the same topic (not counted as a drop: nothing a
+ * subscriber could miss). When the buffer overflows the limit, the oldest reading is dropped,
+ * else the oldest snapshot, else the oldest QoS 0 message, else the oldest of any kind
+ * (counted, logged once per report): events survive an outage longer than readings. Returns
+ * 0, or -ENOBUFS when the limit is 0 (q is dropped and counted). */
 int outbox_keep(struct outbox *o, struct outbox_msg *q);
 
 /* The oldest waiting message, removed from the list (NULL: none). */

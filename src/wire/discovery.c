@@ -333,16 +333,22 @@ static void publish(struct discovery *d, const char *topic, const char *payload)
         return;
     /* QoS 1 and retained: the device must survive Home Assistant's and the broker's restarts,
      * and a removal must not be lost to an outage */
-    if (mqtt_publish(d->mqtt, topic, payload, strlen(payload), 1, true, true) < 0)
+    if (mqtt_publish(d->mqtt, topic, payload, strlen(payload), 1, true, MQTT_KEEP) < 0)
         log_warn("homeassistant: cannot publish the discovery config on %s", topic);
 }
 
 static void publish_current(struct discovery *d)
 {
-    if (d->enabled && d->payload)
-        publish(d, d->topic, d->payload);
-    else
+    if (!(d->enabled && d->payload)) {
         publish(d, d->topic, "");
+        return;
+    }
+    publish(d, d->topic, d->payload);
+    /* the log says what happened: sent, or waiting for the broker */
+    if (d->mqtt && mqtt_connected(d->mqtt))
+        log_info("homeassistant: device announced on %s (%zu bytes)", d->topic, strlen(d->payload));
+    else
+        log_info("homeassistant: device announcement on %s queued until the broker connection is up", d->topic);
 }
 
 /* Builds topic and payload for s; 0 or -ENOMEM / -EINVAL. */
@@ -371,7 +377,7 @@ static void explain(const struct discovery_settings *s, const char *payload)
         log_warn("homeassistant: topics.state is off, so there is nothing to discover; "
                  "set topics.state = \"state\"; to get a Home Assistant device");
     else
-        log_info("homeassistant: device %s announced under %s/ (%zu bytes)", s->node_id, s->prefix, strlen(payload));
+        log_debug("homeassistant: device %s configured under %s/ (%zu bytes)", s->node_id, s->prefix, strlen(payload));
 }
 
 static void on_birth(void *ctx, const struct mqtt_message *msg);

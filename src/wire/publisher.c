@@ -95,7 +95,7 @@ bool publisher_event_enabled(const struct publisher_settings *s, const char *nam
 struct publisher_flags publisher_flags_for(const struct publisher_settings *s, enum publisher_kind kind,
                                            const char *name)
 {
-    struct publisher_flags f = { 0, false, false };
+    struct publisher_flags f = { 0, false, false, 0 };
     switch (kind) {
     case PUBLISHER_EVENT:
         f.qos = s->qos_event;
@@ -108,23 +108,28 @@ struct publisher_flags publisher_flags_for(const struct publisher_settings *s, e
     case PUBLISHER_PROGRESS_PRINTING:
         f.qos = s->qos_progress;
         f.retain = true;            /* always, whatever retain says (docs/wire-format.md 3.1) */
+        f.offline = MQTT_SNAPSHOT;
         break;
     case PUBLISHER_PROGRESS_SLICING:
         f.qos = s->qos_progress;
         f.retain = s->retain;
+        f.offline = MQTT_SNAPSHOT;
         break;
     case PUBLISHER_TEMPERATURE:
         f.qos = s->qos_temperature;
         f.retain = s->retain;
         f.keep = true;              /* queued while offline, as upstream (bounded here) */
+        f.offline = MQTT_READING;
         break;
     case PUBLISHER_STATE:
         f.qos = s->qos_state;
         f.retain = true;
+        f.offline = MQTT_SNAPSHOT;
         break;
     case PUBLISHER_STATS:
         f.qos = s->qos_stats;
         f.retain = true;
+        f.offline = MQTT_SNAPSHOT;
         break;
     }
     if (f.qos > 0)
@@ -223,7 +228,7 @@ static void send_kind(struct publisher *p, const char *topic, const char *payloa
 {
     struct publisher_flags f = publisher_flags_for(&p->s, kind, name);
     if (p->mqtt)
-        mqtt_publish(p->mqtt, topic, payload, strlen(payload), f.qos, f.retain, f.keep);
+        mqtt_publish(p->mqtt, topic, payload, strlen(payload), f.qos, f.retain, (f.keep ? MQTT_KEEP : 0) | f.offline);
 }
 
 static void publish_owned(struct publisher *p, const char *topic, char *payload, enum publisher_kind kind,
@@ -334,9 +339,48 @@ static void on_state_timer(uv_timer_t *t)
         publish_state(p, false);
 }
 
+/* What makes a state change a transition rather than a refresh: the state, its error, the
+ * SD card, the connection, the selected file and whether its print finished. Hashed (FNV-1a):
+ * only a change matters. */
+static uint64_t sig_add(uint64_t h, const char *s)
+{
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (h ^ 0x1f) * 1099511628211ull;
+}
+
+static uint64_t transition_sig(struct publisher *p)
+{
+    const struct printer_model *m = printer_get_model(p->printer);
+    struct job_view jv;
+    const struct job_view *job = job_view_of(p, &jv);
+    char nums[64];
+    snprintf(nums, sizeof nums, "%d %d %d %d", (int)m->state, m->sd_ready, job != NULL,
+             job && job->has_completion && job->completion >= 100.0 && !printer_state_is_printing(m->state));
+    uint64_t h = sig_add(14695981039346656037ull, nums);
+    h = sig_add(h, m->error);
+    h = sig_add(h, m->port);
+    h = sig_add(h, m->firmware_name);
+    if (job) {
+        h = sig_add(h, job->path);
+        h = sig_add(h, job->origin);
+    }
+    return h;
+}
+
 void publisher_on_model(struct publisher *p)
 {
     p->state_dirty = true;
+    if (p->printer) {
+        uint64_t sig = transition_sig(p);
+        if (sig != p->state_sig) {
+            /* a transition goes out at once, on the next turn of the loop, so that the changes
+             * made in the same turn (PrintDone, then the state) arrive together */
+            p->state_sig = sig;
+            uv_timer_start(&p->state_timer, on_state_timer, 0, 0);
+            return;
+        }
+    }
     if (uv_is_active((uv_handle_t *)&p->state_timer))
         return;     /* already waiting: this change rides along */
     double wait = p->state_at + p->s.state_interval - now_s(p);
@@ -388,7 +432,7 @@ void publisher_publish_camera(struct publisher *p, const void *image, size_t len
 {
     char topic[PUBLISHER_MAX_TOPIC];
     if (p->mqtt && publisher_topic(topic, sizeof topic, p->s.base_topic, "camera", "", "") > 0)
-        mqtt_publish(p->mqtt, topic, image, len, 0, false, false);
+        mqtt_publish(p->mqtt, topic, image, len, 0, false, 0);
 }
 
 /* ---- connects -------------------------------------------------------------------------- */
@@ -397,8 +441,8 @@ void publisher_on_connected(struct publisher *p, bool first, long long timestamp
 {
     char topic[PUBLISHER_MAX_TOPIC];
     /* clear stale retained progress left from before a restart, on the first connect only
-     * (docs/wire-format.md 4.3); a job module republishes real progress itself */
-    if (first &&
+     * (docs/wire-format.md 4.3), unless a job already published its own before it */
+    if (first && !p->progress_from_job &&
         publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.progress_topic, "progress", "printing") >= 0) {
         free(p->progress_last);
         p->progress_last = publisher_progress_json("", "", 0, NULL, p->s.timestamp_field, timestamp);

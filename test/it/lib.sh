@@ -296,6 +296,18 @@ pb_sub_sync() {
   pb_fail "subscriber writing $file did not receive its probe within $(pb_t 10) s"
 }
 
+# pb_broker_arrives FILE TOPIC: the broker on $PB_MQTT_PORT comes up late, and a subscriber
+# writing FILE is listening before the daemon's next connect attempt: the daemon is frozen
+# (SIGSTOP) while both start, then continued.
+pb_broker_arrives() {
+  kill -STOP "$PB_DAEMON_PID"
+  pb_wait_until "$(pb_t 5)" eval '[ "$(ps -o stat= -p $PB_DAEMON_PID | cut -c1)" = T ]' ||
+    pb_fail "could not stop the daemon with SIGSTOP"
+  pb_start_broker "$PB_MQTT_PORT" || pb_fail "could not start mosquitto on port $PB_MQTT_PORT"
+  pb_sub_start "$1" "$2"
+  kill -CONT "$PB_DAEMON_PID"
+}
+
 # pb_lines FILE [FROM]: the MQTT lines of FILE after line FROM (default 0), probes left out.
 pb_lines() { tail -n +"$(( ${2:-0} + 1 ))" "$1" | grep -v '^pbtest/'; }
 

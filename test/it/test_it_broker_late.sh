@@ -16,15 +16,8 @@ pb_wait_for_line "$RECORD" '^M140 S60$' "$(pb_t 20)" ||
   pb_fail "expected the printer to get the afterPrinterConnected script without a broker; the simulator executed: $(tr '\n' ' ' <"$RECORD")"
 pb_daemon_alive || pb_fail "expected printbridge to keep running without a broker; it exited"
 
-# Freeze the daemon while the broker and the subscriber come up, so the subscriber is certainly
-# listening before the daemon's next connect attempt.
-kill -STOP "$PB_DAEMON_PID"
-pb_wait_until "$(pb_t 5)" eval '[ "$(ps -o stat= -p $PB_DAEMON_PID | cut -c1)" = T ]' ||
-  pb_fail "could not stop the daemon with SIGSTOP"
-pb_start_broker "$PB_MQTT_PORT" || pb_fail "could not start mosquitto on port $PB_MQTT_PORT"
 LIVE=$PB_DIR/live.txt
-pb_sub_start "$LIVE" 'octoprint/#'
-kill -CONT "$PB_DAEMON_PID"
+pb_broker_arrives "$LIVE" 'octoprint/#'
 
 pb_expect_line "$LIVE" '^octoprint/event/FirmwareData ' "$(pb_t 70)" "the buffered FirmwareData event once the broker is up"
 got=$(pb_lines "$LIVE" | grep -E '^octoprint/(mqtt|event/)' | cut -d' ' -f1 | sed 's|^octoprint/||' | tr '\n' ' ')
