@@ -116,6 +116,11 @@ void events_fire(struct events *ev, const char *name, json_t *payload);
  * "position", "timelapse", "slicing", "settings") or "unclassified" (docs/wire-format.md). */
 const char *events_class(const char *name);
 
+/* Every event printbridge can publish, by index: NULL past the last. The one list that
+ * configuration checks (hook subscriptions, filters) hold names against. */
+const char *events_name(size_t i);
+bool events_is_known(const char *name);
+
 /* Event names used by the daemon (OctoPrint's spelling). */
 #define EVENT_STARTUP "Startup"
 #define EVENT_SHUTDOWN "Shutdown"

@@ -51,8 +51,52 @@ static const struct { const char *cls; const char *names[16]; } classes[] = {
     { "timelapse", { "CaptureStart", "CaptureFailed", "CaptureDone", "MovieRendering", "MovieFailed" } },
     { "slicing", { "SlicingStarted", "SlicingDone", "SlicingCancelled", "SlicingFailed",
                    "SlicingProfileAdded", "SlicingProfileDeleted", "SlicingProfileModified" } },
-    { "settings", { "SettingsUpdated" } },
+    /* SettingsRefused is printbridge's: a refused reload belongs with the accepted one */
+    { "settings", { "SettingsUpdated", "SettingsRefused" } },
 };
+
+/* Every other event printbridge publishes (docs/wire-format.md 5): unclassified. */
+static const char *const unclassified[] = {
+    "PrintCancelling", "ChartMarked", "FirmwareData", "PrinterReset", "CommandSuppressed",
+    "InvalidToolReported", "FilamentChange", "FileMoved", "FolderMoved", "MovieDone",
+    "PrinterProfileModified", "MqttBufferOverflow", "ActionNotification", "HookFinished",
+    "SerialLineMatched", "PrintProgress", "PausedForUser",
+    "GcodeScriptBeforePrintStartedRunning", "GcodeScriptBeforePrintStartedFinished",
+    "GcodeScriptAfterPrintDoneRunning", "GcodeScriptAfterPrintDoneFinished",
+    "GcodeScriptAfterPrintCancelledRunning", "GcodeScriptAfterPrintCancelledFinished",
+    "GcodeScriptAfterPrintPausedRunning", "GcodeScriptAfterPrintPausedFinished",
+    "GcodeScriptBeforePrintResumedRunning", "GcodeScriptBeforePrintResumedFinished",
+    "GcodeScriptAfterPrinterConnectedRunning", "GcodeScriptAfterPrinterConnectedFinished",
+    "GcodeScriptBeforePrinterDisconnectedRunning", "GcodeScriptBeforePrinterDisconnectedFinished",
+    "GcodeScriptBeforeToolChangeRunning", "GcodeScriptBeforeToolChangeFinished",
+    "GcodeScriptAfterToolChangeRunning", "GcodeScriptAfterToolChangeFinished",
+};
+
+/* ClientOpened and ClientClosed belong to a class but printbridge has no web clients */
+static bool never_published(const char *name)
+{
+    return strcmp(name, "ClientOpened") == 0 || strcmp(name, "ClientClosed") == 0;
+}
+
+const char *events_name(size_t i)
+{
+    for (size_t c = 0; c < sizeof classes / sizeof classes[0]; c++)
+        for (int k = 0; k < 16 && classes[c].names[k]; k++) {
+            if (never_published(classes[c].names[k]))
+                continue;
+            if (i-- == 0)
+                return classes[c].names[k];
+        }
+    return i < sizeof unclassified / sizeof unclassified[0] ? unclassified[i] : NULL;
+}
+
+bool events_is_known(const char *name)
+{
+    for (size_t i = 0; events_name(i); i++)
+        if (strcmp(events_name(i), name) == 0)
+            return true;
+    return false;
+}
 
 const char *events_class(const char *name)
 {

@@ -16,6 +16,8 @@
 #include "printbridge/serial.h"
 #include "printbridge/base.h"
 
+#include "suggest.h"
+
 #define MAX_ENTRIES 256
 #define MAX_COMMANDS 64
 
@@ -246,6 +248,13 @@ static int check_hook(struct rd *r, const config_setting_t *g, const char *ctx, 
             return bad(r, g, "%s: event %zu is empty", ctx, i + 1);
         if (strcmp(h->events[i], "HookFinished") == 0)
             return bad(r, g, "%s: HookFinished cannot trigger a hook (every run would trigger another)", ctx);
+        if (!events_is_known(h->events[i])) {
+            /* a misspelt name would never fire: say so now, at the name's own line */
+            const config_setting_t *es = config_setting_get_member(g, "event");
+            const config_setting_t *at = es && config_setting_is_aggregate(es) ? config_setting_get_elem(es, (unsigned)i) : es;
+            suggest_event(err, sizeof err, h->events[i]);
+            return bad(r, at ? at : g, "%s: printbridge publishes no event \"%s\"%s", ctx, h->events[i], err);
+        }
     }
     if (h->topic && topicfilter_check(h->topic, err, sizeof err) < 0)
         return bad(r, g, "%s: topic \"%s\" %s", ctx, h->topic, err);

@@ -41,6 +41,8 @@ const struct key keys_table[] = {
       FIELD(printer_temperature_interval_target), "temperature_interval_target = 2;", NULL },
     { "printer", "autoreport_interval", KIND_INT, 0, 60, 2, NULL,
       FIELD(printer_autoreport_interval), "autoreport_interval = 2;", NULL },
+    { "printer", "position_autoreport_interval", KIND_INT, 0, 60, 0, NULL,
+      FIELD(printer_position_autoreport_interval), "position_autoreport_interval = 5;", NULL },
     /* the protocol engine */
     { "printer", "checksum", KIND_STRING, 0, 0, 0, "auto", FIELD(printer_checksum),
       "checksum = \"auto\";", check_checksum },

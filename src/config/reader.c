@@ -381,12 +381,20 @@ static int check_filters(struct reader *r, const struct config *c)
                                "slicing, settings and unclassified", c->filter_classes_off[i]);
     for (int w = 0; w < 2; w++) {
         char *const *names = w ? c->filter_events_on : c->filter_events_off;
-        for (int i = 0; names[i]; i++)
+        for (int i = 0; names[i]; i++) {
+            char hint[256];
             if (!check_is_event_name(names[i]))
                 return loader_fail(r->l, seen_at(r, w ? FIELD(filter_events_on)
                                                       : FIELD(filter_events_off)),
                                    "filter.%s: \"%s\" is not an event name such as \"ZChange\"",
                                    w ? "events_on" : "events_off", names[i]);
+            if (events_is_known(names[i]))
+                continue;
+            suggest_event(hint, sizeof hint, names[i]);
+            return loader_fail(r->l, seen_at(r, w ? FIELD(filter_events_on) : FIELD(filter_events_off)),
+                               "filter.%s: printbridge publishes no event \"%s\"%s",
+                               w ? "events_on" : "events_off", names[i], hint);
+        }
     }
     return 0;
 }

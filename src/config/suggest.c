@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "keys.h"
+#include "printbridge/base.h"
 
 /* Longer names are never typos of ours; skipping them bounds the edit-distance rows. */
 #define SUGGEST_MAX_NAME 64
@@ -134,5 +135,29 @@ void suggest_group(char *out, size_t outsz, const char *name)
     for (size_t i = 0; i < keys_ngroups; i++)
         if (edit_distance(name, keys_groups[i].name) == dist)
             append(out, outsz, "%s'%s'", separator(shown++, n), keys_groups[i].name);
+    append(out, outsz, "?");
+}
+
+void suggest_event(char *out, size_t outsz, const char *name)
+{
+    size_t dist = SIZE_MAX, n = 0, shown = 0;
+    const char *e;
+
+    out[0] = '\0';
+    for (size_t i = 0; (e = events_name(i)); i++) {
+        size_t d = edit_distance(name, e);
+        if (d <= max_typo(name) && d < dist)
+            dist = d;
+    }
+    if (dist == SIZE_MAX) {
+        append(out, outsz, "; the events are listed in docs/wire-format.md section 5");
+        return;
+    }
+    for (size_t i = 0; (e = events_name(i)); i++)
+        n += edit_distance(name, e) == dist;
+    append(out, outsz, "; did you mean ");
+    for (size_t i = 0; (e = events_name(i)); i++)
+        if (edit_distance(name, e) == dist)
+            append(out, outsz, "%s'%s'", separator(shown++, n), e);
     append(out, outsz, "?");
 }

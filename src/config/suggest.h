@@ -14,4 +14,8 @@ void suggest_key(char *out, size_t outsz, const char *group, const char *name);
 /* For an unknown group: the close group names, or else the list of all groups. */
 void suggest_group(char *out, size_t outsz, const char *name);
 
+/* For an event name printbridge never publishes: the close event names, or a pointer to the
+ * list in the docs. */
+void suggest_event(char *out, size_t outsz, const char *name);
+
 #endif

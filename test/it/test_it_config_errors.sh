@@ -50,6 +50,22 @@ EOF
 expect_error "unknown key" 2 "^unknown\\.conf:4: unknown setting 'mqtt\\.hots'" -c unknown.conf
 expect_error "unknown key (--check-config)" 2 "^unknown\\.conf:4: unknown setting 'mqtt\\.hots'" -c unknown.conf --check-config
 
+# 3b. a misspelt event name: the hook would never run, so it is an error with a suggestion, at
+# the line of the name
+cat >event.conf <<'EOF'
+printer: { port = "/dev/ttyUSB0"; };
+events: { subscriptions = (
+  { event = [ "PrintDone",
+              "PrintFialed" ]; type = "system"; command = "true"; }
+); };
+filter: { events_off = [ "ZChnage" ]; };
+EOF
+expect_error "misspelt event" 2 "^event\\.conf:4: events\\.subscriptions entry 1: printbridge publishes no event \"PrintFialed\"; did you mean 'PrintFailed'\\?\$" \
+  -c event.conf --check-config
+sed -i 's/PrintFialed/PrintFailed/' event.conf
+expect_error "misspelt event in a filter" 2 "^event\\.conf:6: filter\\.events_off: printbridge publishes no event \"ZChnage\"; did you mean 'ZChange'\\?\$" \
+  -c event.conf --check-config
+
 # 4. valid files
 PB_MQTT_PORT=1883 pb_write_config valid.conf
 run_pb -c valid.conf --check-config
