@@ -104,6 +104,31 @@ START_TEST(test_zchange_forget_makes_old_null_and_tracks_feed_rate)
 }
 END_TEST
 
+/* The layers PrintProgress counts come from the same rule in both ZChange modes. */
+START_TEST(test_layers_in_octoprint_mode)
+{
+    static const char *const cmds[] = { "G1 Z0.2 F3000", "G1 X10 E1", "G1 Z1.2", "G1 Z0.2", "G1 X20 E2",
+                                        "G1 Z0.4", "G1 X1 E3", "M83", "G1 Z0.6", "G1 X2 E-1", "G1 X3 E1" };
+    static const double want[] = { 0.2, 0.4, 0.6 };
+    struct gcodeevents_z t;
+    size_t got = 0;
+    gcodeevents_z_init(&t, GCODEEVENTS_Z_OCTOPRINT);
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char g[16];
+        double nz, oz;
+        bool ho;
+        protocol_gcode_of(cmds[i], g, sizeof g);
+        gcodeevents_z_sent(&t, g, cmds[i], &nz, &oz, &ho);
+        if (t.layer_due) {
+            t.layer_due = false;
+            ck_assert_msg(got < 3 && t.layer_z == want[got], "step %zu (%s): layer at %g", i, cmds[i], t.layer_z);
+            got++;
+        }
+    }
+    ck_assert_uint_eq(got, 3);
+}
+END_TEST
+
 Suite *gcodeevents_suite(void);
 Suite *gcodeevents_suite(void)
 {
@@ -113,6 +138,7 @@ Suite *gcodeevents_suite(void)
     tcase_add_test(tc, test_zchange_octoprint_semantics);
     tcase_add_test(tc, test_zchange_layer_mode_ignores_z_hop);
     tcase_add_test(tc, test_zchange_forget_makes_old_null_and_tracks_feed_rate);
+    tcase_add_test(tc, test_layers_in_octoprint_mode);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -86,6 +86,7 @@ struct printer_options {
     double temperature_interval;    /* s */
     double temperature_interval_target; /* s */
     int autoreport_interval;        /* s; 0: never ask the firmware to autoreport */
+    int position_autoreport_interval; /* s; 0: never ask for position autoreports (M154) */
     char *const *after_connected;   /* NULL-terminated G-code lines, or NULL */
     /* the printer profile (what the machine has) */
     int extruders;                  /* 1.. */
@@ -156,6 +157,9 @@ struct printer_source {
     void (*ended)(void *ctx, bool acknowledged);
     /* The firmware or the file asked to pause, resume or cancel the print. */
     void (*request)(void *ctx, enum printer_request r);
+    /* A command just sent began extruding at a new Z (z, mm): a layer change, Z-hops not
+     * counted. May be NULL. */
+    void (*layer)(void *ctx, double z);
 };
 
 struct printer_callbacks {
@@ -166,6 +170,9 @@ struct printer_callbacks {
     /* Every line received while operational, before the printer acts on it (SD card
      * messages for the job). May be NULL. */
     void (*line)(void *ctx, const char *line);
+    /* Every command written to the printer for the first time (resends are not repeated),
+     * as the queuing phase left it: no line number, no checksum. May be NULL. */
+    void (*sent)(void *ctx, const char *cmd);
     /* The state changed (after its PrinterStateChanged). May be NULL. */
     void (*state)(void *ctx, enum printer_state s);
     /* The handshake is done and its follow-up commands are queued. May be NULL. */

@@ -6,7 +6,8 @@
  * event fires when the comm view changes and differs from what subscribers saw last.
  *
  * The layer mode answers the Z-hop complaint (OctoPrint-MQTT #86, #144): a Z only counts once
- * material is extruded at it, so a hop up and back down before the next extrusion is silent. */
+ * material is extruded at it, so a hop up and back down before the next extrusion is silent.
+ * The same rule finds the layer changes PrintProgress counts, whatever the ZChange mode. */
 #include "gcodeevents.h"
 
 #include <string.h>
@@ -43,6 +44,7 @@ void gcodeevents_z_init(struct gcodeevents_z *t, enum gcodeevents_zmode mode)
 void gcodeevents_z_forget(struct gcodeevents_z *t)
 {
     t->has_z = false;
+    t->layer_seen = false;      /* the next print's first layer counts, whatever its Z */
 }
 
 static bool report(struct gcodeevents_z *t, double z, double *new_z, double *old_z, bool *has_old)
@@ -80,14 +82,12 @@ bool gcodeevents_z_sent(struct gcodeevents_z *t, const char *gcode, const char *
         t->has_f = true;
         t->f = v;
     }
-    if (t->mode == GCODEEVENTS_Z_LAYER) {
-        if (strcmp(gcode, "M82") == 0 || strcmp(gcode, "G90") == 0)
-            t->relative_e = false;
-        else if (strcmp(gcode, "M83") == 0 || strcmp(gcode, "G91") == 0)
-            t->relative_e = true;
-        else if (strcmp(gcode, "G92") == 0 && protocol_param_float(cmd, 'E', &v))
-            t->last_e = v;
-    }
+    if (strcmp(gcode, "M82") == 0 || strcmp(gcode, "G90") == 0)
+        t->relative_e = false;
+    else if (strcmp(gcode, "M83") == 0 || strcmp(gcode, "G91") == 0)
+        t->relative_e = true;
+    else if (strcmp(gcode, "G92") == 0 && protocol_param_float(cmd, 'E', &v))
+        t->last_e = v;
     if (!g0 && !g1)
         return false;
 
@@ -105,16 +105,19 @@ bool gcodeevents_z_sent(struct gcodeevents_z *t, const char *gcode, const char *
             t->f = v;
         }
     }
-    if (t->mode == GCODEEVENTS_Z_OCTOPRINT)
-        return z_changed && report(t, z, new_z, old_z, has_old);
-
     if (z_changed) {
         t->pending = true;
         t->pending_z = z;
     }
-    if (g1 && extrudes(t, cmd) && t->pending) {
+    bool layer = g1 && extrudes(t, cmd) && t->pending;
+    if (layer) {
         t->pending = false;
-        return report(t, t->pending_z, new_z, old_z, has_old);
+        if (!t->layer_seen || t->layer_z != t->pending_z) {    /* back from a hop: same layer */
+            t->layer_seen = t->layer_due = true;
+            t->layer_z = t->pending_z;
+        }
     }
-    return false;
+    if (t->mode == GCODEEVENTS_Z_OCTOPRINT)
+        return z_changed && report(t, z, new_z, old_z, has_old);
+    return layer && report(t, t->pending_z, new_z, old_z, has_old);
 }

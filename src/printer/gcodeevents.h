@@ -22,11 +22,14 @@ struct gcodeevents_z {
      * connect, cancel and close */
     bool has_z;
     double z;
-    /* layer mode */
+    /* layers, in both modes: a new Z counts once material is extruded at it */
     bool pending;
     double pending_z;
     bool relative_e;
     double last_e;
+    bool layer_due;                 /* set when an extrusion began at a new Z; the caller clears it */
+    bool layer_seen;
+    double layer_z;                 /* Z of the last layer */
     /* feed rate of the last G0/G1/G28 with F (PositionUpdate "f") */
     bool has_f;
     double f;
@@ -38,7 +41,9 @@ void gcodeevents_z_init(struct gcodeevents_z *t, enum gcodeevents_zmode mode);
 void gcodeevents_z_forget(struct gcodeevents_z *t);
 
 /* Feeds one command that was just written to the printer (gcode as protocol_gcode_of).
- * Returns true when a ZChange is due: *new_z, and *old_z with *has_old (false: null). */
+ * Returns true when a ZChange is due: *new_z, and *old_z with *has_old (false: null).
+ * Sets layer_due (with layer_z) when the command is the first extrusion at a new Z, in
+ * either mode: the layer changes that PrintProgress counts. */
 bool gcodeevents_z_sent(struct gcodeevents_z *t, const char *gcode, const char *cmd,
                         double *new_z, double *old_z, bool *has_old);
 

@@ -32,7 +32,6 @@
 #define PRINTER_TERMLOG_LINES 20
 #define PRINTER_TERMLOG_WIDTH 200
 #define PRINTER_SD_AUTOREPORT_INTERVAL 1
-#define PRINTER_POS_AUTOREPORT_INTERVAL 5
 /* the communication timeout once the firmware speaks the busy protocol, s */
 #define PRINTER_COMMUNICATION_BUSY 3.0
 

@@ -141,8 +141,8 @@ static void handle_capability(struct printer *p, const char *line)
             enqueue_autoreport(p, "M27", PRINTER_SD_AUTOREPORT_INTERVAL);
     } else if (strcmp(name, "AUTOREPORT_POS") == 0) {
         p->cap_autoreport_pos = on;
-        if (on)
-            enqueue_autoreport(p, "M154", PRINTER_POS_AUTOREPORT_INTERVAL);
+        if (on && p->opt.position_autoreport_interval > 0)
+            enqueue_autoreport(p, "M154", p->opt.position_autoreport_interval);
     } else if (strcmp(name, "EMERGENCY_PARSER") == 0) {
         p->cap_emergency = on;
         p->model.emergency_parser = on;
@@ -360,7 +360,7 @@ static void external_reset(struct printer *p)
     if (p->autoreport_sd)
         enqueue_autoreport(p, "M27", PRINTER_SD_AUTOREPORT_INTERVAL);
     if (p->autoreport_pos)
-        enqueue_autoreport(p, "M154", PRINTER_POS_AUTOREPORT_INTERVAL);
+        enqueue_autoreport(p, "M154", p->opt.position_autoreport_interval);
     if (p->model.busy_protocol)
         sendq_enqueue(p, "M113 S2");
     events_fire(p->ev, EVENT_PRINTER_RESET, json_pack("{s:b}", "idle", !printing));

@@ -161,7 +161,12 @@ static void on_command_sent(struct printer *p, const char *gcode, const char *cm
     if (gcode[0] == 'G' && gcodeevents_z_sent(&p->z, gcode, cmd, &nz, &oz, &has_old))
         fire_z_change(p, nz, oz, has_old);
     else if (gcode[0] == 'M' && !printer_is_gcode(gcode, "M110"))
-        gcodeevents_z_sent(&p->z, gcode, cmd, &nz, &oz, &has_old);     /* M82/M83 in layer mode */
+        gcodeevents_z_sent(&p->z, gcode, cmd, &nz, &oz, &has_old);     /* M82/M83: the E mode */
+    if (p->z.layer_due) {
+        p->z.layer_due = false;
+        if (p->has_src && p->src.layer)
+            p->src.layer(p->src_ctx, p->z.layer_z);
+    }
     if (printer_is_gcode(gcode, "T") && protocol_param_int(cmd, 'T', &s) && s >= 0 && s < PRINTER_MAX_TOOLS)
         fire_tool_change(p, (int)s);
     else if (printer_is_gcode(gcode, "M155") && protocol_param_int(cmd, 'S', &s))
@@ -208,6 +213,8 @@ void sendq_send(struct printer *p, const char *cmd)
     if (printer_is_gcode(gcode, "M105"))
         p->poll_queued = false;
     on_command_sent(p, gcode, cmd);
+    if (p->cb.sent)
+        p->cb.sent(p->cb_ctx, cmd);
 }
 
 static int max_inflight(const struct printer *p)
