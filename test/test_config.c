@@ -258,7 +258,7 @@ static const char *const all_keys[] = {
     "printer.port", "printer.baudrate", "printer.usb_id", "printer.reconnect_delay",
     "printer.reconnect_max_delay", "printer.connection_timeout",
     "printer.communication_timeout", "printer.temperature_interval",
-    "printer.temperature_interval_target", "printer.autoreport_interval",
+    "printer.temperature_interval_target", "printer.autoreport_interval", "printer.position_autoreport_interval",
     "printer.checksum", "printer.history_size", "printer.advanced_ok_window",
     "printer.emergency_stop_on_error", "printer.blocked_commands", "printer.reconnect",
     "printer.shutdown_command", "printer.zchange_mode",

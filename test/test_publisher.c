@@ -7,6 +7,8 @@
 
 #include "printbridge/wire.h"
 #include "printbridge/base.h"
+#include "printbridge/mqtt.h"
+#include <stdio.h>
 
 static void assert_event_json(json_t *payload, const char *name, long long ts, const char *expected)
 {
@@ -131,8 +133,9 @@ START_TEST(test_qos_and_retain_table_defaults_match_upstream)
     f = publisher_flags_for(&s, PUBLISHER_PROGRESS_SLICING, NULL);
     ck_assert(f.qos == 0 && f.retain && !f.keep);
     f = publisher_flags_for(&s, PUBLISHER_TEMPERATURE, NULL);
-    ck_assert(f.qos == 0 && f.retain && f.keep);
+    ck_assert(f.qos == 0 && f.retain && f.keep && f.offline == MQTT_READING);
     f = publisher_flags_for(&s, PUBLISHER_STATE, NULL);
+    ck_assert(f.offline == MQTT_SNAPSHOT);
     ck_assert(f.qos == 0 && f.retain && !f.keep);
     f = publisher_flags_for(&s, PUBLISHER_STATS, NULL);
     ck_assert(f.qos == 0 && f.retain && !f.keep);
@@ -339,6 +342,39 @@ START_TEST(test_state_topic_job_view_shapes)
     s = statetopic_json(&m, &j, -1, "_timestamp", 1700000000);
     ck_assert_ptr_nonnull(strstr(s, ", \"eta\": \"2023-11-14T22:28:32+00:00\", \"_timestamp\": 1700000000}"));
     free(s);
+    /* nothing printing (a finished print shows 0 s left): no finish time ahead */
+    m.state = PRINTER_OPERATIONAL;
+    j.print_time_left = 0;
+    s = statetopic_json(&m, &j, -1, "_timestamp", 1700000000);
+    ck_assert_ptr_nonnull(strstr(s, ", \"eta\": null, \"_timestamp\": 1700000000}"));
+    free(s);
+    m.state = PRINTER_PAUSED;
+    s = statetopic_json(&m, &j, -1, "_timestamp", 1700000000);
+    ck_assert_ptr_nonnull(strstr(s, ", \"eta\": null, \"_timestamp\": 1700000000}"));
+    free(s);
+}
+END_TEST
+
+/* Every event printbridge publishes is known, so a configuration naming another is a typo. */
+START_TEST(test_event_names_are_one_list)
+{
+    static const char *const some[] = { "Startup", "PrintDone", "ZChange", "PrintProgress", "SettingsRefused",
+                                        "HookFinished", "MqttBufferOverflow", "PausedForUser",
+                                        "GcodeScriptAfterPrintDoneFinished" };
+    for (size_t i = 0; i < sizeof some / sizeof some[0]; i++)
+        ck_assert_msg(events_is_known(some[i]), "%s", some[i]);
+    ck_assert(!events_is_known("PrintDnoe"));
+    ck_assert(!events_is_known("ClientOpened"));      /* a class member printbridge never raises */
+    ck_assert_str_eq(events_class("SettingsRefused"), "settings");
+    /* each script's two events, as the job names them */
+    for (int sc = 0; sc < JOB_SCRIPT_COUNT; sc++) {
+        const char *n = job_script_name((enum job_script)sc);
+        char ev[96];
+        snprintf(ev, sizeof ev, "GcodeScript%c%sRunning", n[0] - 32, n + 1);
+        ck_assert_msg(events_is_known(ev), "%s", ev);
+        snprintf(ev, sizeof ev, "GcodeScript%c%sFinished", n[0] - 32, n + 1);
+        ck_assert_msg(events_is_known(ev), "%s", ev);
+    }
 }
 END_TEST
 
@@ -363,6 +399,7 @@ Suite *publisher_suite(void)
     tcase_add_test(tc, test_state_topic_bytes_after_startup);
     tcase_add_test(tc, test_state_topic_bytes_when_operational);
     tcase_add_test(tc, test_state_topic_job_view_shapes);
+    tcase_add_test(tc, test_event_names_are_one_list);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -99,6 +99,7 @@ struct config {
     double printer_temperature_interval;  /* M105 poll when no target is set, s (default 5) */
     double printer_temperature_interval_target; /* M105 poll when a target > 25 C, s (default 2) */
     int printer_autoreport_interval;    /* M155 S<n> when the firmware offers it; 0 disables (default 2) */
+    int printer_position_autoreport_interval;   /* M154 S<n> when offered; 0 (default) never */
     /* printer: the protocol engine */
     char *printer_checksum;             /* "auto" (default), "always", "never" */
     int printer_history_size;           /* lines kept for resends (default 1000) */

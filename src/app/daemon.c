@@ -28,6 +28,7 @@
 #include "options.h"
 
 #define EVENT_SETTINGS_UPDATED "SettingsUpdated"
+#define EVENT_SETTINGS_REFUSED "SettingsRefused"
 #define EVENT_PROFILE_MODIFIED "PrinterProfileModified"
 #define EVENT_CONNECTIVITY_CHANGED "ConnectivityChanged"
 #define EVENT_BUFFER_OVERFLOW "MqttBufferOverflow"
@@ -129,6 +130,14 @@ static void on_printer_line(void *ctx, const char *line)
         triggers_on_line(d->triggers, TRIGGER_RECEIVED, line);
 }
 
+/* the commands written to the printer feed the triggers with direction "sent" */
+static void on_printer_sent(void *ctx, const char *cmd)
+{
+    struct daemon *d = ctx;
+    if (d->triggers)
+        triggers_on_line(d->triggers, TRIGGER_SENT, cmd);
+}
+
 /* --print: the file is printed as a job once the printer is first ready */
 static void on_printer_connected(void *ctx)
 {
@@ -181,11 +190,26 @@ static void on_job_changed(void *ctx)
     publisher_on_model(&d->publisher);
 }
 
+/* {__filename}, {__filepath}, {__fileorigin} and {__progress} of a hook: the selected file
+ * and how far its print is (100 once it finished) */
+static void hook_job_placeholders(void *ctx, struct placeholders *ph)
+{
+    struct daemon *d = ctx;
+    struct job_view v;
+    if (!d->job || !job_fill_view(d->job, &v))
+        return;
+    ph->filename = v.name;
+    ph->filepath = v.path;
+    ph->fileorigin = v.origin;
+    ph->progress = v.has_completion ? v.completion : 0;
+}
+
 static struct progressnotify_settings progress_steps(const struct config *c)
 {
     const struct hookconfig *hc = c->hooks;
     return (struct progressnotify_settings){ .percent = hc ? hc->progress_percent : 0,
-                                             .minutes = hc ? hc->progress_minutes : 0 };
+                                             .minutes = hc ? hc->progress_minutes : 0,
+                                             .layers = hc ? hc->progress_layers : 0 };
 }
 
 static void start_jobs(struct daemon *d)
@@ -420,24 +444,46 @@ static void apply_config(struct daemon *d)
     start_stats_timer(d);
 }
 
+/* A reload that was refused is logged and published, so that an operator who edited the
+ * file remotely learns why: SettingsRefused {file, line, error}, line null when the error
+ * has no place in the file. why is "FILE:LINE: message" or a plain message. */
+static void refuse_reload(struct daemon *d, const char *why)
+{
+    const char *path = d->cfg.path;
+    size_t n = strlen(path);
+    json_t *line = json_null();
+    const char *msg = why;
+    if (strncmp(why, path, n) == 0 && why[n] == ':') {
+        char *end;
+        long l = strtol(why + n + 1, &end, 10);
+        if (end > why + n + 1 && end[0] == ':' && end[1] == ' ') {
+            line = json_integer(l);
+            msg = end + 2;
+        } else if (strncmp(why + n, ": ", 2) == 0) {
+            msg = why + n + 2;
+        }
+    }
+    log_error("printbridge: reload refused, the running configuration stays: %s", why);
+    events_fire(&d->events, EVENT_SETTINGS_REFUSED, json_pack("{s:s, s:o, s:s}", "file", path, "line", line, "error", msg));
+}
+
 static void reload(struct daemon *d)
 {
     struct config nc;
     char err[1024];
     if (config_load(&nc, d->cfg.path, err, sizeof err) < 0) {
-        log_error("printbridge: reload refused, the running configuration stays: %s", err);
+        refuse_reload(d, err);
         return;
     }
     if (d->old_mqtt && mqtt_connection_changed(&d->cfg, &nc)) {
-        log_error("printbridge: reload refused: the previous broker change is still in progress; "
-                  "send SIGHUP again in a few seconds");
+        refuse_reload(d, "the previous broker change is still in progress; send SIGHUP again in a few seconds");
         config_free(&nc);
         return;
     }
     struct printer_options po;
     printer_options_from(&nc, &po);
     if (printer_set_options(d->printer, &po) < 0) {
-        log_error("printbridge: reload refused: out of memory applying the printer options");
+        refuse_reload(d, "out of memory applying the printer options");
         config_free(&nc);
         return;
     }
@@ -491,7 +537,7 @@ static int start_printer(struct daemon *d)
     struct printer_options po;
     printer_options_from(&d->cfg, &po);
     static const struct printer_callbacks pc = {
-        .temperatures = on_temperatures, .changed = on_model_changed, .line = on_printer_line,
+        .temperatures = on_temperatures, .changed = on_model_changed, .line = on_printer_line, .sent = on_printer_sent,
         .state = on_printer_state, .connected = on_printer_connected, .shutdown = on_printer_shutdown,
     };
     if (printer_create(&d->printer, d->loop, &d->events, &po, &pc, d) < 0) {
@@ -512,6 +558,7 @@ static int start_commands(struct daemon *d)
         return -ENOMEM;
     }
     hooks_set_printer(d->hooks, d->printer);
+    hooks_set_job(d->hooks, hook_job_placeholders, d);
     struct commands_targets t = { .printer = d->printer, .hooks = d->hooks, .job = d->job, .storage = d->storage,
                                   .upload_limit = (size_t)c->storage_max_upload_size << 20,
                                   .camera = d->timelapse, .publisher = &d->publisher };

@@ -70,6 +70,7 @@ void printer_options_from(const struct config *c, struct printer_options *po)
         .temperature_interval = c->printer_temperature_interval,
         .temperature_interval_target = c->printer_temperature_interval_target,
         .autoreport_interval = c->printer_autoreport_interval,
+        .position_autoreport_interval = c->printer_position_autoreport_interval,
         .after_connected = c->script_after_connected,
         .extruders = c->profile_extruders,
         .heated_bed = c->profile_heated_bed,

@@ -1,7 +1,7 @@
 # test_mqtt_credentials_reload.sh: a broker with a password file. A wrong password gives one
 # clear log line (not one per retry) and the daemon keeps running; fixing it with
 # mqtt.password_file and SIGHUP connects. Then reloads: an invalid file is refused with its
-# FILE:LINE error and the old configuration kept; a new base topic publishes "disconnected" on
+# FILE:LINE error (logged, and published as SettingsRefused) and the old configuration kept; a new base topic publishes "disconnected" on
 # the old status topic and "connected" on the new one, and SettingsUpdated under the new one;
 # a profile change adds PrinterProfileModified.
 . "$(dirname "$0")/lib_mqtt.sh"
@@ -53,6 +53,8 @@ printf 'mqtt: { port = 70000; };\n' >"$M_DIR/pb.conf"
 kill -HUP "$M_DAEMON_PID"
 m_wait_until "$(m_t 10)" grep -qF "reload refused, the running configuration stays: $M_DIR/pb.conf:1: mqtt.port must be between 1 and 65535, not 70000" "$M_DIR/daemon.log" ||
   m_fail "expected the invalid reload to be refused with its FILE:LINE error"
+m_expect "$SUB" "^octoprint/event/SettingsRefused r=0 q=0 \\{\"file\": \"$(printf '%s' "$M_DIR/pb.conf" | sed 's/[][\.*^$+?(){}|/]/\\&/g')\", \"line\": 1, \"error\": \"mqtt\\.port must be between 1 and 65535, not 70000\", \"_event\": \"SettingsRefused\", \"_timestamp\": [0-9]+\\}\$" \
+  "$(m_t 10)" "SettingsRefused with the file, line and reason"
 n_before=$(grep -c '^octoprint/event/SettingsUpdated' "$SUB")
 kill -0 "$M_DAEMON_PID" || m_fail "the daemon exited on an invalid reload"
 m_pass "invalid reload refused with FILE:LINE, daemon still running"
