@@ -234,10 +234,10 @@ deb: | deps-deb
 	cd $(DEB_TREE) && dpkg-buildpackage --build=binary --no-sign >../build.log 2>&1 \
 	  || { tail -n 40 ../build.log; echo "make deb: dpkg-buildpackage failed (log: $(BUILD)/deb/build.log)"; exit 1; }
 	@cp $(BUILD)/deb/printbridge_$(VERSION)_$(DEB_ARCH).deb $(DEB)
-	lintian --fail-on error --no-tag-display-limit $(DEB)
+	lintian --fail-on error --tag-display-limit 0 $(DEB)
 	@echo "make deb: $(DEB)"
 
-check-deb: | deps-deb
+check-deb: | deps-deb deps-debroot
 	@bash test/deb/test_deb.sh $(abspath $(BUILD))
 # ---- end of deb ----------------------------------------------------------------------------------
 

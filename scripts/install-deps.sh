@@ -18,21 +18,23 @@
 #   clients     make check-clients: Node.js and npm (screenshot: chromium)
 #   tools       make check-tools: ffmpeg and PrusaSlicer
 #   bench       make bench: Printrun's printcore and gcoder (Debian's printcore package)
+#   deb         make deb: Debian's package tools (dpkg-buildpackage, debhelper, lintian)
+#   debroot     make check-deb: mmdebstrap, for a clean Debian root to install the package in
 #
 # A broker installed here is for tests, which start their own on free loopback ports: when apt
 # starts the packaged mosquitto service, it is stopped and disabled again, so nothing is left
 # listening on port 1883.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--check] [build|test|demo|fuzz|faults|clients|screenshot|tools|bench]..." >&2; exit 2; }
+usage() { echo "usage: $0 [--check] [build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot]..." >&2; exit 2; }
 
 CHECK=0
 SETS=()
 for arg in "$@"; do
   case $arg in
     --check) CHECK=1 ;;
-    build|test|demo|fuzz|faults|clients|screenshot|tools|bench) SETS+=("$arg") ;;
-    --*) s=${arg#--}; case $s in build|test|demo|fuzz|faults|clients|screenshot|tools|bench) SETS+=("$s") ;; *) usage ;; esac ;;
+    build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot) SETS+=("$arg") ;;
+    --*) s=${arg#--}; case $s in build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot) SETS+=("$s") ;; *) usage ;; esac ;;
     *) usage ;;
   esac
 done
@@ -54,6 +56,9 @@ requires() {
     clients) printf '%s\n' "cmd:node nodejs" "cmd:npm npm" ;;
     screenshot) printf '%s\n' "cmd:chromium chromium" ;;
     tools) printf '%s\n' "cmd:ffmpeg ffmpeg" "cmd:prusa-slicer prusa-slicer" ;;
+    deb)   requires build
+           printf '%s\n' "cmd:dpkg-buildpackage dpkg-dev" "cmd:dh debhelper" "cmd:lintian lintian" ;;
+    debroot) printf '%s\n' "cmd:mmdebstrap mmdebstrap" ;;
     bench) printf '%s\n' "cmd:python3 python3" \
              "file:/usr/lib/python3/dist-packages/printrun/printcore.py printcore" \
              "file:/usr/lib/python3/dist-packages/printrun/gcoder.py printcore" ;;
