@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # install-deps.sh: installs, from Debian packages, exactly what one make target needs.
 #
-#   scripts/install-deps.sh [--check] [SET...]      (no SET: build)
+#   scripts/install-deps.sh [--check|--list] [SET...]      (no SET: build)
 #
 # Each set lists requirements as "TEST PACKAGE": the test looks for the thing itself (a command,
 # a pkg-config module, a file, or a program that must link), never only for the package name,
 # because a package can be present without what a target uses from it (clang without its
 # sanitizer and libFuzzer runtimes, for one). With --check nothing is installed: the missing
-# packages are printed and the exit status is 1. The Makefile calls `--check SET || SET` before
+# packages are printed and the exit status is 1. --list prints every package the sets name, one
+# a line, present or not, and installs nothing. The Makefile calls `--check SET || SET` before
 # each target that needs a set, so a bare machine installs what it needs and nothing more.
 #
 #   build       compiler, pkg-config, libuv, jansson, libconfig, libserialport, Paho MQTT C
@@ -26,13 +27,15 @@
 # listening on port 1883.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--check] [build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot]..." >&2; exit 2; }
+usage() { echo "usage: $0 [--check|--list] [build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot]..." >&2; exit 2; }
 
 CHECK=0
+LIST=0
 SETS=()
 for arg in "$@"; do
   case $arg in
     --check) CHECK=1 ;;
+    --list) LIST=1 ;;
     build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot) SETS+=("$arg") ;;
     --*) s=${arg#--}; case $s in build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot) SETS+=("$s") ;; *) usage ;; esac ;;
     *) usage ;;
@@ -89,6 +92,11 @@ present() {
     *) echo "install-deps: unknown requirement $what" >&2; return 1 ;;
   esac
 }
+
+if [ "$LIST" = 1 ]; then
+  for set in "${SETS[@]}"; do requires "$set"; done | awk '{ print $2 }' | sort -u
+  exit 0
+fi
 
 missing=()
 for set in "${SETS[@]}"; do
