@@ -5,7 +5,9 @@
 #   make demo       simulator + private mosquitto + daemon, showing the MQTT traffic
 #   make bench      speed, memory and scale beside peers (bench-quick: under a minute)
 #   make check-clients   the example Node-RED flow against a real Node-RED
-#   make install    PREFIX (default /usr/local) and DESTDIR are honoured
+#   make install    PREFIX (default /usr/local), SYSCONFDIR and DESTDIR are honoured
+#   make deb        build/printbridge_<version>_<arch>.deb (scripts/debian/), checked by lintian
+#   make check-deb  that package installed, upgraded and removed in a clean Debian root
 #   make clean
 #
 # BUILD selects the output folder and SAN=1 adds the sanitizers; `make check` uses both
@@ -13,6 +15,9 @@
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
+# The configuration file is $(SYSCONFDIR)/printbridge.conf (per printer with printbridge@.service:
+# $(SYSCONFDIR)/printbridge/<instance>.conf). SYSCONFDIR is baked into the daemon and the man pages
+# at build time, so build and install with the same PREFIX (or SYSCONFDIR).
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 MANDIR   ?= $(PREFIX)/share/man
@@ -40,7 +45,8 @@ WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-protot
 CFLAGS    ?= -O2 -g
 comma     := ,
 SANFLAGS  := $(if $(SAN),-fsanitize=address$(comma)undefined$(comma)float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined$(comma)float-cast-overflow)
-ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DPB_VERSION='"$(VERSION)"' -Iinclude $(WARN) $(CFLAGS) \
+# CPPFLAGS and LDFLAGS come from the environment too (dpkg-buildflags' hardening in `make deb`)
+ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DPB_VERSION='"$(VERSION)"' -Iinclude $(WARN) $(CPPFLAGS) $(CFLAGS) \
              $(SANFLAGS) $(shell pkg-config --cflags $(PKGS)) -MMD -MP
 LDLIBS_PB := $(shell pkg-config --libs $(PKGS)) -lpaho-mqtt3as -lm -lpthread
 LDLIBS_SIM:= -lm
@@ -69,9 +75,17 @@ DAEMON    := $(BUILD)/printbridge
 SIM       := $(BUILD)/printbridge-sim
 RUNNER    := $(BUILD)/test/check-runner
 SUITES_H  := $(BUILD)/test/suites.h
+MANPAGES  := $(BUILD)/man/printbridge.8 $(BUILD)/man/printbridge.conf.5 $(BUILD)/man/printbridge-sim.1
+# $(BUILD)/sysconfdir holds the SYSCONFDIR this build was made for; it changes only when
+# SYSCONFDIR does, and then what embeds the path is rebuilt
+PATHS     := $(BUILD)/sysconfdir
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+  $(shell mkdir -p $(BUILD) && { echo '$(SYSCONFDIR)' | cmp -s - $(PATHS) || echo '$(SYSCONFDIR)' >$(PATHS); })
+endif
 
-.PHONY: all check check-plain check-san demo install uninstall clean bench
-all: $(DAEMON) $(SIM)
+.PHONY: all man check check-plain check-san demo install uninstall clean bench deb check-deb
+all: $(DAEMON) $(SIM) $(MANPAGES)
+man: $(MANPAGES)
 
 # deps-<set>: what one target needs beyond the build (scripts/install-deps.sh lists the sets)
 deps-%:
@@ -95,13 +109,33 @@ $(LIBBASE): $(BASE_OBJ)
 	@mkdir -p $(@D)
 	@rm -f $@ && ar rcs $@ $^
 
+# the default configuration file, printed by --help
+$(call obj,$(PB_MAIN)): $(PATHS)
+$(call obj,$(PB_MAIN)): ALLCFLAGS += -DPB_SYSCONFDIR='"$(SYSCONFDIR)"'
+
 $(DAEMON): $(call obj,$(PB_MAIN)) $(LIBPB)
 	@echo "  LINK    $@"
-	@$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS_PB)
+	@$(CC) $(ALLCFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_PB)
 
 $(SIM): $(call obj,$(SIM_MAIN)) $(LIBSIM) $(LIBBASE)
 	@echo "  LINK    $@"
-	@$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS_SIM)
+	@$(CC) $(ALLCFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS_SIM)
+
+# Man pages: man/ holds them with @SYSCONFDIR@ and @VERSION@ to fill in. printbridge.conf(5) gets
+# its SETTINGS section from etc/printbridge.conf, the one description of every setting
+# (scripts/conf2man.awk); printbridge-sim(1) gets its options from the simulator's --help.
+MANSUBST = sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+$(BUILD)/man/printbridge.8: man/printbridge.8 $(PATHS) VERSION
+	@mkdir -p $(@D)
+	@$(MANSUBST) $< >$@
+$(BUILD)/man/printbridge.conf.5: man/printbridge.conf.5 etc/printbridge.conf scripts/conf2man.awk $(PATHS) VERSION
+	@mkdir -p $(@D)
+	@echo "  MAN     $@"
+	@awk -f scripts/conf2man.awk etc/printbridge.conf $< | $(MANSUBST) >$@.tmp && mv $@.tmp $@
+$(BUILD)/man/printbridge-sim.1: man/printbridge-sim.1 scripts/help2man.awk $(SIM) VERSION
+	@mkdir -p $(@D)
+	@echo "  MAN     $@"
+	@$(SIM) --help >$@.help && awk -f scripts/help2man.awk $@.help $< | $(MANSUBST) >$@.tmp && mv $@.tmp $@ && rm -f $@.help
 
 # Every test/test_*.c defines `Suite *<name>_suite(void)`; the runner calls them all, so a new
 # test file needs no registration anywhere else.
@@ -123,7 +157,7 @@ $(RUNNER): $(TEST_OBJ) $(LIBSIM) $(LIBPB) | deps-test
 
 # The runner holds the unit suites and the integration scripts (test/it/*.sh, run against the
 # binaries of the same build), so Check's summary line covers everything.
-check-plain: $(DAEMON) $(SIM) $(RUNNER)
+check-plain: $(DAEMON) $(SIM) $(MANPAGES) $(RUNNER)
 	PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) $(RUNNER)
 
 check-san:
@@ -133,8 +167,9 @@ check-san:
 # brokers, simulators and timers, so together they take little more than the slower one.
 # Their outputs are shown one after the other; the sanitizer run's summary line comes last.
 check: deps-test
-	@$(MAKE) --no-print-directory $(DAEMON) $(SIM) $(RUNNER)
-	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 build/san/printbridge build/san/printbridge-sim build/san/test/check-runner
+	@$(MAKE) --no-print-directory $(DAEMON) $(SIM) $(MANPAGES) $(RUNNER)
+	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 build/san/printbridge build/san/printbridge-sim build/san/test/check-runner \
+	  $(subst $(BUILD)/,build/san/,$(MANPAGES))
 	@PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) $(RUNNER) >$(BUILD)/check-plain.log 2>&1 & plain=$$!; \
 	PB_BUILD=$(abspath build/san) PB_SRCDIR=$(CURDIR) build/san/test/check-runner >build/san/check-san.log 2>&1; san=$$?; \
 	wait $$plain; plainrc=$$?; \
@@ -154,17 +189,57 @@ demo: $(DAEMON) $(SIM) | deps-demo
 check-clients: $(DAEMON) $(SIM) | deps-test
 	@scripts/check-clients.sh $(abspath $(BUILD))$(if $(SCREENSHOT), --screenshot $(SCREENSHOT))
 
-install: $(DAEMON) $(SIM)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR)
+# The service runs as the system user printbridge (created here unless DESTDIR is set: a package
+# creates it in its own scripts). The configuration is root:printbridge 0640: the service reads
+# it but cannot change it, and other users cannot read the broker password. An existing
+# configuration file is never overwritten.
+install: $(DAEMON) $(SIM) $(MANPAGES)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(DAEMON) $(SIM) $(DESTDIR)$(BINDIR)/
 	test -e $(DESTDIR)$(SYSCONFDIR)/printbridge.conf || install -m 0640 etc/printbridge.conf $(DESTDIR)$(SYSCONFDIR)/printbridge.conf
+	test -d $(DESTDIR)$(SYSCONFDIR)/printbridge || install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/printbridge
 	for u in printbridge.service printbridge@.service; do sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
-	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/printbridge && install -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 0644 man/printbridge.8 $(DESTDIR)$(MANDIR)/man8/ && install -m 0644 man/printbridge.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(BUILD)/man/printbridge-sim.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(BUILD)/man/printbridge.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(BUILD)/man/printbridge.8 $(DESTDIR)$(MANDIR)/man8/
+	@if [ -z "$(DESTDIR)" ]; then \
+	  getent passwd printbridge >/dev/null || useradd --system --user-group --home-dir /var/lib/printbridge \
+	    --no-create-home --shell /usr/sbin/nologin --comment "printbridge daemon" printbridge || exit 1; \
+	  chgrp printbridge $(SYSCONFDIR)/printbridge.conf $(SYSCONFDIR)/printbridge || exit 1; \
+	  echo "printbridge: edit $(SYSCONFDIR)/printbridge.conf (printer.port, the mqtt group), then: systemctl enable --now printbridge"; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/printbridge $(DESTDIR)$(BINDIR)/printbridge-sim $(DESTDIR)$(UNITDIR)/printbridge.service \
-	      $(DESTDIR)$(UNITDIR)/printbridge@.service $(DESTDIR)$(MANDIR)/man8/printbridge.8 $(DESTDIR)$(MANDIR)/man5/printbridge.conf.5
+	      $(DESTDIR)$(UNITDIR)/printbridge@.service $(DESTDIR)$(MANDIR)/man8/printbridge.8 $(DESTDIR)$(MANDIR)/man5/printbridge.conf.5 \
+	      $(DESTDIR)$(MANDIR)/man1/printbridge-sim.1
+
+# ---- make deb, make check-deb (scripts/debian/) --------------------------------------------------
+# make deb: the source tree (without build/ and .git) is copied to $(BUILD)/deb/ with
+# scripts/debian/ as its debian/ folder and built there by dpkg-buildpackage (debhelper), so the
+# package is made by Debian's own tools from a clean copy; lintian must report no error.
+# VERSION=X overrides the package version (check-deb builds an upgrade that way).
+# make check-deb: test/deb/test_deb.sh installs it into a fresh Debian root (mmdebstrap),
+# upgrades it over an edited configuration and removes it; needs root and the Debian mirror.
+DEB_ARCH = $(shell dpkg --print-architecture 2>/dev/null)
+DEB      = $(BUILD)/printbridge_$(VERSION)_$(DEB_ARCH).deb
+DEB_TREE = $(BUILD)/deb/printbridge-$(VERSION)
+deb: | deps-deb
+	@rm -rf $(BUILD)/deb && mkdir -p $(DEB_TREE)
+	@tar -C $(CURDIR) --exclude=./build --exclude='./build-*' --exclude=./.git -cf - . | tar -C $(DEB_TREE) -xf -
+	@cp -r scripts/debian $(DEB_TREE)/debian
+	@printf '%s\n' "$(VERSION)" >$(DEB_TREE)/VERSION
+	@scripts/debian-changelog.sh "$(VERSION)" >$(DEB_TREE)/debian/changelog
+	cd $(DEB_TREE) && dpkg-buildpackage --build=binary --no-sign >../build.log 2>&1 \
+	  || { tail -n 40 ../build.log; echo "make deb: dpkg-buildpackage failed (log: $(BUILD)/deb/build.log)"; exit 1; }
+	@cp $(BUILD)/deb/printbridge_$(VERSION)_$(DEB_ARCH).deb $(DEB)
+	lintian --fail-on error --tag-display-limit 0 $(DEB)
+	@echo "make deb: $(DEB)"
+
+check-deb: | deps-deb deps-debroot
+	@bash test/deb/test_deb.sh $(abspath $(BUILD))
+# ---- end of deb ----------------------------------------------------------------------------------
 
 # ---- make bench, make bench-quick (bench/; results table in README.md) ------------------------------------
 # The bench's C tools are built into $(BUILD)/bench/ with the project's flags; the peers it

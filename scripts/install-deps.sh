@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # install-deps.sh: installs, from Debian packages, exactly what one make target needs.
 #
-#   scripts/install-deps.sh [--check] [SET...]      (no SET: build)
+#   scripts/install-deps.sh [--check|--list] [SET...]      (no SET: build)
 #
 # Each set lists requirements as "TEST PACKAGE": the test looks for the thing itself (a command,
 # a pkg-config module, a file, or a program that must link), never only for the package name,
 # because a package can be present without what a target uses from it (clang without its
 # sanitizer and libFuzzer runtimes, for one). With --check nothing is installed: the missing
-# packages are printed and the exit status is 1. The Makefile calls `--check SET || SET` before
+# packages are printed and the exit status is 1. --list prints every package the sets name, one
+# a line, present or not, and installs nothing. The Makefile calls `--check SET || SET` before
 # each target that needs a set, so a bare machine installs what it needs and nothing more.
 #
 #   build       compiler, pkg-config, libuv, jansson, libconfig, libserialport, Paho MQTT C
@@ -18,21 +19,25 @@
 #   clients     make check-clients: Node.js and npm (screenshot: chromium)
 #   tools       make check-tools: ffmpeg and PrusaSlicer
 #   bench       make bench: Printrun's printcore and gcoder (Debian's printcore package)
+#   deb         make deb: Debian's package tools (dpkg-buildpackage, debhelper, lintian)
+#   debroot     make check-deb: mmdebstrap, for a clean Debian root to install the package in
 #
 # A broker installed here is for tests, which start their own on free loopback ports: when apt
 # starts the packaged mosquitto service, it is stopped and disabled again, so nothing is left
 # listening on port 1883.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--check] [build|test|demo|fuzz|faults|clients|screenshot|tools|bench]..." >&2; exit 2; }
+usage() { echo "usage: $0 [--check|--list] [build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot]..." >&2; exit 2; }
 
 CHECK=0
+LIST=0
 SETS=()
 for arg in "$@"; do
   case $arg in
     --check) CHECK=1 ;;
-    build|test|demo|fuzz|faults|clients|screenshot|tools|bench) SETS+=("$arg") ;;
-    --*) s=${arg#--}; case $s in build|test|demo|fuzz|faults|clients|screenshot|tools|bench) SETS+=("$s") ;; *) usage ;; esac ;;
+    --list) LIST=1 ;;
+    build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot) SETS+=("$arg") ;;
+    --*) s=${arg#--}; case $s in build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot) SETS+=("$s") ;; *) usage ;; esac ;;
     *) usage ;;
   esac
 done
@@ -54,6 +59,9 @@ requires() {
     clients) printf '%s\n' "cmd:node nodejs" "cmd:npm npm" ;;
     screenshot) printf '%s\n' "cmd:chromium chromium" ;;
     tools) printf '%s\n' "cmd:ffmpeg ffmpeg" "cmd:prusa-slicer prusa-slicer" ;;
+    deb)   requires build
+           printf '%s\n' "cmd:dpkg-buildpackage dpkg-dev" "cmd:dh debhelper" "cmd:lintian lintian" ;;
+    debroot) printf '%s\n' "cmd:mmdebstrap mmdebstrap" ;;
     bench) printf '%s\n' "cmd:python3 python3" \
              "file:/usr/lib/python3/dist-packages/printrun/printcore.py printcore" \
              "file:/usr/lib/python3/dist-packages/printrun/gcoder.py printcore" ;;
@@ -84,6 +92,11 @@ present() {
     *) echo "install-deps: unknown requirement $what" >&2; return 1 ;;
   esac
 }
+
+if [ "$LIST" = 1 ]; then
+  for set in "${SETS[@]}"; do requires "$set"; done | awk '{ print $2 }' | sort -u
+  exit 0
+fi
 
 missing=()
 for set in "${SETS[@]}"; do

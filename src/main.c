@@ -16,16 +16,20 @@
 #ifndef PB_VERSION
 #define PB_VERSION "0.0.0"
 #endif
-#define DEFAULT_CONFIG "/etc/printbridge.conf"
+/* the install's configuration folder, baked in at build time (Makefile: SYSCONFDIR) */
+#ifndef PB_SYSCONFDIR
+#define PB_SYSCONFDIR "/usr/local/etc"
+#endif
+#define DEFAULT_CONFIG PB_SYSCONFDIR "/printbridge.conf"
 #define EXIT_CONFIG 2
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: printbridge [-c FILE] [-v]\n"
-            "       printbridge -c FILE --check-config\n"
+            "       printbridge [-c FILE] --check-config\n"
             "       printbridge --list-ports\n"
-            "       printbridge -c FILE --print GCODE\n"
+            "       printbridge [-c FILE] --print GCODE\n"
             "       printbridge --analyse GCODE\n"
             "\n"
             "Bridges a serial 3D printer (Marlin-style G-code firmware) and an MQTT broker,\n"
@@ -33,7 +37,9 @@ static void usage(FILE *f)
             "retained <base>state (the whole printer state) and <base>stats topics.\n"
             "\n"
             "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ");\n"
-            "                      every key is documented in etc/printbridge.conf\n"
+            "                      every setting is described in the installed file and in\n"
+            "                      printbridge.conf(5); one per printer with printbridge@.service:\n"
+            "                      " PB_SYSCONFDIR "/printbridge/INSTANCE.conf\n"
             "      --check-config  validate the configuration and exit (0 valid, 2 invalid)\n"
             "      --list-ports    list serial ports with USB ids and stable /dev/serial/by-id names\n"
             "      --print GCODE   print this G-code file as a job once the printer is first ready\n"
@@ -46,12 +52,12 @@ static void usage(FILE *f)
             "  -V, --version       print the version\n"
             "\n"
             "Signals: SIGTERM or SIGINT stop cleanly (the status topic <base>mqtt becomes\n"
-            "\"disconnected\"). SIGHUP reloads the configuration file without dropping the\n"
-            "printer: an invalid file is refused (its FILE:LINE error is logged) and the\n"
-            "running configuration kept; a valid one publishes the SettingsUpdated event\n"
-            "(and PrinterProfileModified when the profile group changed), and changed broker\n"
-            "settings reconnect to the broker. Logs go to stderr, one line each, with\n"
-            "journald priorities under systemd.\n");
+            "\"disconnected\"). SIGHUP (systemctl reload) reads the configuration file again\n"
+            "without dropping the printer: an invalid file is refused (its FILE:LINE error is\n"
+            "logged) and the running configuration kept; a valid one publishes the\n"
+            "SettingsUpdated event (and PrinterProfileModified when the profile group\n"
+            "changed), and changed broker settings reconnect to the broker. Logs go to stderr,\n"
+            "one line each, with journald priorities under systemd.\n");
 }
 
 /* --analyse: the metadata analysis a file gets in the storage folder, printed as JSON (with
