@@ -326,6 +326,7 @@ static void forget_firmware(struct printer *p)
     p->model.firmware_name[0] = '\0';
     p->model.nheaters = 0;
     p->model.has_position = false;
+    p->model.sd_ready = false;
     p->model.advanced_ok = p->model.emergency_parser = p->model.busy_protocol = false;
 }
 
