@@ -263,6 +263,8 @@ static void on_stats_timer(uv_timer_t *t)
         .uptime = (double)(uv_now(d->loop) - d->started_ms) / 1000.0,
         .lines_sent = m ? m->lines_sent : 0,
         .resends = m ? m->resends : 0,
+        .has_timeouts = true,
+        .timeouts = m ? m->timeouts : 0,
         .published = mc.published,
         .buffered = mc.buffered,
         .dropped = mc.dropped,
