@@ -1,5 +1,5 @@
-/* test_protocol_sd.c: how the protocol module reads the printer's SD card lines: print
- * progress, "File opened", the lines of an M20 file list with their FAT time stamps, and which
+/* test_protocol_sd.c: how the protocol module reads the printer's SD card lines: the card
+ * coming and going, print progress, "File opened", the lines of an M20 file list with their FAT time stamps, and which
  * names on the card are G-code. */
 #include <check.h>
 #include <errno.h>
@@ -9,6 +9,28 @@
 #include "printer/protocol.h"
 
 /* ---- SD card ------------------------------------------------------------------------------- */
+
+static const struct { const char *line; int state; } card_lines[] = {
+    { "SD card ok", 1 },
+    { "echo:SD card ok", 1 },
+    { "Card successfully initialized", 1 },
+    { "Begin file list", 1 },
+    { "echo:SD init fail", 0 },
+    { "Error:volume.init failed", 0 },
+    { "openRoot failed", 0 },
+    { "echo:SD card released", 0 },
+    { "echo:No SD card", 0 },
+    { "echo:No media", 0 },
+    { "End file list", -1 },
+    { "File selected", -1 },
+    { "ok", -1 },
+};
+
+START_TEST(test_sd_card_state_vectors)
+{
+    ck_assert_msg(protocol_sd_card_state(card_lines[_i].line) == card_lines[_i].state, "%s", card_lines[_i].line);
+}
+END_TEST
 
 static const struct { const char *line; int rc; unsigned long cur, total; } sd_progress[] = {
     { "SD printing byte 1317/8610", 0, 1317, 8610 },
@@ -135,6 +157,7 @@ Suite *protocol_sd_suite(void)
     Suite *s = suite_create("protocol_sd");
 
     TCase *tc = tcase_create("sd");
+    LOOP(tc, test_sd_card_state_vectors, card_lines);
     LOOP(tc, test_sd_progress_vectors, sd_progress);
     LOOP(tc, test_file_opened_vectors, opened);
     LOOP(tc, test_file_list_vectors, file_list);

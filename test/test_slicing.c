@@ -1,8 +1,10 @@
 /* test_slicing.c: the slicing module. Pure: progress lines of PrusaSlicer, CuraEngine and
- * plain percentages, G-code names. On a real loop: a cube STL written here (ASCII) dropped
+ * plain percentages, G-code names (subfolders too). On a real loop, with the model reported
+ * as the storage module reports it (slicing_notice): a cube STL written here (ASCII) dropped
  * into the folder is sliced by a real PrusaSlicer (skipped with a message when it is missing;
  * `make check-tools` installs it) into G-code beside it, with SlicingStarted, progress and
- * SlicingDone; a failing slicer gives SlicingFailed; a newer job for the same output cancels
+ * SlicingDone; one in a subfolder, reported twice, is sliced once into G-code beside it; a
+ * failing slicer gives SlicingFailed; a newer job for the same output cancels
  * the running one (SlicingCancelled); profile files give the profile events. */
 #include <check.h>
 #include <errno.h>
@@ -28,6 +30,12 @@ START_TEST(test_slicing_parse_progress_of_known_slicers)
     ck_assert_str_eq(g, "Cube.gcode");
     ck_assert_int_eq(slicing_gcode_name(g, sizeof g, "cube.gcode"), -EINVAL);
     ck_assert_int_eq(slicing_gcode_name(g, sizeof g, ".hidden.stl"), -EINVAL);
+    ck_assert_int_gt(slicing_gcode_name(g, sizeof g, "a/b/Cube.STL"), 0);
+    ck_assert_str_eq(g, "a/b/Cube.gcode");
+    ck_assert_int_eq(slicing_gcode_name(g, sizeof g, "a/.b/cube.stl"), -EINVAL);
+    ck_assert_int_eq(slicing_gcode_name(g, sizeof g, "a//cube.stl"), -EINVAL);
+    ck_assert_int_eq(slicing_gcode_name(g, sizeof g, "/a/cube.stl"), -EINVAL);
+    ck_assert_int_eq(slicing_gcode_name(g, sizeof g, "../cube.stl"), -EINVAL);
 }
 END_TEST
 
@@ -142,12 +150,28 @@ static void rm_dir(struct scen *sc)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* what the storage module does for a dropped model: report it to the slicing module */
 static void drop_cube(struct scen *sc, int tick)
 {
     if (tick == 2) {
         char p[256];
         snprintf(p, sizeof p, "%s/cube.stl", sc->dir);
         write_cube(p);
+        ck_assert_int_eq(slicing_notice(sc->sl, "cube.stl"), 0);
+    }
+}
+
+static void drop_cube_in_subfolder(struct scen *sc, int tick)
+{
+    if (tick == 2) {
+        char p[256];
+        snprintf(p, sizeof p, "mkdir -p %s/models/big", sc->dir);
+        ck_assert_int_eq(system(p), 0);
+        snprintf(p, sizeof p, "%s/models/big/cube.stl", sc->dir);
+        write_cube(p);
+        ck_assert_int_eq(slicing_notice(sc->sl, "models/big/cube.stl"), 0);
+        ck_assert_int_eq(slicing_notice(sc->sl, "models/big/cube.stl"), 0);   /* one run for both */
+        ck_assert_int_eq(slicing_notice(sc->sl, "models/.hidden/cube.stl"), -EINVAL);
     }
 }
 
@@ -192,6 +216,28 @@ START_TEST(test_slicing_failing_slicer_gives_slicing_failed)
     char g[256];
     snprintf(g, sizeof g, "%s/cube.gcode", sc.dir);
     ck_assert_int_ne(access(g, F_OK), 0);
+    rm_dir(&sc);
+}
+END_TEST
+
+START_TEST(test_slicing_stl_in_a_subfolder_gives_gcode_beside_it)
+{
+    struct scen sc;
+    new_dir(&sc);
+    char *const copy[] = { "/bin/sh", "-c", "cp \"$0\" \"$1\"", "{input}", "{output}", NULL };
+    sc.step = drop_cube_in_subfolder;
+    run(&sc, copy, NULL, 1);
+    const char *pl = "{\"slicer\": \"prusaslicer\", \"stl\": \"models/big/cube.stl\", \"stl_location\": \"local\", "
+                     "\"gcode\": \"models/big/cube.gcode\", \"gcode_location\": \"local\"";
+    char want[512];
+    snprintf(want, sizeof want, "SlicingDone %s, \"time\": ", pl);
+    ck_assert_msg(strstr(sc.seen.log, want) != NULL, "%s", sc.seen.log);
+    const char *first = strstr(sc.seen.log, "SlicingStarted");
+    ck_assert_msg(first && !strstr(first, "\nSlicingStarted "), "sliced more than once: %s", sc.seen.log);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cmp -s %s/models/big/cube.stl %s/models/big/cube.gcode && test -z \"$(ls -A %s %s/models/big | grep '^\\.slicing')\"",
+             sc.dir, sc.dir, sc.dir, sc.dir);
+    ck_assert_msg(system(cmd) == 0, "no G-code beside the STL in %s/models/big, or a temporary file left", sc.dir);
     rm_dir(&sc);
 }
 END_TEST
@@ -270,6 +316,7 @@ Suite *slicing_suite(void)
     tcase_add_test(tc, test_slicing_parse_progress_of_known_slicers);
     tcase_add_test(tc, test_slicing_dropped_stl_is_sliced_by_prusaslicer);
     tcase_add_test(tc, test_slicing_failing_slicer_gives_slicing_failed);
+    tcase_add_test(tc, test_slicing_stl_in_a_subfolder_gives_gcode_beside_it);
     tcase_add_test(tc, test_slicing_newer_job_cancels_the_running_one);
     tcase_add_test(tc, test_slicing_profile_files_give_profile_events);
     suite_add_tcase(s, tc);

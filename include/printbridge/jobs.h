@@ -115,6 +115,10 @@ struct storage_options {
     struct analysis_options analysis;
     double settle_time;             /* s a changed file must stay still before analysis (0.5) */
     int inject_write_error;         /* tests: fail upload writes with this errno (0: off) */
+    /* An STL model appeared or changed anywhere in the folder (not at start-up), uploads
+     * included; rel is its path. NULL: models are ignored, and not accepted as uploads. */
+    void (*model)(void *ctx, const char *rel);
+    void *model_ctx;
 };
 
 struct storage;
@@ -142,8 +146,11 @@ int storage_resolve(const struct storage *s, const char *rel, char *out, size_t 
 typedef void (*storage_upload_cb)(void *ctx, int rc, const char *rel, const char *err);
 
 /* Stores len bytes as rel: validated now (-EINVAL bad path, -EFBIG over the size limit, with
- * err), then written off the loop to a hidden temporary file, fsync'd and renamed into place,
- * creating missing folders. On success fires Upload {name, path, target, select, print,
+ * err; an .stl path is accepted when the options have a model callback), then written off
+ * the loop to a hidden temporary file, fsync'd and renamed into place, creating missing
+ * folders. On success announces what it created, in order, unless the watchers already did
+ * (FolderAdded for each new folder from the outermost, FileAdded, UpdatedFiles; the model
+ * callback for an STL), then fires Upload {name, path, target, select, print,
  * effective_select, effective_print} (effective_print only when select is also granted:
  * printing implies selecting) and then cb, which does the selecting and printing. On failure (disk full: -ENOSPC) nothing is left
  * behind and cb reports why. data is copied. */

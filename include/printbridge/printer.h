@@ -128,6 +128,7 @@ struct printer_model {
     long long temps_time;           /* epoch seconds of the last temperature report */
     unsigned long lines_sent;       /* lines written to the printer (resends included) */
     unsigned long resends;          /* resend requests received */
+    unsigned long timeouts;         /* communication timeouts since start (docs/protocol.md 12.4) */
     /* last position report (M114 answer or autoreport) */
     bool has_position;
     double x, y, z, e;

@@ -90,11 +90,12 @@ int timelapse_movie_path(char *out, size_t outsz, const char *output_folder, con
 char **timelapse_ffmpeg_argv(const char *ffmpeg, int fps, const char *pattern, char *const *args,
                              const char *movie);
 
-/* ---- slicing: OctoPrint's slicing events from an ordinary slicer. An STL dropped into the
- * storage folder (top level) is sliced by a configured command line (argv with {input},
- * {output}, {profile}; no shell; a timeout) with the configured profile; the slicer writes a
- * hidden temporary file that is renamed to <name>.gcode when it succeeds, so the storage
- * module announces and analyses it like any other file. Events: SlicingStarted, SlicingDone
+/* ---- slicing: OctoPrint's slicing events from an ordinary slicer. An STL anywhere in the
+ * storage folder (the storage module's watchers report it: dropped in, in a subfolder, or
+ * uploaded) is sliced once it stayed still for settle_time, by a configured command line
+ * (argv with {input}, {output}, {profile}; no shell; a timeout) with the configured profile;
+ * the slicer writes a hidden temporary file beside the STL that is renamed to <name>.gcode
+ * when it succeeds, so the storage module announces and analyses it like any other file. Events: SlicingStarted, SlicingDone
  * {time}, SlicingFailed {reason}, SlicingCancelled (a newer job for the same G-code started);
  * <base>progress/slicing from the slicer's "NN%" output lines, else 0 then 100. Profiles are
  * the files of a folder: SlicingProfileAdded / Modified / Deleted {slicer, profile}. */
@@ -103,7 +104,7 @@ char **timelapse_ffmpeg_argv(const char *ffmpeg, int fps, const char *pattern, c
 struct slicing_options {
     const char *slicer;                 /* name in the payloads: "prusaslicer", "curaengine" */
     char *const *command;               /* argv template */
-    const char *folder;                 /* watched for *.stl: the storage folder */
+    const char *folder;                 /* the storage folder the STL paths are relative to */
     const char *profiles_folder;        /* NULL: no profile events */
     const char *profile;                /* file name in profiles_folder used for {profile} */
     double timeout;                     /* s */
@@ -117,6 +118,11 @@ struct slicing;
 
 int slicing_create(struct slicing **out, uv_loop_t *loop, struct events *ev, const struct slicing_options *opt);
 
+/* An STL appeared or changed at rel (relative to folder): it is sliced once it stayed still
+ * for settle_time (each notice restarts the wait) and is a non-empty file. Returns 0, or
+ * -EINVAL when rel is not an .stl path slicing_gcode_name accepts. */
+int slicing_notice(struct slicing *s, const char *rel);
+
 /* Slices rel (an .stl inside folder) now; a running job for the same output is cancelled. */
 int slicing_start(struct slicing *s, const char *rel);
 
@@ -129,8 +135,9 @@ void slicing_destroy(struct slicing *s);
  * Slic3r, "... 45%", or CuraEngine's "Progress: 0.45"), 0..100, or -ENOENT when it shows none. */
 int slicing_parse_progress(const char *line);
 
-/* "cube.stl" -> "cube.gcode"; the length written, -EINVAL if name is not an .stl
- * (case-insensitive), -ENAMETOOLONG if it does not fit. */
+/* "cube.stl" -> "cube.gcode", "a/b/cube.STL" -> "a/b/cube.gcode"; the length written,
+ * -EINVAL if name is not an .stl (case-insensitive) or has an empty, hidden ('.') or absolute
+ * component, -ENAMETOOLONG if it does not fit. */
 int slicing_gcode_name(char *out, size_t outsz, const char *stl);
 
 #endif

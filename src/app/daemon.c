@@ -212,11 +212,28 @@ static struct progressnotify_settings progress_steps(const struct config *c)
                                              .layers = hc ? hc->progress_layers : 0 };
 }
 
+/* an STL in the storage folder: the slicer's (slicing is started after storage) */
+static void on_storage_model(void *ctx, const char *rel)
+{
+    struct daemon *d = ctx;
+    if (d->slicing)
+        slicing_notice(d->slicing, rel);
+}
+
+static bool slicing_wanted(const struct config *c)
+{
+    return c->slicing_enabled && c->slicing_command[0];
+}
+
 static void start_jobs(struct daemon *d)
 {
     struct config *c = &d->cfg;
     struct storage_options so;
     storage_options_from(c, &so);
+    if (slicing_wanted(c)) {
+        so.model = on_storage_model;
+        so.model_ctx = d;
+    }
     if (storage_create(&d->storage, d->loop, &d->events, &so) < 0)
         log_error("storage: %s unusable; local files are disabled", c->storage_folder);
     char journal[4096];
@@ -287,6 +304,8 @@ static void on_stats_timer(uv_timer_t *t)
         .uptime = (double)(uv_now(d->loop) - d->started_ms) / 1000.0,
         .lines_sent = m ? m->lines_sent : 0,
         .resends = m ? m->resends : 0,
+        .has_timeouts = true,
+        .timeouts = m ? m->timeouts : 0,
         .published = mc.published,
         .buffered = mc.buffered,
         .dropped = mc.dropped,

@@ -3,8 +3,9 @@
  * Every message passes the same gate, in this order, and the first refusal ends it with an
  * error reply (retained messages are only logged: a reply to each retained copy on every
  * reconnect would be noise, and acting on them paused prints when HA restarted):
- *   own replies (.../response) ignored -> retained ignored -> size -> NUL bytes -> decode
- *   (unknown command, invalid JSON) -> state -> G-code allow/deny -> duplicate id -> run.
+ *   own replies (.../response) ignored -> retained ignored -> empty ignored -> size -> NUL
+ *   bytes -> decode (unknown command, invalid JSON) -> state -> G-code allow/deny ->
+ *   duplicate id -> run.
  * The duplicate check comes last so a refused command does not use up its id: the client
  * may fix the cause and send it again. */
 #include "printbridge/commands.h"
@@ -310,6 +311,13 @@ static void route(struct commands_router *r, const struct mqtt_message *msg, str
     if (msg->retained) {
         log_info("commands: ignoring the retained message on %s: commands are never taken from retained messages",
                  msg->topic);
+        return;
+    }
+    /* zero bytes is how a retained command is cleared (mosquitto_pub -r -n); subscribers
+     * already connected receive it without the retain flag, so it must not look like a
+     * request */
+    if (msg->len == 0) {
+        log_info("commands: ignoring the empty message on %s", msg->topic);
         return;
     }
     if (strncmp(rel, "command/upload/", 15) == 0) {

@@ -140,9 +140,13 @@ void job_deselect(struct job *j)
 
 static int select_sd(struct job *j, const char *path, char *err, size_t errsz)
 {
-    if (!printer_get_model(j->printer)->sd_ready && printer_state_is_closed_or_error(printer_get_state(j->printer))) {
+    if (!printer_state_is_operational(printer_get_state(j->printer))) {
         snprintf(err, errsz, "the printer is not connected");
         return -ENOTCONN;
+    }
+    if (!printer_get_model(j->printer)->sd_ready) {
+        snprintf(err, errsz, "the printer reports no SD card (sdReady is false); insert one and send M21");
+        return -ENODEV;
     }
     const char *p = path[0] == '/' ? path + 1 : path;
     if (!*p || strlen(p) > 200 || strpbrk(p, "\n\r")) {
@@ -198,6 +202,7 @@ static void selected(struct job *j, bool sdcard)
     j->selected = true;
     j->done_shown = false;
     j->sd_pos = 0;
+    j->sd_start_pending = false;
     if (!sdcard)
         events_fire(j->ev, "FileSelected", job_base_payload(j));
     /* SD: FileSelected follows the printer's "File selected" */
@@ -225,13 +230,15 @@ int job_select(struct job *j, const char *path, enum job_origin origin, char *er
 
 static void on_tick(uv_timer_t *t);
 
-static int can_start(const struct job *j, char *err, size_t errsz)
+/* A print can begin: idle, operational, no copy to the card running, and a file selected
+ * (unless a path is about to select one). */
+static int can_start(const struct job *j, bool selecting, char *err, size_t errsz)
 {
     if (j->st != J_IDLE) {
         snprintf(err, errsz, "a print is already running");
         return -EBUSY;
     }
-    if (!j->selected) {
+    if (!j->selected && !selecting) {
         snprintf(err, errsz, "no file selected");
         return -ENOENT;
     }
@@ -262,7 +269,7 @@ static void print_begins(struct job *j)
 
 static int start_selected(struct job *j, char *err, size_t errsz)
 {
-    int rc = can_start(j, err, errsz);
+    int rc = can_start(j, false, err, errsz);
     if (rc < 0)
         return rc;
     if (!j->sd && (rc = stream_open(&j->stream, j->abs)) < 0) {
@@ -289,11 +296,25 @@ static int start_selected(struct job *j, char *err, size_t errsz)
 int job_start(struct job *j, const char *path, enum job_origin origin, char *err, size_t errsz)
 {
     if (path) {
-        int rc = job_select(j, path, origin, err, errsz);
-        if (rc < 0)
+        int rc = can_start(j, true, err, errsz);
+        if (rc < 0 || (rc = job_select(j, path, origin, err, errsz)) < 0)
             return rc;
+        /* on the card, the print starts once the printer confirmed the selection with the
+         * file's size (job_sd_start_selected), as OctoPrint's print-after-select does */
+        if (origin == JOB_SDCARD) {
+            j->sd_start_pending = true;
+            return 0;
+        }
     }
     return start_selected(j, err, errsz);
+}
+
+void job_sd_start_selected(struct job *j)
+{
+    char err[256];
+    j->sd_start_pending = false;
+    if (start_selected(j, err, sizeof err) < 0)
+        log_warn("job: %s was selected on the SD card but not started: %s", j->path, err);
 }
 
 int job_start_file(struct job *j, const char *file, char *err, size_t errsz)

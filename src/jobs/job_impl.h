@@ -46,6 +46,7 @@ struct job {
     enum jstate st;
     uint64_t started_ms, paused_ms, pause_began;
     long long sd_pos;               /* SD: the printer's reported position */
+    bool sd_start_pending;          /* SD: start once the printer confirms the selection */
     struct stream stream;           /* local: the file being printed or copied */
     bool waiting_position;
     uv_timer_t tick, position_timer;
@@ -115,5 +116,7 @@ void job_journal_recover(struct job *j);
 void job_sd_transfer_end(struct job *j, bool ok);
 /* SD progress polls (M27) unless the firmware autoreports; called every tick. */
 void job_sd_poll(struct job *j);
+/* The printer confirmed the selection of a start by path: start it now (job.c). */
+void job_sd_start_selected(struct job *j);
 
 #endif

@@ -1,7 +1,8 @@
 /* job_sd.c: the printer's SD card as the job sees it: the card's messages (progress, done,
- * file selected or not found, the end of a file list, a card inserted), progress polls for
- * SD prints on firmware that does not autoreport, and copying a local file to the card
- * (M28 name, the file's lines, M29) with TransferStarted / TransferDone / TransferFailed. */
+ * file opened with its size, file selected (starting a print asked for by path) or not
+ * found, the end of a file list, a card inserted), progress polls for SD prints on firmware
+ * that does not autoreport, and copying a local file to the card (M28 name, the file's
+ * lines, M29) with TransferStarted / TransferDone / TransferFailed. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -109,11 +110,16 @@ void job_on_line(struct job *j, const char *line)
         if (sz && sscanf(sz, "Size: %lld", &size) == 1 && j->sd)
             j->size = size;
     } else if (strstr(line, "File selected")) {
-        if (j->sd && j->selected && j->st == J_IDLE)
+        if (j->sd && j->selected && j->st == J_IDLE) {
             events_fire(j->ev, "FileSelected", job_base_payload(j));
+            if (j->sd_start_pending)
+                job_sd_start_selected(j);
+        }
     } else if (strstr(line, "open failed")) {
         if (j->sd && j->selected && j->st == J_IDLE) {
-            log_warn("job: the printer could not open %s on its SD card", j->path);
+            log_warn("job: the printer could not open %s on its SD card%s", j->path,
+                     j->sd_start_pending ? "; the print was not started" : "");
+            j->sd_start_pending = false;
             job_deselect(j);
         }
     } else if (strstr(line, "End file list")) {

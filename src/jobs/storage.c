@@ -14,7 +14,11 @@
  * written by the worker to <folder>/.printbridge/<path>.json and reused while it is newer
  * than the file.
  *
- * Uploads are written by storage_upload.c. */
+ * Models. STL files are not listed; the model callback (slicing) hears of every one that
+ * appears or changes, in any folder.
+ *
+ * Uploads are written by storage_upload.c; what an upload created is announced by
+ * storage_upload_done before its Upload event, whether or not the watchers got there first. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -51,13 +55,20 @@ static bool has_machinecode_ext(const char *name)
     return strcasecmp(dot, ".gcode") == 0 || strcasecmp(dot, ".gco") == 0 || strcasecmp(dot, ".g") == 0;
 }
 
+bool storage_is_model(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && strcasecmp(name + n - 4, ".stl") == 0;
+}
+
 const char *storage_base_name(const char *rel)
 {
     const char *slash = strrchr(rel, '/');
     return slash ? slash + 1 : rel;
 }
 
-int storage_check_path(const char *rel, char *err, size_t errsz)
+/* Every rule of storage_check_path but the extension. */
+int storage_check_components(const char *rel, char *err, size_t errsz)
 {
     size_t len = rel ? strlen(rel) : 0;
     if (len == 0) {
@@ -97,6 +108,14 @@ int storage_check_path(const char *rel, char *err, size_t errsz)
             return -EINVAL;
         }
     }
+    return 0;
+}
+
+int storage_check_path(const char *rel, char *err, size_t errsz)
+{
+    int rc = storage_check_components(rel, err, errsz);
+    if (rc < 0)
+        return rc;
     if (!has_machinecode_ext(rel)) {
         storage_printf(err, errsz, "not a G-code file (.gcode, .gco, .g): %s", rel);
         return -EINVAL;
@@ -320,6 +339,13 @@ static void note_new_file(struct storage *s, struct entry *e)
     e->changed_at = uv_now(s->loop);
 }
 
+/* Models are not in the table: whoever slices them settles and checks them. */
+static void note_model(struct storage *s, const char *rel)
+{
+    if (s->opt.model && storage_is_model(rel))
+        s->opt.model(s->opt.model_ctx, rel);
+}
+
 /* Adds rel (and, for a folder, what is inside) to the table; announce fires the add events. */
 static void scan(struct storage *s, const char *rel, bool announce)
 {
@@ -354,6 +380,8 @@ static void scan(struct storage *s, const char *rel, bool announce)
             if (announce)
                 fire_file(s, "FileAdded", child, "add");
             note_new_file(s, e);
+        } else if (announce && S_ISREG(st.st_mode)) {
+            note_model(s, child);
         }
     }
     closedir(d);
@@ -450,6 +478,32 @@ static void vanished_for_good(struct storage *s, struct entry *e)
     fire_updated(s);
 }
 
+void storage_upload_done(struct storage *s, const char *rel)
+{
+    /* the outermost part the table does not know yet, announced as if its watcher had
+     * reported it: a folder is scanned with everything below it, in order */
+    char part[STORAGE_MAX_PATH], abs[PATH_MAX];
+    struct stat st;
+    for (const char *p = rel;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        storage_printf(part, sizeof part, "%.*s", (int)(p - rel), rel);
+        const struct entry *e = find(s, part);
+        if (!e || e->gone) {
+            storage_printf(abs, sizeof abs, "%s/%s", s->root, part);
+            if (lstat(abs, &st) < 0)
+                return;
+            if (S_ISREG(st.st_mode) && storage_is_model(part))
+                note_model(s, part);
+            else
+                appeared(s, part, &st);
+            return;
+        }
+        if (*p == '\0')
+            return;
+    }
+}
+
 static void on_tick(uv_timer_t *t);
 
 /* The tick runs only while something is pending (a vanished name to settle, a file to
@@ -475,6 +529,8 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
     struct entry *e = find(s, rel);
     if (e && e->gone)
         e = NULL;
+    if (exists && S_ISREG(st.st_mode))
+        note_model(s, rel);
     if (exists) {
         if (e && (e->ino != st.st_ino || e->dev != st.st_dev)) {
             /* replaced by another file under the same name (an upload's rename): a change */

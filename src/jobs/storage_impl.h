@@ -53,6 +53,13 @@ struct storage {
  * matters (path lengths are limited to STORAGE_MAX_PATH up front), so it is not an error. */
 int storage_printf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *storage_base_name(const char *rel);
+/* name ends in .stl (any case): a model the slicer turns into G-code */
+bool storage_is_model(const char *name);
+/* storage_check_path without the extension rule */
+int storage_check_components(const char *rel, char *err, size_t errsz);
+/* An upload of rel was stored: announces, in order, what the watchers have not reported yet
+ * (new folders from the outermost, the file), so the events never depend on their timing. */
+void storage_upload_done(struct storage *s, const char *rel);
 /* abs lies inside root (or is root). */
 bool storage_confined(const char *root, const char *abs);
 /* Creates the folders of path[0..upto) that are missing. 0 or -errno. */

@@ -1,7 +1,8 @@
 /* storage_upload.c: uploads into the storage folder. Validated on the loop, written by a
  * worker of the libuv thread pool: a hidden temporary file in the target folder, write,
  * fsync, rename, fsync of the folder; any failure unlinks the temporary file, so a partial
- * file is never visible under its final name. */
+ * file is never visible under its final name. Back on the loop, what the upload created is
+ * announced before Upload (storage.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -115,6 +116,7 @@ static void upload_after(uv_work_t *req, int status)
     }
     if (w->rc == 0 && !s->destroying) {
         log_info("storage: stored %s (%zu bytes)", w->rel, w->len);
+        storage_upload_done(s, w->rel);
         events_fire(s->ev, "Upload",
                     json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b}", "name", storage_base_name(w->rel), "path", w->rel,
                               "target", "local", "select", w->select, "print", w->print,
@@ -133,7 +135,15 @@ int storage_upload(struct storage *s, const char *rel, const void *data, size_t 
                    bool select, bool print, storage_upload_cb cb, void *ctx,
                    char *err, size_t errsz)
 {
-    int rc = storage_check_path(rel, err, errsz);
+    int rc;
+    if (!storage_is_model(rel)) {
+        rc = storage_check_path(rel, err, errsz);
+    } else if (!s->opt.model) {
+        storage_printf(err, errsz, "%s is an STL model: models are accepted only with slicing.enabled = true", rel);
+        rc = -EINVAL;
+    } else {
+        rc = storage_check_components(rel, err, errsz);
+    }
     if (rc < 0)
         return rc;
     if ((long long)len > s->opt.max_upload_size) {

@@ -118,7 +118,10 @@ void inbound_on_connected(struct mqtt *m)
     } else if (n > 0) {
         for (int i = 0; i < n; i++)
             qos[i] = SUBSCRIBE_QOS;
-        rc = MQTTAsync_subscribeMany(m->client, n, filters, qos, NULL);
+        /* never NULL options: Paho 1.3 reads them for an MQTT 5 subscription of several
+         * filters and crashed the daemon at its first MQTT 5 connect */
+        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+        rc = MQTTAsync_subscribeMany(m->client, n, filters, qos, &ro);
     }
     if (rc != MQTTASYNC_SUCCESS)
         log_error("mqtt: cannot subscribe to %s%s: %s", filters[0], n > 1 ? " and the other topics" : "",
@@ -157,7 +160,8 @@ int mqtt_subscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, void 
     pthread_mutex_lock(&in->lock);
     *tail = s;
     pthread_mutex_unlock(&in->lock);
-    int rc = held || !session_up(m) ? MQTTASYNC_SUCCESS : MQTTAsync_subscribe(m->client, filter, SUBSCRIBE_QOS, NULL);
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int rc = held || !session_up(m) ? MQTTASYNC_SUCCESS : MQTTAsync_subscribe(m->client, filter, SUBSCRIBE_QOS, &ro);
     if (rc != MQTTASYNC_SUCCESS && rc != MQTTASYNC_DISCONNECTED)
         log_error("mqtt: cannot subscribe to %s: %s", filter, MQTTAsync_strerror(rc));
     return 0;
@@ -193,7 +197,8 @@ int mqtt_unsubscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, voi
     bool held = held_before(in->subs, NULL, filter);
     if (!in->delivering)
         sweep(in);
-    int rc = held || !session_up(m) ? MQTTASYNC_SUCCESS : MQTTAsync_unsubscribe(m->client, filter, NULL);
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int rc = held || !session_up(m) ? MQTTASYNC_SUCCESS : MQTTAsync_unsubscribe(m->client, filter, &ro);
     if (rc != MQTTASYNC_SUCCESS && rc != MQTTASYNC_DISCONNECTED)
         log_warn("mqtt: cannot unsubscribe from %s: %s", filter, MQTTAsync_strerror(rc));
     return 0;
@@ -374,7 +379,10 @@ int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, s
     msg.qos = 1;
     msg.retained = 0;
     msg.properties = props;
-    int rc = MQTTAsync_sendMessage(m->client, topic, &msg, NULL);
+    /* Paho takes a message's MQTT 5 properties through the response options: without them
+     * the correlation data was silently left out */
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
     MQTTProperties_free(&props);
     if (rc == MQTTASYNC_SUCCESS)
         return 0;

@@ -103,6 +103,7 @@ static void handle_timeout(struct printer *p)
     bool printing = p->has_src;
     int max = p->long_running ? MAX_TIMEOUTS_LONG : printing ? MAX_TIMEOUTS_PRINTING : MAX_TIMEOUTS_IDLE;
     link_reset_deadlines(p);
+    p->model.timeouts++;
     if (++p->timeouts > max) {
         log_error("printer: no response from printer after %d consecutive communication timeouts, considering it dead. %s",
                   max, hint);
@@ -326,6 +327,7 @@ static void forget_firmware(struct printer *p)
     p->model.firmware_name[0] = '\0';
     p->model.nheaters = 0;
     p->model.has_position = false;
+    p->model.sd_ready = false;
     p->model.advanced_ok = p->model.emergency_parser = p->model.busy_protocol = false;
 }
 

@@ -184,6 +184,12 @@ int protocol_parse_file_list_line(const char *line, struct protocol_sd_entry *ou
  * or -EINVAL when the date or time fields are invalid. Upstream drops values before 1212012000. */
 long long protocol_m20_timestamp_to_unix(unsigned long timestamp);
 
+/* What a line says about the SD card: 1 a card is ready ("SD card ok", "Card successfully
+ * initialized", "Begin file list": the answers to M21 and M20), 0 there is none ("SD init
+ * fail", "volume.init failed", "openRoot failed", "SD card released", "No SD card", "No
+ * media"), -1 nothing. Searched anywhere in the line, as upstream does. */
+int protocol_sd_card_state(const char *line);
+
 /* True for a machine-code file name upstream keeps from an M20 list: extension gcode, gco,
  * g or gc~ (any case) and ASCII only. */
 bool protocol_sd_name_is_gcode(const char *name);

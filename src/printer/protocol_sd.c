@@ -1,5 +1,6 @@
-/* protocol_sd.c: the printer's SD card lines: print progress, "File opened", and the M20
- * file list with its long names and timestamps. Pure, like protocol.c. */
+/* protocol_sd.c: the printer's SD card lines: the card coming and going, print progress,
+ * "File opened", and the M20 file list with its long names and timestamps. Pure, like
+ * protocol.c. */
 #include "protocol.h"
 
 #include <errno.h>
@@ -12,6 +13,20 @@
 #include "scan.h"
 
 /* ---- SD card ------------------------------------------------------------------------------------- */
+
+int protocol_sd_card_state(const char *line)
+{
+    static const char *const ready[] = { "SD card ok", "Card successfully initialized", "Begin file list" };
+    static const char *const gone[] = { "SD init fail", "volume.init failed", "openRoot failed",
+                                        "SD card released", "No SD card", "No media" };
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        if (strstr(line, gone[i]))
+            return 0;
+    for (size_t i = 0; i < sizeof ready / sizeof ready[0]; i++)
+        if (strstr(line, ready[i]))
+            return 1;
+    return -1;
+}
 
 int protocol_parse_sd_progress(const char *line, unsigned long *current, unsigned long *total)
 {

@@ -404,6 +404,16 @@ static void dispatch(struct printer *p, enum protocol_kind kind, const char *lin
     }
 }
 
+/* The card's presence as the firmware reports it (sdReady): the answers to M21 and M20. */
+static void track_sd_card(struct printer *p, const char *line)
+{
+    int ready = protocol_sd_card_state(line);
+    if (ready < 0 || p->model.sd_ready == (ready == 1))
+        return;
+    p->model.sd_ready = ready == 1;
+    printer_model_changed(p);
+}
+
 /* A line that completes an error begun on the previous one; true when it was one. */
 static bool join_pending_error(struct printer *p, const char *line)
 {
@@ -440,6 +450,7 @@ void receive_line(void *ctx, const char *line, size_t len)
         p->cb.line(p->cb_ctx, line);
     if (join_pending_error(p, line))
         return;
+    track_sd_card(p, line);
     if (p->cap_seen && !p->cap_done && kind != PROTOCOL_CAPABILITY)
         cap_report_done(p);
     dispatch(p, kind, line);

@@ -1,4 +1,6 @@
-/* slicing.c: STLs in, G-code out, with OctoPrint's slicing events (see tools.h). */
+/* slicing.c: STLs in, G-code out, with OctoPrint's slicing events (see tools.h). The
+ * storage module watches the folder and reports the models; this module waits for each to
+ * settle, runs the slicer and watches the profiles folder. */
 #include "printbridge/tools.h"
 
 #include <ctype.h>
@@ -16,7 +18,7 @@
 #define SLICING_MAX_JOBS 8
 #define SLICING_MAX_PENDING 16
 #define SLICING_MAX_PROFILES 64
-#define NAME_MAX_SL 256
+#define NAME_MAX_SL 1024               /* a path relative to the folder */
 #define PATH_MAX_SL 1024
 
 struct slicing;
@@ -59,7 +61,7 @@ struct slicing {
     struct slicing_options opt;       /* strings and the command are this module's copies */
     char **own_command;
     char *own_str[4];
-    uv_fs_event_t watch, pwatch;
+    uv_fs_event_t pwatch;
     bool pwatch_on;
     struct sl_job jobs[SLICING_MAX_JOBS];
     struct sl_pending pending[SLICING_MAX_PENDING];
@@ -105,8 +107,11 @@ int slicing_parse_progress(const char *line)
 int slicing_gcode_name(char *out, size_t outsz, const char *stl)
 {
     size_t n = strlen(stl);
-    if (n < 5 || strcasecmp(stl + n - 4, ".stl") != 0 || stl[0] == '.' || strchr(stl, '/'))
+    if (n < 5 || strcasecmp(stl + n - 4, ".stl") != 0)
         return -EINVAL;
+    for (const char *c = stl; c; c = strchr(c, '/') ? strchr(c, '/') + 1 : NULL)
+        if (*c == '.' || *c == '/' || *c == '\0')
+            return -EINVAL;
     int w = snprintf(out, outsz, "%.*s.gcode", (int)(n - 4), stl);
     return w < 0 || (size_t)w >= outsz ? -ENAMETOOLONG : w;
 }
@@ -240,7 +245,9 @@ int slicing_start(struct slicing *s, const char *rel)
     snprintf(j->stl, sizeof j->stl, "%s", rel);
     snprintf(j->gcode, sizeof j->gcode, "%s", gcode);
     static unsigned seq;
-    snprintf(j->tmp, sizeof j->tmp, "%s/.slicing-%u-%s", s->opt.folder, ++seq, gcode);
+    const char *base = strrchr(gcode, '/') ? strrchr(gcode, '/') + 1 : gcode;
+    /* hidden, beside the output: the rename is atomic and the storage never lists it */
+    snprintf(j->tmp, sizeof j->tmp, "%s/%.*s.slicing-%u-%s", s->opt.folder, (int)(base - gcode), gcode, ++seq, base);
     snprintf(j->out, sizeof j->out, "%s/%s", s->opt.folder, gcode);
     char input[PATH_MAX_SL + NAME_MAX_SL + 2], profile[2 * PATH_MAX_SL];
     snprintf(input, sizeof input, "%s/%s", s->opt.folder, rel);
@@ -352,27 +359,28 @@ static void on_settled(uv_timer_t *t)
     stat_async(p->s, p->s->opt.folder, p->name, false);
 }
 
-static void on_folder_change(uv_fs_event_t *h, const char *filename, int events, int status)
+int slicing_notice(struct slicing *s, const char *rel)
 {
-    (void)events;
-    struct slicing *s = h->data;
     char gcode[NAME_MAX_SL];
-    if (status < 0 || !filename || s->destroying || slicing_gcode_name(gcode, sizeof gcode, filename) < 0)
-        return;
+    if (s->destroying || slicing_gcode_name(gcode, sizeof gcode, rel) < 0)
+        return -EINVAL;
     struct sl_pending *slot = NULL;
     for (int i = 0; i < SLICING_MAX_PENDING; i++) {
-        if (s->pending[i].used && strcmp(s->pending[i].name, filename) == 0) {
+        if (s->pending[i].used && strcmp(s->pending[i].name, rel) == 0) {
             slot = &s->pending[i];
             break;
         }
         if (!s->pending[i].used && !slot)
             slot = &s->pending[i];
     }
-    if (!slot)
-        return;
+    if (!slot) {
+        log_warn("slicing: %d models already waiting; %s not sliced", SLICING_MAX_PENDING, rel);
+        return -EBUSY;
+    }
     slot->used = true;
-    snprintf(slot->name, sizeof slot->name, "%s", filename);
+    snprintf(slot->name, sizeof slot->name, "%s", rel);
     uv_timer_start(&slot->timer, on_settled, (uint64_t)(s->opt.settle_time * 1000.0), 0);
+    return 0;
 }
 
 static void on_profiles_change(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -442,12 +450,6 @@ int slicing_create(struct slicing **out, uv_loop_t *loop, struct events *ev, con
         s->pending[i].timer.data = &s->pending[i];
         s->open++;
     }
-    uv_fs_event_init(loop, &s->watch);
-    s->watch.data = s;
-    s->open++;
-    int rc = uv_fs_event_start(&s->watch, on_folder_change, opt->folder, 0);
-    if (rc < 0)
-        log_error("slicing: cannot watch %s: %s", opt->folder, uv_strerror(rc));
     if (opt->profiles_folder) {
         mkdir(opt->profiles_folder, 0755);
         scan_profiles(s);
@@ -455,7 +457,7 @@ int slicing_create(struct slicing **out, uv_loop_t *loop, struct events *ev, con
         s->pwatch.data = s;
         s->pwatch_on = true;
         s->open++;
-        rc = uv_fs_event_start(&s->pwatch, on_profiles_change, opt->profiles_folder, 0);
+        int rc = uv_fs_event_start(&s->pwatch, on_profiles_change, opt->profiles_folder, 0);
         if (rc < 0)
             log_error("slicing: cannot watch %s: %s", opt->profiles_folder, uv_strerror(rc));
     }
@@ -482,7 +484,6 @@ void slicing_destroy(struct slicing *s)
             proc_kill(s->jobs[i].run);
     for (int i = 0; i < SLICING_MAX_PENDING; i++)
         uv_close((uv_handle_t *)&s->pending[i].timer, on_closed);
-    uv_close((uv_handle_t *)&s->watch, on_closed);
     if (s->pwatch_on)
         uv_close((uv_handle_t *)&s->pwatch, on_closed);
 }
