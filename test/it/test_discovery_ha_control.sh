@@ -11,7 +11,7 @@
 #      its event types (the PrintFailed that follows a cancel is ignored)
 #   4. after PrintDone: progress and estimated finish as the state contract gives them
 #   5. the OctoPrint-HomeAssistant entities: plugin topics, unique ids, hassControl switches
-#      and buttons reaching the printer
+#      and buttons reaching the printer; removed by a reload without the option
 . "$(dirname "$0")/lib.sh"
 pb_init
 
@@ -204,6 +204,16 @@ pb_wait_until "$(pb_t 20)" eval '[ "$(OP switch CONNECT state)" = on ]' || pb_fa
 cmd=$(OP button STOP command); P -t "${cmd%%$'\t'*}" -m "${cmd#*$'\t'}"
 rec_wait "M112" "the Emergency Stop button of the OctoPrint device"
 pb_pass "OctoPrint-HomeAssistant entities: plugin topics and ids; pause switch, cancel, connect switch and stop reach the printer"
+
+# unset again: a reload removes the plugin's entities and keeps printbridge's device
+HA_CFG='homeassistant: { node_id = "ender3"; };'
+config
+kill -HUP "$PB_DAEMON_PID"
+pb_wait_until "$(pb_t 10)" eval '[ -z "$(snapshot homeassistant/sensor/3f2a9c_PRINTING_S/config)" ]' ||
+  pb_fail "expected the OctoPrint-HomeAssistant entities removed after unsetting octoprint_node_id"
+[ -z "$(snapshot homeassistant/button/3f2a9c_STOP/config)" ] || pb_fail "expected the Emergency Stop entity removed too"
+[ -n "$(snapshot "$DEV")" ] || pb_fail "expected printbridge's device to stay"
+pb_pass "unsetting octoprint_node_id removes the plugin's entities"
 
 pb_stop_daemon TERM
 [ "$PB_DAEMON_RC" = 0 ] || pb_fail "expected exit status 0 after SIGTERM, got $PB_DAEMON_RC"
