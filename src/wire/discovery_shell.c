@@ -107,7 +107,8 @@ static int build(const struct discovery_settings *s, struct discovery_message **
         discovery_messages_free(compat, n);
         return -ENOMEM;
     }
-    memcpy(all + 1, compat, (size_t)n * sizeof *all);
+    if (n > 0)
+        memcpy(all + 1, compat, (size_t)n * sizeof *all);
     free(compat);
     all[0].topic = strdup(t);
     if (!all[0].topic ||
