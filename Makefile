@@ -26,6 +26,8 @@ BUILD    ?= build
 SAN      ?=
 CC       ?= cc
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+# the support URL Home Assistant shows for printbridge's discovery (its origin); none if empty
+SUPPORT_URL ?=
 
 # A bare machine gets its build libraries installed before anything is compiled, because the
 # pkg-config calls below need them. Everything a test, the demo, fuzzing or the bench needs is
@@ -46,7 +48,8 @@ CFLAGS    ?= -O2 -g
 comma     := ,
 SANFLAGS  := $(if $(SAN),-fsanitize=address$(comma)undefined$(comma)float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined$(comma)float-cast-overflow)
 # CPPFLAGS and LDFLAGS come from the environment too (dpkg-buildflags' hardening in `make deb`)
-ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DPB_VERSION='"$(VERSION)"' -Iinclude $(WARN) $(CPPFLAGS) $(CFLAGS) \
+ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DPB_VERSION='"$(VERSION)"' $(if $(SUPPORT_URL),-DPB_SUPPORT_URL='"$(SUPPORT_URL)"') \
+             -Iinclude $(WARN) $(CPPFLAGS) $(CFLAGS) \
              $(SANFLAGS) $(shell pkg-config --cflags $(PKGS)) -MMD -MP
 LDLIBS_PB := $(shell pkg-config --libs $(PKGS)) -lpaho-mqtt3as -lm -lpthread
 LDLIBS_SIM:= -lm

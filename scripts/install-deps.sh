@@ -12,7 +12,8 @@
 # each target that needs a set, so a bare machine installs what it needs and nothing more.
 #
 #   build       compiler, pkg-config, libuv, jansson, libconfig, libserialport, Paho MQTT C
-#   test        make check: Check, a broker and its clients, openssl, socat, curl, procps
+#   test        make check: Check, a broker and its clients, openssl, socat, curl, procps, Jinja2
+#               (test/it/ha_view.py renders Home Assistant templates)
 #   demo        make demo: the broker and its clients
 #   fuzz        make fuzz: clang with its libFuzzer, ASan and UBSan runtimes
 #   faults      make check-faults: valgrind
@@ -52,7 +53,8 @@ requires() {
     test)  requires build
            printf '%s\n' "pc:check check" "lib:libsubunit.a libsubunit-dev" "cmd:python3 python3" \
              "cmd:mosquitto mosquitto" "cmd:mosquitto_sub mosquitto-clients" "cmd:mosquitto_pub mosquitto-clients" \
-             "cmd:openssl openssl" "cmd:pkill procps" "cmd:socat socat" "cmd:curl curl" ;;
+             "cmd:openssl openssl" "cmd:pkill procps" "cmd:socat socat" "cmd:curl curl" \
+             "file:/usr/lib/python3/dist-packages/jinja2/__init__.py python3-jinja2" ;;
     demo)  printf '%s\n' "cmd:mosquitto mosquitto" "cmd:mosquitto_sub mosquitto-clients" "cmd:mosquitto_pub mosquitto-clients" ;;
     fuzz)  printf '%s\n' "cmd:clang clang" "link:fuzzer libclang-rt-dev" ;;
     faults) printf '%s\n' "cmd:valgrind valgrind" ;;

@@ -79,6 +79,9 @@ static void assert_default_values(const struct config *c)
     ck_assert_double_eq(c->profile_volume_width, 200);
     ck_assert_double_eq(c->profile_volume_depth, 200);
     ck_assert_double_eq(c->profile_volume_height, 200);
+    ck_assert_double_eq(c->profile_max_tool_temperature, 300);
+    ck_assert_double_eq(c->profile_max_bed_temperature, 120);
+    ck_assert_double_eq(c->profile_max_chamber_temperature, 80);
     ck_assert_ptr_null(c->script_after_connected[0]);
     ck_assert_int_eq(c->log_level, LOG_LEVEL_INFO);
 }
@@ -273,9 +276,11 @@ static const char *const all_keys[] = {
     "topics.stats", "qos.event", "qos.progress", "qos.temperature", "qos.state", "qos.stats",
     "filter.classes_off", "filter.events_off", "filter.events_on",
     "profile.extruders", "profile.heated_bed", "profile.heated_chamber", "profile.volume_width",
-    "profile.volume_depth", "profile.volume_height",
+    "profile.volume_depth", "profile.volume_height", "profile.max_tool_temperature",
+    "profile.max_bed_temperature", "profile.max_chamber_temperature",
     "scripts.afterPrinterConnected", "homeassistant.enabled", "homeassistant.prefix",
-    "homeassistant.node_id", "homeassistant.device_name", "homeassistant.republish_delay", "log.level",
+    "homeassistant.node_id", "homeassistant.device_name", "homeassistant.republish_delay",
+    "homeassistant.octoprint_node_id", "homeassistant.octoprint_node_name", "log.level",
     /* the other OctoPrint script names, storage and analysis */
     "scripts.beforePrintStarted", "scripts.afterPrintDone", "scripts.afterPrintCancelled",
     "scripts.afterPrintPaused", "scripts.beforePrintResumed", "scripts.beforePrinterDisconnected",
@@ -432,6 +437,9 @@ START_TEST(test_example_config_documents_every_key_with_the_code_defaults)
     ck_assert_double_eq(c.profile_volume_width, d.profile_volume_width);
     ck_assert_double_eq(c.profile_volume_depth, d.profile_volume_depth);
     ck_assert_double_eq(c.profile_volume_height, d.profile_volume_height);
+    ck_assert_double_eq(c.profile_max_tool_temperature, d.profile_max_tool_temperature);
+    ck_assert_double_eq(c.profile_max_bed_temperature, d.profile_max_bed_temperature);
+    ck_assert_double_eq(c.profile_max_chamber_temperature, d.profile_max_chamber_temperature);
     ck_assert_int_eq(c.log_level, d.log_level);
     ck_assert_ptr_nonnull(c.mqtt_tls_ca_file);
     ck_assert_ptr_nonnull(c.mqtt_queue_file);

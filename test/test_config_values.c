@@ -400,6 +400,17 @@ START_TEST(test_homeassistant_defaults_and_id_checks)
     expect_error("homeassistant: { prefix = \"ha/#\"; };\n", 1,
                  "homeassistant.prefix must be a topic prefix without wildcards or a trailing '/', "
                  "e.g. prefix = \"homeassistant\";");
+    /* the OctoPrint-HomeAssistant plugin's node id: off unless set, checked like node_id */
+    load_ok("", &c);
+    ck_assert_ptr_null(c.ha_octoprint_node_id);
+    ck_assert_str_eq(c.ha_octoprint_node_name, "OctoPrint");
+    config_free(&c);
+    load_ok("homeassistant: { octoprint_node_id = \"3F2A9C\"; octoprint_node_name = \"Prusa\"; };\n", &c);
+    ck_assert_str_eq(c.ha_octoprint_node_id, "3F2A9C");
+    ck_assert_str_eq(c.ha_octoprint_node_name, "Prusa");
+    config_free(&c);
+    expect_error("homeassistant: { octoprint_node_id = \"a/b\"; };\n", 1,
+                 "homeassistant.octoprint_node_id must be letters, digits, '_' or '-' only, e.g. node_id = \"ender3\";");
 }
 END_TEST
 

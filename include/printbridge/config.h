@@ -158,6 +158,9 @@ struct config {
     bool profile_heated_bed;        /* default true */
     bool profile_heated_chamber;    /* default false */
     double profile_volume_width, profile_volume_depth, profile_volume_height; /* mm, 200 */
+    double profile_max_tool_temperature;    /* degrees C, default 300 */
+    double profile_max_bed_temperature;     /* degrees C, default 120 */
+    double profile_max_chamber_temperature; /* degrees C, default 80 */
 
     /* scripts (G-code sent at moments of the printer's life). Lines are trimmed and empty
      * ones dropped; at most CONFIG_MAX_SCRIPT_LINES lines, hence the extra slot for the NULL. */
@@ -183,6 +186,8 @@ struct config {
     char *ha_node_id;               /* NULL: derived from mqtt_client_id (discovery_node_id_from) */
     char *ha_device_name;           /* NULL: "printbridge <node id>" */
     double ha_republish_delay;      /* s, upper bound of the random delay after HA's birth, default 5 */
+    char *ha_octoprint_node_id;     /* NULL: no OctoPrint-HomeAssistant entities */
+    char *ha_octoprint_node_name;   /* default "OctoPrint" */
 
     /* events and inbound: read by hookconfig.c; NULL when the file has neither
      * group, hookconfig_or_defaults() then gives the defaults */

@@ -119,6 +119,8 @@ struct printer_model {
     char port[512];                 /* port in use, "" when none */
     int baudrate;
     char firmware_name[256];        /* "" until known */
+    char firmware_machine[256];     /* MACHINE_TYPE of the firmware report, "" until known */
+    char firmware_uuid[256];        /* UUID of the firmware report, "" until known */
     bool sd_ready;
     int current_tool;
     bool has_z;

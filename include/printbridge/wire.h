@@ -228,8 +228,28 @@ struct discovery_settings {
     int extruders;                  /* tool0 .. tool<n-1> */
     bool heated_bed, heated_chamber;
     double republish_delay;         /* s: the birth republish waits a random 0..this */
-    const char *sw_version;         /* printbridge's version */
+    const char *sw_version;         /* printbridge's version (the origin's) */
     bool camera;                    /* a snapshot command is configured: an MQTT camera on <base>camera */
+    const char *event_topic;        /* "event/{event}"; "" = off (no event entity) */
+    const char *progress_topic;     /* "progress/{progress}"; "" = off */
+    const char *stats_topic;        /* "stats"; "" = off (no uptime sensor) */
+    /* the highest target each kind of heater's number entity offers; 0: 300, 120, 80 */
+    double max_tool_temperature, max_bed_temperature, max_chamber_temperature;
+    const char *support_url;        /* the origin's support URL; NULL or "": none */
+    /* The printer's identity from its firmware report: the device's sw_version, hw_version and
+     * serial_number. NULL or "": unknown (the key is left out). The shell fills them in from
+     * the printer's model (discovery_on_model); callers leave them NULL. */
+    const char *firmware, *machine, *serial;
+    /* The OctoPrint-HomeAssistant plugin's node id: also announce that plugin's entity set under
+     * its topics and unique ids (docs/home-assistant.md). NULL: off. */
+    const char *octoprint_node_id;
+    const char *octoprint_node_name;    /* its device name, "OctoPrint" */
+};
+
+/* One discovery message: a config topic and its retained payload. */
+struct discovery_message {
+    char *topic;
+    char *payload;
 };
 
 /* ---- pure ------------------------------------------------------------------------------- */
@@ -249,6 +269,18 @@ int discovery_birth_topic(char *out, size_t outsz, const char *prefix);
 /* The device config (abbreviated keys, as json.dumps writes it). NULL when the state topic
  * is off (nothing to read the entities from) or out of memory; malloc'd otherwise. */
 char *discovery_config_json(const struct discovery_settings *s);
+
+/* The OctoPrint-HomeAssistant entity set for s->octoprint_node_id: one message per entity on
+ * <prefix>/<component>/<octoprint_node_id>_<ID>/config, the topics and unique ids that plugin
+ * used. With payloads NULL the topics only (to remove them). Returns the number of messages
+ * (0 when the option is off or the state topic is off) with *out malloc'd, or -ENOMEM. */
+int discovery_compat_messages(const struct discovery_settings *s, bool payloads, struct discovery_message **out);
+
+void discovery_messages_free(struct discovery_message *m, int n);
+
+/* The event types of the print event entity, NULL-terminated: print_started, print_done,
+ * print_failed, print_cancelled, print_paused, print_resumed. */
+const char *const *discovery_print_event_types(void);
 
 /* The enum options of the printer state sensor: every printer state text, lower-cased with
  * '_' for ' ', once each; the sensor's value template maps <base>state's state.text the same
@@ -276,6 +308,11 @@ int discovery_set_settings(struct discovery *d, const struct discovery_settings 
 /* After every broker connect: the config (retained, QoS 1), or with discovery off an empty
  * retained config, which removes a device left by an earlier run. */
 void discovery_on_connected(struct discovery *d);
+
+/* The printer model changed: when the firmware reported a new name, machine type or UUID, the
+ * device is announced again with them (a report without one keeps the one known). Cheap when
+ * nothing of that changed. */
+void discovery_on_model(struct discovery *d, const struct printer_model *m);
 
 /* Stops the timer; done runs once it is closed and everything is freed. */
 void discovery_close(struct discovery *d, void (*done)(void *ctx), void *ctx);

@@ -110,8 +110,8 @@ static void on_temperatures(void *ctx, const struct protocol_temps *t, long long
 static void on_model_changed(void *ctx, const struct printer_model *m)
 {
     struct daemon *d = ctx;
-    (void)m;
     publisher_on_model(&d->publisher);
+    discovery_on_model(d->discovery, m);
     notify_update(d);
 }
 

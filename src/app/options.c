@@ -6,6 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The origin's support URL in Home Assistant's discovery: set at build time (make
+ * SUPPORT_URL=https://...), none by default. */
+#ifndef PB_SUPPORT_URL
+#define PB_SUPPORT_URL ""
+#endif
+
 void mqtt_options_from(const struct config *c, char *status_topic, size_t stsz, struct mqtt_options *mo)
 {
     if (c->topic_status[0])
@@ -107,6 +113,15 @@ void discovery_settings_from(const struct config *c, char *node_id, struct disco
         .republish_delay = c->ha_republish_delay,
         .sw_version = PB_VERSION,
         .camera = c->timelapse_snapshot_command[0] != NULL,
+        .event_topic = c->topic_event,
+        .progress_topic = c->topic_progress,
+        .stats_topic = c->mqtt_stats_interval > 0 ? c->topic_stats : "",
+        .max_tool_temperature = c->profile_max_tool_temperature,
+        .max_bed_temperature = c->profile_max_bed_temperature,
+        .max_chamber_temperature = c->profile_max_chamber_temperature,
+        .support_url = PB_SUPPORT_URL,
+        .octoprint_node_id = c->ha_octoprint_node_id,
+        .octoprint_node_name = c->ha_octoprint_node_name,
     };
 }
 

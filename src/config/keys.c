@@ -149,6 +149,13 @@ const struct key keys_table[] = {
       "volume_depth = 200;", NULL },
     { "profile", "volume_height", KIND_FLOAT, 1, 10000, 200, NULL,
       FIELD(profile_volume_height), "volume_height = 200;", NULL },
+    /* the highest target Home Assistant's number entities offer, per kind of heater */
+    { "profile", "max_tool_temperature", KIND_FLOAT, 1, 600, 300, NULL, FIELD(profile_max_tool_temperature),
+      "max_tool_temperature = 300;", NULL },
+    { "profile", "max_bed_temperature", KIND_FLOAT, 1, 300, 120, NULL, FIELD(profile_max_bed_temperature),
+      "max_bed_temperature = 120;", NULL },
+    { "profile", "max_chamber_temperature", KIND_FLOAT, 1, 200, 80, NULL, FIELD(profile_max_chamber_temperature),
+      "max_chamber_temperature = 80;", NULL },
 
     { "scripts", "afterPrinterConnected", KIND_SCRIPT, 0, 0, 0, NULL,
       FIELD(script_after_connected),
@@ -187,6 +194,11 @@ const struct key keys_table[] = {
       "device_name = \"Ender 3\";", check_not_empty },
     { "homeassistant", "republish_delay", KIND_FLOAT, 0, 300, 5, NULL, FIELD(ha_republish_delay),
       "republish_delay = 5;", NULL },
+    /* the OctoPrint-HomeAssistant entity set, for automations written against that plugin */
+    { "homeassistant", "octoprint_node_id", KIND_STRING, 0, 0, 0, NULL, FIELD(ha_octoprint_node_id),
+      "octoprint_node_id = \"3f2a9c0b1d8e4f5a9b7c6d5e4f3a2b1c\";", check_ha_node_id },
+    { "homeassistant", "octoprint_node_name", KIND_STRING, 0, 0, 0, "OctoPrint", FIELD(ha_octoprint_node_name),
+      "octoprint_node_name = \"OctoPrint\";", check_not_empty },
 
     /* timelapse: off by default; argv lists, no shell */
     { "timelapse", "mode", KIND_STRING, 0, 0, 0, "off", FIELD(timelapse_mode), "mode = \"zchange\";",

@@ -325,6 +325,7 @@ static void forget_firmware(struct printer *p)
     gcodeevents_z_init(&p->z, p->opt.zchange_mode);
     p->model.port[0] = '\0';
     p->model.firmware_name[0] = '\0';
+    p->model.firmware_machine[0] = p->model.firmware_uuid[0] = '\0';
     p->model.nheaters = 0;
     p->model.has_position = false;
     p->model.sd_ready = false;

@@ -109,6 +109,14 @@ static void handle_firmware(struct printer *p, const char *line)
     if (fw.name[0])
         p->firmware_known = true;
     snprintf(p->model.firmware_name, sizeof p->model.firmware_name, "%s", fw.name);
+    /* what identifies the machine (Home Assistant's device page); kept from the last report
+     * that carried them, as other firmware lines (capabilities, extra reports) do not */
+    for (int i = 0; i < fw.count; i++) {
+        if (strcmp(fw.f[i].key, "MACHINE_TYPE") == 0)
+            snprintf(p->model.firmware_machine, sizeof p->model.firmware_machine, "%s", fw.f[i].value);
+        else if (strcmp(fw.f[i].key, "UUID") == 0)
+            snprintf(p->model.firmware_uuid, sizeof p->model.firmware_uuid, "%s", fw.f[i].value);
+    }
     json_t *payload = json_object();
     /* a firmware line without a name is published with "name": null, as OctoPrint does */
     json_object_set_new(payload, "name", fw.name[0] ? pyjson_string_lossy(fw.name, strlen(fw.name)) : json_null());

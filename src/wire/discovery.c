@@ -1,17 +1,23 @@
-/* discovery.c: Home Assistant MQTT discovery (docs/wire-format.md 12).
+/* discovery.c: printbridge's Home Assistant device (docs/wire-format.md 12), built as one
+ * payload; discovery_shell.c publishes it, discovery_compat.c adds the OctoPrint-HomeAssistant
+ * entity set.
  *
  * Device-based discovery rather than one config per entity: one retained message makes the
  * whole device appear, change or disappear at once (no half-discovered device after a broker
  * hiccup, one empty message removes everything), and it is what Home Assistant recommends
- * since 2024.11. The payload stays around 10 kB for a one-tool printer: topics are written in
+ * since 2024.11. The payload stays around 12 kB for a one-tool printer: topics are written in
  * full because "~" expansion inside "cmps" is not documented, but the keys are abbreviated.
  *
  * Availability has two sources with mode "all": the will (<base>mqtt connected/disconnected)
  * and the printer link, read from the retained <base>state with a template (online while the
  * printer is operational). Entities that make sense without a printer (its state, the
- * connected sensor, the connect and disconnect buttons) follow the will only, so Home
- * Assistant can still connect an offline printer. Idle values are 0 or unknown, never
- * "unavailable" (docs/wire-format.md 12.3). */
+ * connected sensor, the connect and disconnect buttons, the diagnostics, the print events)
+ * follow the will only, so Home Assistant can still connect an offline printer. Idle values
+ * are 0 or unknown, never "unavailable" (docs/wire-format.md 12.3).
+ *
+ * The device is the printer: its firmware name, machine type and UUID (from the M115 report)
+ * are the device's sw_version, hw_version and serial_number; printbridge itself is the
+ * origin. */
 #include "printbridge/wire.h"
 
 #include <ctype.h>
@@ -19,18 +25,16 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
-#include <sys/random.h>
 
+#include "discovery_impl.h"
 #include "printbridge/base.h"
-#include "printbridge/mqtt.h"
 #include "printbridge/printer.h"
 
 #define MANUFACTURER "printbridge"
 #define MODEL "Serial G-code 3D printer"
 #define ORIGIN "printbridge"
-#define BIRTH_ONLINE "online"
-#define BIRTH_OFFLINE "offline"     /* Home Assistant's will */
 
 /* The inbound command topics (include/printbridge/commands.h), under the base. */
 #define CMD_JOB "command/job"
@@ -94,16 +98,21 @@ const char *const *discovery_state_options(void)
     return list;
 }
 
-/* What the builder needs while it adds entities. */
-struct ctx {
-    const struct discovery_settings *s;
-    char state[PUBLISHER_MAX_TOPIC];        /* <base>state */
-    char will[PUBLISHER_MAX_TOPIC];         /* <base>mqtt, "" when off */
-    json_t *cmps;
-    bool oom;
-};
+int discovery_ctx_init(struct discovery_ctx *c, const struct discovery_settings *s)
+{
+    c->s = s;
+    c->id_prefix = s->node_id;
+    c->will[0] = '\0';
+    if (!s->state_topic || !s->state_topic[0] ||
+        fit(snprintf(c->state, sizeof c->state, "%s%s", s->base_topic, s->state_topic), sizeof c->state) < 0)
+        return -EINVAL;
+    if (s->status_topic && s->status_topic[0] &&
+        fit(snprintf(c->will, sizeof c->will, "%s%s", s->base_topic, s->status_topic), sizeof c->will) < 0)
+        return -EINVAL;
+    return 0;
+}
 
-static json_t *availability(const struct ctx *c, bool needs_printer)
+static json_t *availability(const struct discovery_ctx *c, bool needs_printer)
 {
     json_t *a = json_array();
     if (c->will[0])
@@ -114,12 +123,11 @@ static json_t *availability(const struct ctx *c, bool needs_printer)
     return a;
 }
 
-/* A component with the keys every entity has; NULL (and c->oom) when out of memory. */
-static json_t *entity(struct ctx *c, const char *platform, const char *object, const char *name,
-                      bool needs_printer)
+json_t *discovery_entity(struct discovery_ctx *c, const char *platform, const char *object, const char *name,
+                         bool needs_printer)
 {
     char uid[DISCOVERY_MAX_ID * 2];
-    snprintf(uid, sizeof uid, "%s_%s", c->s->node_id, object);
+    snprintf(uid, sizeof uid, "%s_%s", c->id_prefix, object);
     json_t *e = json_pack("{s:s, s:s, s:s}", "p", platform, "name", name, "uniq_id", uid);
     json_t *a = availability(c, needs_printer);
     if (!e || !a) {
@@ -141,67 +149,238 @@ static json_t *entity(struct ctx *c, const char *platform, const char *object, c
     return e;   /* borrowed from cmps */
 }
 
-static void set_str(struct ctx *c, json_t *e, const char *key, const char *value)
+void discovery_set_str(struct discovery_ctx *c, json_t *e, const char *key, const char *value)
 {
     if (e && json_object_set_new(e, key, json_string(value)) < 0)
         c->oom = true;
 }
 
+/* whole numbers as integers, so the payload reads "max": 300 rather than 300.0 */
+void discovery_set_num(struct discovery_ctx *c, json_t *e, const char *key, double value)
+{
+    json_t *v = value == (double)(json_int_t)value ? json_integer((json_int_t)value) : json_real(value);
+    if (e && json_object_set_new(e, key, v) < 0)
+        c->oom = true;
+}
+
 /* A sensor on <base>state with a value template (and optional class, unit, state class). */
-static json_t *state_sensor(struct ctx *c, const char *object, const char *name, const char *tpl,
+static json_t *state_sensor(struct discovery_ctx *c, const char *object, const char *name, const char *tpl,
                             const char *dev_cla, const char *unit, const char *stat_cla, bool needs_printer)
 {
-    json_t *e = entity(c, "sensor", object, name, needs_printer);
-    set_str(c, e, "stat_t", c->state);
-    set_str(c, e, "val_tpl", tpl);
+    json_t *e = discovery_entity(c, "sensor", object, name, needs_printer);
+    discovery_set_str(c, e, "stat_t", c->state);
+    discovery_set_str(c, e, "val_tpl", tpl);
     if (dev_cla)
-        set_str(c, e, "dev_cla", dev_cla);
+        discovery_set_str(c, e, "dev_cla", dev_cla);
     if (unit)
-        set_str(c, e, "unit_of_meas", unit);
+        discovery_set_str(c, e, "unit_of_meas", unit);
     if (stat_cla)
-        set_str(c, e, "stat_cla", stat_cla);
+        discovery_set_str(c, e, "stat_cla", stat_cla);
     return e;
 }
 
-static void button(struct ctx *c, const char *object, const char *name, const char *cmd, const char *press,
+static void button(struct discovery_ctx *c, const char *object, const char *name, const char *cmd, const char *press,
                    const char *icon, bool needs_printer)
 {
     char topic[PUBLISHER_MAX_TOPIC];
     snprintf(topic, sizeof topic, "%s%s", c->s->base_topic, cmd);
-    json_t *e = entity(c, "button", object, name, needs_printer);
-    set_str(c, e, "cmd_t", topic);
-    set_str(c, e, "pl_prs", press);
-    set_str(c, e, "ic", icon);
+    json_t *e = discovery_entity(c, "button", object, name, needs_printer);
+    discovery_set_str(c, e, "cmd_t", topic);
+    discovery_set_str(c, e, "pl_prs", press);
+    discovery_set_str(c, e, "ic", icon);
 }
 
-/* Actual and target sensors of one heater, from <base>temperature/<key> when that topic is
- * on (it is retained and follows every 0.1 degree), else from <base>state. */
-static void heater(struct ctx *c, const char *key, const char *label)
+bool discovery_heater_source(const struct discovery_ctx *c, const char *key, bool target, char *topic,
+                             size_t topicsz, char *tpl, size_t tplsz)
+{
+    const struct discovery_settings *s = c->s;
+    const char *field = target ? "target" : "actual";
+    int n;
+    if (s->temperature_topic && s->temperature_topic[0] &&
+        publisher_topic(topic, topicsz, s->base_topic, s->temperature_topic, "temp", key) > 0)
+        n = snprintf(tpl, tplsz, "{{ value_json.%s%s }}", field, target ? " or 0" : "");
+    else if (fit(snprintf(topic, topicsz, "%s", c->state), topicsz) >= 0)
+        n = snprintf(tpl, tplsz, "{{ value_json.temperature['%s'].%s if '%s' in value_json.temperature else None }}",
+                     key, field, key);
+    else
+        return false;
+    return fit(n, tplsz) >= 0;
+}
+
+/* Actual and target sensors of one heater. */
+static void heater(struct discovery_ctx *c, const char *key, const char *label)
 {
     char topic[PUBLISHER_MAX_TOPIC], object[64], name[96], tpl[160];
-    bool own = c->s->temperature_topic && c->s->temperature_topic[0] &&
-               publisher_topic(topic, sizeof topic, c->s->base_topic, c->s->temperature_topic, "temp", key) > 0;
     for (int target = 0; target < 2; target++) {
-        const char *field = target ? "target" : "actual";
         snprintf(object, sizeof object, "%s_%s", key, target ? "target" : "temperature");
         snprintf(name, sizeof name, "%s %s", label, target ? "target" : "temperature");
-        if (own)
-            snprintf(tpl, sizeof tpl, "{{ value_json.%s%s }}", field, target ? " or 0" : "");
-        else
-            snprintf(tpl, sizeof tpl, "{{ value_json.temperature['%s'].%s if '%s' in value_json.temperature else None }}",
-                     key, field, key);
-        json_t *e = entity(c, "sensor", object, name, true);
-        set_str(c, e, "stat_t", own ? topic : c->state);
-        set_str(c, e, "val_tpl", tpl);
-        set_str(c, e, "dev_cla", "temperature");
-        set_str(c, e, "unit_of_meas", "\xc2\xb0" "C");
-        set_str(c, e, "stat_cla", "measurement");
+        if (!discovery_heater_source(c, key, target, topic, sizeof topic, tpl, sizeof tpl))
+            continue;
+        json_t *e = discovery_entity(c, "sensor", object, name, true);
+        discovery_set_str(c, e, "stat_t", topic);
+        discovery_set_str(c, e, "val_tpl", tpl);
+        discovery_set_str(c, e, "dev_cla", "temperature");
+        discovery_set_str(c, e, "unit_of_meas", "\xc2\xb0" "C");
+        discovery_set_str(c, e, "stat_cla", "measurement");
         if (e && json_object_set_new(e, "sug_dsp_prc", json_integer(1)) < 0)
             c->oom = true;
     }
 }
 
-static void add_entities(struct ctx *c)
+/* A number that sets a heater's target: the current target as its state, the G-code to
+ * <base>command/gcode (so the inbound G-code lists apply), 0 .. the profile's maximum. */
+static void target_number(struct discovery_ctx *c, const char *key, const char *label, const char *gcode,
+                          double max)
+{
+    char topic[PUBLISHER_MAX_TOPIC], cmd[PUBLISHER_MAX_TOPIC], object[64], name[96], tpl[160], cmd_tpl[96];
+    if (!discovery_heater_source(c, key, true, topic, sizeof topic, tpl, sizeof tpl))
+        return;
+    snprintf(cmd, sizeof cmd, "%s%s", c->s->base_topic, CMD_GCODE);
+    snprintf(object, sizeof object, "%s_set_target", key);
+    snprintf(name, sizeof name, "Set %s target", label);
+    snprintf(cmd_tpl, sizeof cmd_tpl, "%s S{{ value | int }}", gcode);
+    json_t *e = discovery_entity(c, "number", object, name, true);
+    discovery_set_str(c, e, "cmd_t", cmd);
+    discovery_set_str(c, e, "cmd_tpl", cmd_tpl);
+    discovery_set_str(c, e, "stat_t", topic);
+    discovery_set_str(c, e, "val_tpl", tpl);
+    discovery_set_num(c, e, "min", 0);
+    discovery_set_num(c, e, "max", max);
+    discovery_set_num(c, e, "step", 1);
+    discovery_set_str(c, e, "mode", "box");
+    discovery_set_str(c, e, "dev_cla", "temperature");
+    discovery_set_str(c, e, "unit_of_meas", "\xc2\xb0" "C");
+    discovery_set_str(c, e, "ic", "mdi:thermometer-chevron-up");
+}
+
+static double or_default(double v, double fallback)
+{
+    return v > 0 ? v : fallback;
+}
+
+/* One number per heater of the profile, and the part cooling fan in percent. The firmware
+ * does not report the fan's speed, so that number keeps what Home Assistant last set. */
+static void numbers(struct discovery_ctx *c)
+{
+    const struct discovery_settings *s = c->s;
+    for (int i = 0; i < s->extruders; i++) {
+        char key[16], label[32], gcode[32];
+        snprintf(key, sizeof key, "tool%d", i);
+        snprintf(label, sizeof label, s->extruders == 1 ? "hotend" : "tool %d", i);
+        snprintf(gcode, sizeof gcode, s->extruders == 1 ? "M104" : "M104 T%d", i);
+        target_number(c, key, label, gcode, or_default(s->max_tool_temperature, 300));
+    }
+    if (s->heated_bed)
+        target_number(c, "bed", "bed", "M140", or_default(s->max_bed_temperature, 120));
+    if (s->heated_chamber)
+        target_number(c, "chamber", "chamber", "M141", or_default(s->max_chamber_temperature, 80));
+
+    char cmd[PUBLISHER_MAX_TOPIC];
+    snprintf(cmd, sizeof cmd, "%s%s", s->base_topic, CMD_GCODE);
+    json_t *e = discovery_entity(c, "number", "fan_speed", "Fan speed", true);
+    discovery_set_str(c, e, "cmd_t", cmd);
+    discovery_set_str(c, e, "cmd_tpl", "M106 S{{ (value * 255 / 100) | round | int }}");
+    discovery_set_num(c, e, "min", 0);
+    discovery_set_num(c, e, "max", 100);
+    discovery_set_num(c, e, "step", 1);
+    discovery_set_str(c, e, "unit_of_meas", "%");
+    discovery_set_str(c, e, "ic", "mdi:fan");
+}
+
+/* The print events an automation waits for, and the event type each becomes. A PrintFailed
+ * that only says "cancelled" follows every PrintCancelled (as in OctoPrint) and is left out,
+ * so a cancel fires print_cancelled once rather than also print_failed. */
+static const struct {
+    const char *event, *type;
+} print_events[] = {
+    { "PrintStarted", "print_started" },     { "PrintDone", "print_done" },
+    { "PrintFailed", "print_failed" },       { "PrintCancelled", "print_cancelled" },
+    { "PrintPaused", "print_paused" },       { "PrintResumed", "print_resumed" },
+};
+#define N_PRINT_EVENTS (sizeof print_events / sizeof print_events[0])
+
+const char *const *discovery_print_event_types(void)
+{
+    static const char *types[N_PRINT_EVENTS + 1];
+    for (size_t i = 0; i < N_PRINT_EVENTS; i++)
+        types[i] = print_events[i].type;
+    return types;
+}
+
+int discovery_event_filter(char *out, size_t outsz, const struct discovery_settings *s)
+{
+    if (!s->event_topic || !s->event_topic[0])
+        return -ENOENT;
+    int n = publisher_topic(out, outsz, s->base_topic, s->event_topic, "event", "+");
+    if (n < 0)
+        return n;
+    for (const char *p = strchr(out, '+'); p; p = strchr(p + 1, '+'))
+        if ((p > out && p[-1] != '/') || (p[1] && p[1] != '/'))
+            return -EINVAL;
+    return n;
+}
+
+/* An event entity on every event topic: the template turns the print events into their
+ * event type (with the file's name and path, and the reason of a failure) and everything else
+ * into {}, which Home Assistant ignores. */
+static void print_event(struct discovery_ctx *c)
+{
+    char topic[PUBLISHER_MAX_TOPIC];
+    if (discovery_event_filter(topic, sizeof topic, c->s) < 0)
+        return;
+    struct strbuf b;
+    strbuf_init(&b, SIZE_MAX);
+    strbuf_puts(&b, "{% set t = {");
+    for (size_t i = 0; i < N_PRINT_EVENTS; i++)
+        strbuf_printf(&b, "%s'%s': '%s'", i ? ", " : "", print_events[i].event, print_events[i].type);
+    strbuf_puts(&b, "}.get(value_json._event) if value_json.get('reason') != 'cancelled' else None %}"
+                    "{{ {'event_type': t, 'name': value_json.get('name'), 'path': value_json.get('path'), "
+                    "'reason': value_json.get('reason')} | tojson if t else '{}' }}");
+    char *tpl = strbuf_take(&b);
+    json_t *types = json_array();
+    for (size_t i = 0; types && i < N_PRINT_EVENTS; i++)
+        json_array_append_new(types, json_string(print_events[i].type));
+    json_t *e = discovery_entity(c, "event", "print_event", "Print", false);
+    if (!e || !tpl) {
+        json_decref(types);
+        c->oom = true;
+    } else if (json_object_set_new(e, "evt_typ", types) < 0) {
+        c->oom = true;
+    }
+    discovery_set_str(c, e, "stat_t", topic);
+    if (tpl)
+        discovery_set_str(c, e, "val_tpl", tpl);
+    discovery_set_str(c, e, "ic", "mdi:printer-3d");
+    free(tpl);
+}
+
+/* What a user looks at when something is wrong, under the device's diagnostics. */
+static void diagnostics(struct discovery_ctx *c)
+{
+    const struct discovery_settings *s = c->s;
+    json_t *e = state_sensor(c, "firmware", "Firmware", "{{ value_json.connection.firmware or None }}", NULL, NULL,
+                             NULL, false);
+    discovery_set_str(c, e, "ent_cat", "diagnostic");
+    discovery_set_str(c, e, "ic", "mdi:chip");
+    e = state_sensor(c, "resends", "Resends", "{{ value_json.resends.count }}", NULL, NULL, "total_increasing",
+                     false);
+    discovery_set_str(c, e, "ent_cat", "diagnostic");
+    discovery_set_str(c, e, "ic", "mdi:swap-horizontal");
+    char stats[PUBLISHER_MAX_TOPIC];
+    if (s->stats_topic && s->stats_topic[0] &&
+        fit(snprintf(stats, sizeof stats, "%s%s", s->base_topic, s->stats_topic), sizeof stats) >= 0) {
+        e = discovery_entity(c, "sensor", "uptime", "Uptime", false);
+        discovery_set_str(c, e, "stat_t", stats);
+        discovery_set_str(c, e, "val_tpl", "{{ value_json.uptime }}");
+        discovery_set_str(c, e, "dev_cla", "duration");
+        discovery_set_str(c, e, "unit_of_meas", "s");
+        discovery_set_str(c, e, "ent_cat", "diagnostic");
+    }
+    discovery_set_str(c, json_object_get(c->cmps, "connected"), "ent_cat", "diagnostic");
+    discovery_set_str(c, json_object_get(c->cmps, "current_z"), "ent_cat", "diagnostic");
+}
+
+static void add_entities(struct discovery_ctx *c)
 {
     const struct discovery_settings *s = c->s;
 
@@ -212,32 +391,32 @@ static void add_entities(struct ctx *c)
         json_array_append_new(opts, json_string(*o));
     if (!e || !opts || json_object_set_new(e, "ops", opts) < 0)
         c->oom = true;
-    set_str(c, e, "json_attr_t", c->state);
-    set_str(c, e, "json_attr_tpl",
+    discovery_set_str(c, e, "json_attr_t", c->state);
+    discovery_set_str(c, e, "json_attr_tpl",
             "{{ {'error': value_json.state.error, 'port': value_json.connection.port, "
             "'firmware': value_json.connection.firmware} | tojson }}");
-    set_str(c, e, "ic", "mdi:printer-3d");
+    discovery_set_str(c, e, "ic", "mdi:printer-3d");
 
-    e = entity(c, "binary_sensor", "connected", "Connected", false);
-    set_str(c, e, "stat_t", c->state);
-    set_str(c, e, "val_tpl", "{{ 'ON' if value_json.state.flags.operational else 'OFF' }}");
-    set_str(c, e, "dev_cla", "connectivity");
+    e = discovery_entity(c, "binary_sensor", "connected", "Connected", false);
+    discovery_set_str(c, e, "stat_t", c->state);
+    discovery_set_str(c, e, "val_tpl", "{{ 'ON' if value_json.state.flags.operational else 'OFF' }}");
+    discovery_set_str(c, e, "dev_cla", "connectivity");
 
-    e = entity(c, "binary_sensor", "printing", "Printing", true);
-    set_str(c, e, "stat_t", c->state);
-    set_str(c, e, "val_tpl", "{{ 'ON' if value_json.state.flags.printing else 'OFF' }}");
-    set_str(c, e, "dev_cla", "running");
+    e = discovery_entity(c, "binary_sensor", "printing", "Printing", true);
+    discovery_set_str(c, e, "stat_t", c->state);
+    discovery_set_str(c, e, "val_tpl", "{{ 'ON' if value_json.state.flags.printing else 'OFF' }}");
+    discovery_set_str(c, e, "dev_cla", "running");
 
     e = state_sensor(c, "progress", "Progress", "{{ (value_json.progress.completion or 0) | round(1) }}", NULL, "%",
                      "measurement", true);
-    set_str(c, e, "ic", "mdi:progress-clock");
+    discovery_set_str(c, e, "ic", "mdi:progress-clock");
     e = state_sensor(c, "file", "File", "{{ value_json.job.file.name or None }}", NULL, NULL, NULL, true);
-    set_str(c, e, "ic", "mdi:file");
+    discovery_set_str(c, e, "ic", "mdi:file");
     state_sensor(c, "print_time", "Print time", "{{ value_json.progress.printTime or 0 }}", "duration", "s",
                  "measurement", true);
     state_sensor(c, "print_time_left", "Print time left", "{{ value_json.progress.printTimeLeft or 0 }}", "duration",
                  "s", "measurement", true);
-    state_sensor(c, "eta", "Estimated finish", "{{ value_json.eta or None }}", "timestamp", NULL, NULL, true);
+    state_sensor(c, "eta", "Estimated finish", DISCOVERY_TPL_ETA, "timestamp", NULL, NULL, true);
     state_sensor(c, "current_z", "Current Z",
                  "{{ value_json.currentZ if value_json.currentZ is number else None }}", "distance", "mm",
                  "measurement", true);
@@ -266,279 +445,75 @@ static void add_entities(struct ctx *c)
 
     char gcode[PUBLISHER_MAX_TOPIC];
     snprintf(gcode, sizeof gcode, "%s%s", s->base_topic, CMD_GCODE);
-    e = entity(c, "text", "gcode", "Send G-code", true);
-    set_str(c, e, "cmd_t", gcode);
-    set_str(c, e, "mode", "text");
-    set_str(c, e, "ic", "mdi:console-line");
+    e = discovery_entity(c, "text", "gcode", "Send G-code", true);
+    discovery_set_str(c, e, "cmd_t", gcode);
+    discovery_set_str(c, e, "mode", "text");
+    discovery_set_str(c, e, "ic", "mdi:console-line");
 
     /* the snapshot command's images, published on <base>camera (not retained) */
     if (s->camera) {
         char cam[PUBLISHER_MAX_TOPIC];
         snprintf(cam, sizeof cam, "%scamera", s->base_topic);
-        e = entity(c, "camera", "camera", "Camera", false);
-        set_str(c, e, "t", cam);
-        set_str(c, e, "ic", "mdi:camera");
+        e = discovery_entity(c, "camera", "camera", "Camera", false);
+        discovery_set_str(c, e, "t", cam);
+        discovery_set_str(c, e, "ic", "mdi:camera");
     }
+
+    numbers(c);
+    print_event(c);
+    diagnostics(c);
 }
 
-char *discovery_config_json(const struct discovery_settings *s)
+/* The device: printbridge's node, with what the firmware said about the printer. */
+static json_t *device(const struct discovery_settings *s)
 {
-    struct ctx c = { .s = s };
-    json_t *root = NULL;
-    char *out = NULL, name[DISCOVERY_MAX_ID + 32];
-
-    if (!s->state_topic || !s->state_topic[0] ||
-        fit(snprintf(c.state, sizeof c.state, "%s%s", s->base_topic, s->state_topic), sizeof c.state) < 0)
-        return NULL;
-    if (s->status_topic && s->status_topic[0] &&
-        fit(snprintf(c.will, sizeof c.will, "%s%s", s->base_topic, s->status_topic), sizeof c.will) < 0)
-        return NULL;
+    char name[DISCOVERY_MAX_ID + 32];
     if (s->device_name)
         snprintf(name, sizeof name, "%s", s->device_name);
     else
         snprintf(name, sizeof name, "printbridge %s", s->node_id);
-    const char *sw = s->sw_version ? s->sw_version : "unknown";
-    root = json_pack("{s:{s:[s], s:s, s:s, s:s, s:s}, s:{s:s, s:s}, s:{}}",
-                     "dev", "ids", s->node_id, "name", name, "mf", MANUFACTURER, "mdl", MODEL, "sw", sw,
-                     "o", "name", ORIGIN, "sw", sw, "cmps");
-    if (!root)
+    json_t *dev = json_pack("{s:[s], s:s, s:s, s:s}", "ids", s->node_id, "name", name, "mf", MANUFACTURER,
+                            "mdl", MODEL);
+    const char *keys[] = { "sw", "hw", "sn" }, *values[] = { s->firmware, s->machine, s->serial };
+    for (int i = 0; dev && i < 3; i++)
+        if (values[i] && values[i][0] && json_object_set_new(dev, keys[i], json_string(values[i])) < 0) {
+            json_decref(dev);
+            dev = NULL;
+        }
+    return dev;
+}
+
+/* The origin: printbridge, its version and support URL. */
+json_t *discovery_origin(const struct discovery_settings *s)
+{
+    json_t *o = json_pack("{s:s, s:s}", "name", ORIGIN, "sw", s->sw_version ? s->sw_version : "unknown");
+    if (o && s->support_url && s->support_url[0] && json_object_set_new(o, "url", json_string(s->support_url)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    return o;
+}
+
+char *discovery_config_json(const struct discovery_settings *s)
+{
+    struct discovery_ctx c = { 0 };
+    char *out = NULL;
+
+    if (discovery_ctx_init(&c, s) < 0)
         return NULL;
+    json_t *dev = device(s), *o = discovery_origin(s);
+    json_t *root = dev && o ? json_pack("{s:o, s:o, s:{}}", "dev", dev, "o", o, "cmps") : NULL;
+    if (!root) {
+        if (!dev || !o) {
+            json_decref(dev);
+            json_decref(o);
+        }
+        return NULL;
+    }
     c.cmps = json_object_get(root, "cmps");
     add_entities(&c);
     if (!c.oom)
         out = pyjson_dumps(root);
     json_decref(root);
     return out;
-}
-
-/* ---- the shell -------------------------------------------------------------------------- */
-
-struct discovery {
-    uv_loop_t *loop;
-    struct mqtt *mqtt;
-    uv_timer_t timer;
-    bool enabled;
-    double delay;
-    uint64_t births_until;  /* loop ms: births until then share the republish already planned */
-    char *topic;            /* our config topic */
-    char *payload;          /* the config; NULL when it cannot be built */
-    char *birth;            /* "<prefix>/status", subscribed on mqtt */
-    void (*done)(void *ctx);
-    void *done_ctx;
-};
-
-static void publish(struct discovery *d, const char *topic, const char *payload)
-{
-    if (!d->mqtt)
-        return;
-    /* QoS 1 and retained: the device must survive Home Assistant's and the broker's restarts,
-     * and a removal must not be lost to an outage */
-    if (mqtt_publish(d->mqtt, topic, payload, strlen(payload), 1, true, MQTT_KEEP) < 0)
-        log_warn("homeassistant: cannot publish the discovery config on %s", topic);
-}
-
-static void publish_current(struct discovery *d)
-{
-    if (!(d->enabled && d->payload)) {
-        publish(d, d->topic, "");
-        return;
-    }
-    publish(d, d->topic, d->payload);
-    /* the log says what happened: sent, or waiting for the broker */
-    if (d->mqtt && mqtt_connected(d->mqtt))
-        log_info("homeassistant: device announced on %s (%zu bytes)", d->topic, strlen(d->payload));
-    else
-        log_info("homeassistant: device announcement on %s queued until the broker connection is up", d->topic);
-}
-
-/* Builds topic and payload for s; 0 or -ENOMEM / -EINVAL. */
-static int build(const struct discovery_settings *s, char **topic, char **payload)
-{
-    char t[PUBLISHER_MAX_TOPIC];
-    *topic = *payload = NULL;
-    if (discovery_config_topic(t, sizeof t, s->prefix, s->node_id) < 0)
-        return -EINVAL;
-    if (!(*topic = strdup(t)))
-        return -ENOMEM;
-    if (s->enabled && !(*payload = discovery_config_json(s)) && s->state_topic && s->state_topic[0]) {
-        free(*topic);
-        *topic = NULL;
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-static void explain(const struct discovery_settings *s, const char *payload)
-{
-    if (!s->enabled)
-        log_info("homeassistant: discovery is off; any device left under %s/device/%s is removed", s->prefix,
-                 s->node_id);
-    else if (!payload)
-        log_warn("homeassistant: topics.state is off, so there is nothing to discover; "
-                 "set topics.state = \"state\"; to get a Home Assistant device");
-    else
-        log_debug("homeassistant: device %s configured under %s/ (%zu bytes)", s->node_id, s->prefix, strlen(payload));
-}
-
-static void on_birth(void *ctx, const struct mqtt_message *msg);
-
-/* "<prefix>/status", malloc'd. Returns 0, -EINVAL (too long) or -ENOMEM. */
-static int birth_topic(const struct discovery_settings *s, char **out)
-{
-    char t[PUBLISHER_MAX_TOPIC];
-    if (discovery_birth_topic(t, sizeof t, s->prefix) < 0)
-        return -EINVAL;
-    return (*out = strdup(t)) ? 0 : -ENOMEM;
-}
-
-int discovery_create(struct discovery **out, uv_loop_t *loop, struct mqtt *m, const struct discovery_settings *s)
-{
-    struct discovery *d = calloc(1, sizeof *d);
-    if (!d)
-        return -ENOMEM;
-    int rc = build(s, &d->topic, &d->payload);
-    if (rc == 0)
-        rc = birth_topic(s, &d->birth);
-    if (rc == 0 && m)
-        rc = mqtt_subscribe(m, d->birth, on_birth, d);
-    if (rc < 0) {
-        free(d->topic);
-        free(d->payload);
-        free(d->birth);
-        free(d);
-        return rc;
-    }
-    d->loop = loop;
-    d->mqtt = m;
-    d->enabled = s->enabled;
-    d->delay = s->republish_delay;
-    uv_timer_init(loop, &d->timer);
-    d->timer.data = d;
-    explain(s, d->payload);
-    *out = d;
-    return 0;
-}
-
-int discovery_set_mqtt(struct discovery *d, struct mqtt *m)
-{
-    d->mqtt = m;
-    return m ? mqtt_subscribe(m, d->birth, on_birth, d) : 0;
-}
-
-/* Listens on the birth topic of s from now on (the new one is in before the old one goes).
- * Returns 0, -EINVAL or -ENOMEM (the old one stays). */
-static int move_birth(struct discovery *d, const struct discovery_settings *s)
-{
-    char *birth;
-    int rc = birth_topic(s, &birth);
-    if (rc < 0 || strcmp(birth, d->birth) == 0) {
-        free(rc < 0 ? NULL : birth);
-        return rc;
-    }
-    if (d->mqtt && (rc = mqtt_subscribe(d->mqtt, birth, on_birth, d)) < 0) {
-        free(birth);
-        return rc;
-    }
-    if (d->mqtt)
-        mqtt_unsubscribe(d->mqtt, d->birth, on_birth, d);
-    free(d->birth);
-    d->birth = birth;
-    return 0;
-}
-
-int discovery_set_settings(struct discovery *d, const struct discovery_settings *s)
-{
-    char *topic, *payload;
-    int rc = build(s, &topic, &payload);
-    if (rc == 0 && (rc = move_birth(d, s)) < 0) {
-        free(topic);
-        free(payload);
-    }
-    if (rc < 0)
-        return rc;
-    bool moved = strcmp(topic, d->topic) != 0;
-    bool changed = moved || s->enabled != d->enabled || (payload == NULL) != (d->payload == NULL) ||
-                   (payload && strcmp(payload, d->payload) != 0);
-    if (moved && d->enabled && d->payload)
-        publish(d, d->topic, "");   /* the old device goes; the new one follows */
-    if (changed)
-        explain(s, payload);
-    free(d->topic);
-    free(d->payload);
-    d->topic = topic;
-    d->payload = payload;
-    d->enabled = s->enabled;
-    d->delay = s->republish_delay;
-    if (!d->enabled)
-        uv_timer_stop(&d->timer);
-    if (changed && d->mqtt && mqtt_connected(d->mqtt))
-        publish_current(d);
-    return 0;
-}
-
-void discovery_on_connected(struct discovery *d)
-{
-    publish_current(d);
-}
-
-static void on_timer(uv_timer_t *t)
-{
-    struct discovery *d = t->data;
-    if (d->enabled && d->payload && d->mqtt && mqtt_connected(d->mqtt)) {
-        log_info("homeassistant: Home Assistant came online; discovery republished");
-        publish(d, d->topic, d->payload);
-    }
-}
-
-/* Home Assistant's birth message: "online" schedules one republish after a random delay;
- * more births within republish_delay of the first are answered by that same republish,
- * even when its random delay was short and it already went out. */
-static void on_birth(void *ctx, const struct mqtt_message *msg)
-{
-    struct discovery *d = ctx;
-    /* a retained "online" is as good a reason: the republish is idempotent */
-    if (!msg->payload || strcmp(msg->payload, BIRTH_ONLINE) != 0) {
-        if (!msg->payload || strcmp(msg->payload, BIRTH_OFFLINE) != 0)
-            log_info("homeassistant: ignoring a %zu-byte message on %s: Home Assistant's birth message is \"%s\"",
-                     msg->len, msg->topic, BIRTH_ONLINE);
-        return;
-    }
-    uint64_t now = uv_now(d->loop);
-    if (!d->enabled || uv_is_active((uv_handle_t *)&d->timer) || now < d->births_until)
-        return;
-    d->births_until = now + (uint64_t)(d->delay * 1000.0);
-    /* many devices answer the same birth message: a random delay spreads their bursts */
-    uint32_t r = 0;
-    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
-        r = (uint32_t)uv_hrtime();
-    uint64_t ms = (uint64_t)(d->delay * 1000.0 * ((double)r / 4294967296.0));
-    uv_timer_start(&d->timer, on_timer, ms, 0);
-}
-
-static void on_closed(uv_handle_t *h)
-{
-    struct discovery *d = h->data;
-    void (*done)(void *) = d->done;
-    void *ctx = d->done_ctx;
-    free(d->topic);
-    free(d->payload);
-    free(d->birth);
-    free(d);
-    if (done)
-        done(ctx);
-}
-
-void discovery_close(struct discovery *d, void (*done)(void *ctx), void *ctx)
-{
-    if (!d) {
-        if (done)
-            done(ctx);
-        return;
-    }
-    if (d->mqtt)
-        mqtt_unsubscribe(d->mqtt, d->birth, on_birth, d);
-    d->done = done;
-    d->done_ctx = ctx;
-    uv_timer_stop(&d->timer);
-    uv_close((uv_handle_t *)&d->timer, on_closed);
 }

@@ -15,6 +15,8 @@ pb_start_broker_any
 pb_start_sim
 CFG=$PB_DIR/pb.conf
 PB_CFG_EXTRA='homeassistant: { republish_delay = 1; };' pb_write_config "$CFG"
+# stats every second: the uptime sensor reads the retained stats topic
+sed -i 's|^mqtt: { \(.*\) };$|mqtt: { \1 stats_interval = 1; };|' "$CFG"
 TOPIC=homeassistant/device/pb-test/config
 LIVE=$PB_DIR/live.txt
 pb_sub_start "$LIVE" 'homeassistant/#'
@@ -25,18 +27,21 @@ pb_expect_line "$LIVE" "^$(pb_re "$TOPIC") r=0 q=1 \{" "$(pb_t 15)" "the discove
 snapshot() { timeout "$(pb_t 10)" mosquitto_sub -h 127.0.0.1 -p "$PB_MQTT_PORT" -t "$1" --retained-only -W 2 -v 2>/dev/null; }
 pb_wait_until "$(pb_t 10)" eval 'snapshot octoprint/state | grep -q "\"operational\": true"' ||
   pb_fail "expected a retained octoprint/state with the printer operational"
+pb_wait_until "$(pb_t 10)" eval 'snapshot octoprint/stats | grep -q uptime' || pb_fail "expected a retained octoprint/stats"
+# the device is announced again once the firmware reported itself
+pb_wait_until "$(pb_t 10)" eval 'snapshot "$TOPIC" | grep -q "\"sw\": \"Marlin"' || pb_fail "expected the firmware on the device"
 cfg=$(snapshot "$TOPIC" | sed "s|^$TOPIC ||")
 [ -n "$cfg" ] || pb_fail "expected a retained config on $TOPIC"
 
 # 1. keys Home Assistant requires; one line per component
-echo "$cfg" | grep -Eq '^\{"dev": \{"ids": \["pb-test"\], "name": "printbridge pb-test", "mf": "[^"]+", "mdl": "[^"]+", "sw": "[^"]+"\}, "o": \{"name": "printbridge", "sw": "[^"]+"\}, "cmps": \{' ||
-  pb_fail "expected dev (ids, name, mf, mdl, sw) and o (name, sw) before cmps, got: ${cfg:0:300}"
+echo "$cfg" | grep -Eq '^\{"dev": \{"ids": \["pb-test"\], "name": "printbridge pb-test", "mf": "[^"]+", "mdl": "[^"]+", "sw": "[^"]+", "hw": "[^"]+", "sn": "[^"]+"\}, "o": \{"name": "printbridge", "sw": "[^"]+"\}, "cmps": \{' ||
+  pb_fail "expected dev (ids, name, mf, mdl, sw, hw, sn) and o (name, sw) before cmps, got: ${cfg:0:300}"
 comps=$(echo "$cfg" | sed -E 's/, ("[a-z0-9_]+": \{"p": )/\n\1/g; s/^.*"cmps": \{//' )
 n=$(echo "$comps" | grep -c '"p": ')
-[ "$n" = 20 ] || pb_fail "expected 20 components (9 sensors, 4 temperatures, 6 buttons, 1 text), got $n"
+[ "$n" = 27 ] || pb_fail "expected 27 components (9 sensors, 4 temperatures, 6 buttons, 1 text, 3 numbers, 1 event, 3 diagnostic sensors), got $n"
 while IFS= read -r c; do
   id=$(echo "$c" | sed -E 's/^"([a-z0-9_]+)".*/\1/')
-  echo "$c" | grep -Eq "^\"$id\": \{\"p\": \"(sensor|binary_sensor|button|text)\", \"name\": \"[^\"]+\", \"uniq_id\": \"pb-test_$id\", \"avty\": \[\{\"t\": \"octoprint/mqtt\", \"pl_avail\": \"connected\", \"pl_not_avail\": \"disconnected\"\}" ||
+  echo "$c" | grep -Eq "^\"$id\": \{\"p\": \"(sensor|binary_sensor|button|text|number|event)\", \"name\": \"[^\"]+\", \"uniq_id\": \"pb-test_$id\", \"avty\": \[\{\"t\": \"octoprint/mqtt\", \"pl_avail\": \"connected\", \"pl_not_avail\": \"disconnected\"\}" ||
     pb_fail "component $id lacks p, name, uniq_id pb-test_$id or the will as availability: ${c:0:300}"
   echo "$c" | grep -q '"avty_mode": "all"' || pb_fail "component $id: expected availability mode all"
   p=$(echo "$c" | sed -E 's/.*"p": "([a-z_]+)".*/\1/')
@@ -45,20 +50,24 @@ while IFS= read -r c; do
   case "$p/$cla/$unit" in
     sensor/temperature/'\u00b0C') echo "$c" | grep -q '"stat_cla": "measurement"' || pb_fail "$id: temperature without state class measurement" ;;
     sensor/duration/s|sensor/distance/mm|sensor/timestamp/|sensor//%|sensor//|binary_sensor/connectivity/|binary_sensor/running/|button//|text//) ;;
+    number/temperature/'\u00b0C'|number//%) echo "$c" | grep -q '"min": 0, "max": [0-9]' || pb_fail "$id: a number without min and max" ;;
+    event//) echo "$c" | grep -q '"evt_typ": \["print_started", ' || pb_fail "$id: an event without its event types" ;;
     sensor/enum/) echo "$c" | grep -q '"ops": \["offline", ' || pb_fail "$id: enum sensor without options" ;;
     *) pb_fail "component $id: platform, device class and unit '$p/$cla/$unit' is not a valid combination" ;;
   esac
   case "$p" in
-    sensor|binary_sensor) echo "$c" | grep -q '"stat_t": "' || pb_fail "$id: $p without a state topic" ;;
-    button|text) echo "$c" | grep -q '"cmd_t": "' || pb_fail "$id: $p without a command topic" ;;
+    sensor|binary_sensor|event) echo "$c" | grep -q '"stat_t": "' || pb_fail "$id: $p without a state topic" ;;
+    button|text|number) echo "$c" | grep -q '"cmd_t": "' || pb_fail "$id: $p without a command topic" ;;
   esac
 done <<<"$comps"
-pb_pass "device config: dev, o, 20 components each with p, unique id, availability, valid class and unit"
+pb_pass "device config: dev, o, 27 components each with p, unique id, availability, valid class and unit"
 
 # 2. every topic read is retained on the broker now; every command topic is a command topic
-for t in $(echo "$cfg" | grep -oE '"(stat_t|t|json_attr_t)": "[^"]+"' | cut -d'"' -f4 | sort -u); do
+# (the event entity reads every event topic, octoprint/event/+: events are not retained)
+for t in $(echo "$cfg" | grep -oE '"(stat_t|t|json_attr_t)": "[^"]+"' | cut -d'"' -f4 | grep -v '^octoprint/event/+$' | sort -u); do
   snapshot "$t" | grep -q "^$(pb_re "$t") " || pb_fail "the config reads $t, which has no retained message"
 done
+echo "$cfg" | grep -q '"stat_t": "octoprint/event/+"' || pb_fail "expected the event entity on octoprint/event/+"
 cmds=$(echo "$cfg" | grep -oE '"cmd_t": "[^"]+"' | cut -d'"' -f4 | sort -u | tr '\n' ' ')
 [ "$cmds" = "octoprint/command/connection octoprint/command/gcode octoprint/command/job " ] ||
   pb_fail "expected the command topics connection, gcode and job under octoprint/command/, got: $cmds"
