@@ -79,6 +79,9 @@ m_start_daemon "$M_DIR/b.conf" daemon-b
 B_PID=$M_DAEMON_PID
 m_expect "$SUB" '^octoprint/a/mqtt r=0 q=1 connected$' "$(m_t 10)" "instance a connected"
 m_expect "$SUB" '^octoprint/b/mqtt r=0 q=1 connected$' "$(m_t 10)" "instance b connected"
+# the late subscriber comes after both published their state, so it must get them retained
+m_expect "$SUB" '^octoprint/a/state r=0 q=0 \{"state": ' "$(m_t 10)" "instance a's state"
+m_expect "$SUB" '^octoprint/b/state r=0 q=0 \{"state": ' "$(m_t 10)" "instance b's state"
 LATE=$M_DIR/late.txt
 m_sub "$LATE" "$PLAIN" 'octoprint/+/mqtt' -t 'octoprint/+/state' -W "$(m_t 5)"
 m_expect "$LATE" '^octoprint/a/state r=1 q=0 \{"state": ' "$(m_t 5)" "the retained state of a"
