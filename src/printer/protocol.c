@@ -600,11 +600,6 @@ enum protocol_error_class protocol_classify_error(const char *line)
 
 #define KLIPPER_STATE "// Klipper state: "
 
-bool protocol_unknown_command(const char *line)
-{
-    return scan_starts_with_ci(scan_skip_space(line), "echo:Unknown command");
-}
-
 bool protocol_klipper_state_line(const char *line)
 {
     return scan_starts_with(scan_skip_space(line), KLIPPER_STATE);

@@ -144,9 +144,6 @@ enum protocol_klipper {
 
 enum protocol_klipper protocol_klipper_line(const char *line);
 
-/* True for Marlin's "echo:Unknown command: "FOO"": the firmware ignored the command. */
-bool protocol_unknown_command(const char *line);
-
 /* True for "// Klipper state: ..." (any state): the line identifies Klipper. */
 bool protocol_klipper_state_line(const char *line);
 

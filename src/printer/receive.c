@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include "printer_impl.h"
-#include "scan.h"
 
 #define RESEND_OK_TIMEOUT_MS 500
 #define KILL_JOIN_TIMEOUT_MS 1000
@@ -274,10 +273,8 @@ static void handle_error_line(struct printer *p, const char *line)
     case PROTOCOL_ERROR_RESEND:
         resend_note_error(&p->rs, line);
         return;
-    case PROTOCOL_ERROR_UNKNOWN_COMMAND:
-        sendq_command_error(p, text);
-        return;
     case PROTOCOL_ERROR_SD:
+    case PROTOCOL_ERROR_UNKNOWN_COMMAND:
     case PROTOCOL_ERROR_NONE:
         log_info("printer: %s", line);
         return;
@@ -420,8 +417,6 @@ static void dispatch(struct printer *p, enum protocol_kind kind, const char *lin
     default:
         if (name_contains(line, "invalid extruder"))
             handle_invalid_tool(p, line);
-        else if (protocol_unknown_command(line))
-            sendq_command_error(p, scan_skip_space(line) + 5);
         break;
     }
 }
