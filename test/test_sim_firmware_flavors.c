@@ -1,6 +1,6 @@
-/* test_sim_firmware_flavors.c: the simulated firmware as Repetier, Smoothieware and Klipper,
- * with their own banners, acknowledgements, report formats and (Klipper) command errors and
- * shutdown state, and Marlin with capabilities turned off or left out of its M115 answer. */
+/* test_sim_firmware_flavors.c: the simulated firmware as Repetier and Smoothieware, with
+ * their own banners, acknowledgements and report formats, and Marlin with capabilities turned
+ * off or left out of its M115 answer. (Klipper's dialect: test/it/test_protocol_klipper.sh.) */
 #include <check.h>
 #include <stdbool.h>
 #include <string.h>
@@ -73,63 +73,6 @@ START_TEST(test_cap_none_and_cap_overrides_shape_m115)
 }
 END_TEST
 
-START_TEST(test_klipper_speaks_klippy_pty_dialect)
-{
-    opt.flavor = SIM_FLAVOR_KLIPPER;
-    boot();
-    expect("// Klipper state: Ready");
-    send_numbered(0, "M110 N0");
-    expect("ok");
-    send_numbered(7, "M105");          /* line numbers are ignored: no resend */
-    expect("ok B:21.3 /0.0 T0:21.3 /0.0");
-    fw_send("M115");
-    expect("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.13.0-printbridge-sim");
-    fw_send("STATUS");
-    expect("// Klipper state: Ready");
-    expect("ok");
-    fw_send("G1 X500");
-    expect("!! Must home axis first: 500.000 0.000 0.000 [0.000]");
-    expect("ok");
-    fw_send("foo bar");
-    expect("// Unknown command:\"FOO\"");
-    expect("ok");
-    fw_send("G28");
-    expect("ok");
-    fw_send("G1 X500");
-    expect("!! Move out of range: 500.000 0.000 0.000 [0.000]");
-    expect("ok");
-    fw_send("M114");
-    expect("ok X:0.000 Y:0.000 Z:0.000 E:0.000");
-}
-END_TEST
-
-START_TEST(test_klipper_m112_shuts_down_until_firmware_restart)
-{
-    opt.flavor = SIM_FLAVOR_KLIPPER;
-    boot();
-    expect("// Klipper state: Ready");
-    fw_send("M104 S200");
-    expect("ok");
-    fw_send("M112");
-    expect("// Klipper state: Shutdown");
-    expect("ok");
-    fw_send("G28");
-    expect("!! Shutdown due to M112 command");
-    expect("ok");
-    fw_send("M105");                   /* still answered: only STATUS tells */
-    expect("ok B:21.3 /0.0 T0:21.3 /0.0");
-    fw_send("STATUS");
-    expect("!! Shutdown due to M112 command");
-    expect("ok");
-    fw_send("FIRMWARE_RESTART");
-    expect("// Klipper state: Disconnect");
-    expect("// Klipper state: Ready");
-    expect("ok");
-    fw_send("G28");
-    expect("ok");
-}
-END_TEST
-
 Suite *sim_firmware_flavors_suite(void);
 Suite *sim_firmware_flavors_suite(void)
 {
@@ -139,8 +82,6 @@ Suite *sim_firmware_flavors_suite(void)
     tcase_add_test(tc, test_repetier_acknowledges_with_line_numbers_and_waits_when_idle);
     tcase_add_test(tc, test_smoothie_reports_no_caps_and_its_own_formats);
     tcase_add_test(tc, test_cap_none_and_cap_overrides_shape_m115);
-    tcase_add_test(tc, test_klipper_speaks_klippy_pty_dialect);
-    tcase_add_test(tc, test_klipper_m112_shuts_down_until_firmware_restart);
     suite_add_tcase(s, tc);
     return s;
 }
