@@ -304,6 +304,15 @@ check-faults: $(DAEMON) $(SIM) | deps-test deps-faults
 	@PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) test/faults/run.sh
 # ---- end of fuzz, check-faults -----------------------------------------------------------------
 
+# ---- make check-klipper ---------------------------------------------------------------------------
+# printbridge against the real Klipper host on its G-code pty (docs/klipper.md), through the
+# harness in ../shared/tools/klipper-vp/run.sh (or KLIPPER_VP=path); skipped with one line when
+# it is absent. The harness's Python packages come from scripts/install-deps.sh --klipper.
+.PHONY: check-klipper
+check-klipper: $(DAEMON) $(SIM) | deps-test deps-klipper
+	@PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) test/klipper/run.sh
+# ---- end of check-klipper ------------------------------------------------------------------------
+
 # ---- make check-tools ----------------------------------------------------------------------------
 # Timelapse and slicing with real tools: installs ffmpeg and PrusaSlicer 2.5 (headless
 # --export-gcode; scripts/install-deps.sh --tools) and runs the suites and the integration script

@@ -19,6 +19,8 @@
 #   faults      make check-faults: valgrind
 #   clients     make check-clients: Node.js and npm (screenshot: chromium)
 #   tools       make check-tools: ffmpeg and PrusaSlicer
+#   klipper     make check-klipper: what the Klipper harness (klipper-vp) names: Python 3 with
+#               cffi, greenlet, Jinja2, pyserial and MarkupSafe, and gcc, make and tar
 #   bench       make bench: Printrun's printcore and gcoder (Debian's printcore package)
 #   deb         make deb: Debian's package tools (dpkg-buildpackage, debhelper, lintian)
 #   debroot     make check-deb: mmdebstrap, for a clean Debian root to install the package in
@@ -28,7 +30,7 @@
 # listening on port 1883.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--check|--list] [build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot]..." >&2; exit 2; }
+usage() { echo "usage: $0 [--check|--list] [build|test|demo|fuzz|faults|clients|screenshot|tools|klipper|bench|deb|debroot]..." >&2; exit 2; }
 
 CHECK=0
 LIST=0
@@ -37,8 +39,8 @@ for arg in "$@"; do
   case $arg in
     --check) CHECK=1 ;;
     --list) LIST=1 ;;
-    build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot) SETS+=("$arg") ;;
-    --*) s=${arg#--}; case $s in build|test|demo|fuzz|faults|clients|screenshot|tools|bench|deb|debroot) SETS+=("$s") ;; *) usage ;; esac ;;
+    build|test|demo|fuzz|faults|clients|screenshot|tools|klipper|bench|deb|debroot) SETS+=("$arg") ;;
+    --*) s=${arg#--}; case $s in build|test|demo|fuzz|faults|clients|screenshot|tools|klipper|bench|deb|debroot) SETS+=("$s") ;; *) usage ;; esac ;;
     *) usage ;;
   esac
 done
@@ -61,6 +63,12 @@ requires() {
     clients) printf '%s\n' "cmd:node nodejs" "cmd:npm npm" ;;
     screenshot) printf '%s\n' "cmd:chromium chromium" ;;
     tools) printf '%s\n' "cmd:ffmpeg ffmpeg" "cmd:prusa-slicer prusa-slicer" ;;
+    klipper) printf '%s\n' "cmd:python3 python3" "cmd:gcc gcc" "cmd:make make" "cmd:tar tar" \
+             "file:/usr/lib/python3/dist-packages/cffi/__init__.py python3-cffi" \
+             "file:/usr/lib/python3/dist-packages/greenlet/__init__.py python3-greenlet" \
+             "file:/usr/lib/python3/dist-packages/jinja2/__init__.py python3-jinja2" \
+             "file:/usr/lib/python3/dist-packages/serial/__init__.py python3-serial" \
+             "file:/usr/lib/python3/dist-packages/markupsafe/__init__.py python3-markupsafe" ;;
     deb)   requires build
            printf '%s\n' "cmd:dpkg-buildpackage dpkg-dev" "cmd:dh debhelper" "cmd:lintian lintian" ;;
     debroot) printf '%s\n' "cmd:mmdebstrap mmdebstrap" ;;

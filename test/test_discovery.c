@@ -113,9 +113,9 @@ START_TEST(test_device_config_has_device_origin_and_components)
         ck_assert_str_eq(str(json_array_get(json_object_get(c, "avty"), 0), "t"), "octoprint/mqtt");
         n++;
     }
-    /* 9 printer sensors, 2 per heater (tool0, bed), 6 buttons, 1 text, a number per heater and
+    /* 9 printer sensors, 2 per heater (tool0, bed), 7 buttons, 1 text, a number per heater and
      * the fan, the print event, 3 diagnostic sensors */
-    ck_assert_uint_eq(n, 9 + 4 + 6 + 1 + 3 + 1 + 3);
+    ck_assert_uint_eq(n, 9 + 4 + 7 + 1 + 3 + 1 + 3);
     /* json.dumps bytes: the degree sign escaped in lower case */
     ck_assert_ptr_nonnull(strstr(raw, "\"unit_of_meas\": \"\\u00b0C\""));
     ck_assert_uint_lt(strlen(raw), 16384);
@@ -163,6 +163,8 @@ START_TEST(test_buttons_and_text_use_the_command_topics)
     ck_assert_str_eq(str(cmp(root, "emergency_stop"), "pl_prs"), "M112");
     ck_assert_str_eq(str(cmp(root, "connect"), "cmd_t"), "octoprint/command/connection");
     ck_assert_str_eq(str(cmp(root, "disconnect"), "pl_prs"), "{\"command\": \"disconnect\"}");
+    ck_assert_str_eq(str(cmp(root, "firmware_restart"), "cmd_t"), "octoprint/command/connection");
+    ck_assert_str_eq(str(cmp(root, "firmware_restart"), "pl_prs"), "{\"command\": \"firmware_restart\"}");
     ck_assert_str_eq(str(cmp(root, "gcode"), "p"), "text");
     ck_assert_str_eq(str(cmp(root, "gcode"), "cmd_t"), "octoprint/command/gcode");
     json_decref(root);

@@ -83,6 +83,39 @@ START_TEST(test_error_classes_follow_reference_order)
 }
 END_TEST
 
+/* Klipper's dialect: which "!! " lines are command errors and which say it shut down */
+static const struct { const char *line; enum protocol_klipper kind; } klipper_lines[] = {
+    { "!! Must home axis first: 500.000 0.000 0.000 [0.000]", PROTOCOL_KLIPPER_COMMAND_ERROR },
+    { "!! Move out of range: 500.000 0.000 0.000 [0.000]", PROTOCOL_KLIPPER_COMMAND_ERROR },
+    { "!! Extrude below minimum temp", PROTOCOL_KLIPPER_COMMAND_ERROR },
+    { "// Unknown command:\"FOO\"", PROTOCOL_KLIPPER_COMMAND_ERROR },
+    { "!! Shutdown due to M112 command", PROTOCOL_KLIPPER_SHUTDOWN },
+    { "!! Printer is shutdown", PROTOCOL_KLIPPER_SHUTDOWN },
+    { "!! MCU 'mcu' shutdown: Timer too close", PROTOCOL_KLIPPER_SHUTDOWN },
+    { "!! Lost communication with MCU 'mcu'", PROTOCOL_KLIPPER_SHUTDOWN },
+    { "// Klipper state: Shutdown", PROTOCOL_KLIPPER_SHUTDOWN },
+    { "// Klipper state: Ready", PROTOCOL_KLIPPER_READY },
+    { "  // Klipper state: Ready", PROTOCOL_KLIPPER_READY },
+    { "// Klipper state: Disconnect", PROTOCOL_KLIPPER_NOT_READY },
+    { "// Klipper state: Not ready", PROTOCOL_KLIPPER_NOT_READY },
+    /* nothing of Klipper's to act on */
+    { "// Shutdown due to M112 command", PROTOCOL_KLIPPER_OTHER },
+    { "// See the 'min_extrude_temp' config option for details", PROTOCOL_KLIPPER_OTHER },
+    { "ok B:22.0 /0.0 T0:22.0 /0.0", PROTOCOL_KLIPPER_OTHER },
+    { "Error:Printer halted. kill() called!", PROTOCOL_KLIPPER_OTHER },
+    { "echo:Unknown command: \"FOO\"", PROTOCOL_KLIPPER_OTHER },
+    { "", PROTOCOL_KLIPPER_OTHER },
+};
+
+START_TEST(test_klipper_lines_are_command_errors_or_its_state)
+{
+    ck_assert_msg(protocol_klipper_line(klipper_lines[_i].line) == klipper_lines[_i].kind, "%s: got %d",
+                  klipper_lines[_i].line, (int)protocol_klipper_line(klipper_lines[_i].line));
+    bool state = strncmp(klipper_lines[_i].line, "// Klipper state: ", 18) == 0;
+    ck_assert_int_eq(protocol_klipper_state_line(klipper_lines[_i].line), state || klipper_lines[_i].line[0] == ' ');
+}
+END_TEST
+
 static const struct { const char *line, *text; } error_texts[] = {
     /* the text after "Error:" or "!!", trimmed */
     { "Error:Printer halted. kill() called!", "Printer halted. kill() called!" },
@@ -231,6 +264,10 @@ Suite *protocol_errors_suite(void)
     LOOP(tc, test_split_minmax_error_is_recognised, split_lines);
     tcase_add_test(tc, test_split_minmax_error_joined_is_a_kill_error);
     LOOP(tc, test_error_faq_ids, faqs);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("klipper");
+    LOOP(tc, test_klipper_lines_are_command_errors_or_its_state, klipper_lines);
     suite_add_tcase(s, tc);
 
     return s;

@@ -1,6 +1,6 @@
 /* test_sim_firmware_flavors.c: the simulated firmware as Repetier and Smoothieware, with
  * their own banners, acknowledgements and report formats, and Marlin with capabilities turned
- * off or left out of its M115 answer. */
+ * off or left out of its M115 answer. (Klipper's dialect: test/it/test_protocol_klipper.sh.) */
 #include <check.h>
 #include <stdbool.h>
 #include <string.h>

@@ -138,6 +138,9 @@ bool events_is_known(const char *name);
 #define EVENT_Z_CHANGE "ZChange"
 #define EVENT_POSITION_UPDATE "PositionUpdate"
 #define EVENT_COMMAND_SUPPRESSED "CommandSuppressed"
+/* The firmware refused a command but carries on (Klipper's "!! Must home axis first",
+ * an unknown command): {"command", "error", "firmware"}, unclassified */
+#define EVENT_COMMAND_ERROR "CommandError"
 /* OctoPrint-MQTT's synthetic event for "echo:busy: paused for user" (docs/wire-format.md) */
 #define EVENT_PAUSED_FOR_USER "PausedForUser"
 /* "//action:notification <message>": OctoPrint only shows it in its UI; printbridge

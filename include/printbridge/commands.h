@@ -41,6 +41,7 @@ enum command_kind {
     COMMAND_GCODE,          /* lines */
     COMMAND_CONNECT,        /* port (NULL: configured), baudrate (0: configured) */
     COMMAND_DISCONNECT,
+    COMMAND_FIRMWARE_RESTART, /* FIRMWARE_RESTART (Klipper) or M999, then reconnect */
     COMMAND_JOB,            /* job, path, origin */
     COMMAND_HOOK,           /* name = the inbound handler */
     COMMAND_STATUS,

@@ -165,6 +165,9 @@ struct printer_source {
     void (*layer)(void *ctx, double z);
 };
 
+/* How a command sent with printer_send_then ended: error NULL when acknowledged. */
+typedef void (*printer_done_fn)(void *ctx, const char *error);
+
 struct printer_callbacks {
     void (*temperatures)(void *ctx, const struct protocol_temps *t, long long timestamp);
     /* Something in the model changed (state, temperatures, firmware, ...). Called after the
@@ -212,6 +215,23 @@ void printer_disconnect(struct printer *p);
 int printer_send(struct printer *p, const char *cmd);
 /* The same for len bytes that need not be NUL-terminated (payloads from the network). */
 int printer_send_buf(struct printer *p, const char *cmd, size_t len);
+
+/* The same, and done(ctx, error) is called exactly once when it returned 0: error NULL once
+ * the firmware acknowledged the command (or at once for a line that gets no ok: empty, a host
+ * command, M112), else one line saying what the firmware answered ("Must home axis first:
+ * ...") or why it never got an answer (the link closed). Never called when it returned < 0. */
+int printer_send_then(struct printer *p, const char *cmd, size_t len, printer_done_fn done, void *ctx);
+
+/* Queues a status poll (M27, M105, M114...) unless one of the same G-code still waits in the
+ * queue or for its ok: a firmware that holds back its oks (a heating wait) never finds a pile
+ * of polls afterwards. Returns 0, -EALREADY (one is outstanding) or printer_send's errors. */
+int printer_poll(struct printer *p, const char *cmd);
+
+/* Restarts the firmware after it halted: FIRMWARE_RESTART on Klipper (then a new handshake
+ * once it reports Ready), M999 on others; a link that is down is reconnected now and the
+ * restart follows once the firmware is known. Returns 0, or -ENOTCONN with err set when
+ * printer.port cannot be reached at all. */
+int printer_firmware_restart(struct printer *p, char *err, size_t errsz);
 
 /* Attaches a line source: the line count restarts (M110 N0 goes first), then the source's
  * lines follow, each numbered and checksummed, after any queued command. src is copied.

@@ -57,7 +57,7 @@ static const struct { const char *cls; const char *names[16]; } classes[] = {
 
 /* Every other event printbridge publishes (docs/wire-format.md 5): unclassified. */
 static const char *const unclassified[] = {
-    "PrintCancelling", "ChartMarked", "FirmwareData", "PrinterReset", "CommandSuppressed",
+    "PrintCancelling", "ChartMarked", "FirmwareData", "PrinterReset", "CommandSuppressed", "CommandError",
     "InvalidToolReported", "FilamentChange", "FileMoved", "FolderMoved", "MovieDone",
     "PrinterProfileModified", "MqttBufferOverflow", "ActionNotification", "HookFinished",
     "SerialLineMatched", "PrintProgress", "PausedForUser",

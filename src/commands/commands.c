@@ -232,8 +232,15 @@ static int decode_connection(struct command *c, const char *payload, size_t len,
         c->needs = NEEDS_LINK;
         return 0;
     }
+    if (strcmp(verb, "firmware_restart") == 0) {
+        c->kind = COMMAND_FIRMWARE_RESTART;
+        c->needs = NEEDS_NOTHING;   /* it is for a printer that halted */
+        return 0;
+    }
     if (strcmp(verb, "connect") != 0)
-        return failf(err, errsz, "unknown connection command \"%.40s\"; use \"connect\" or \"disconnect\"", verb);
+        return failf(err, errsz,
+                     "unknown connection command \"%.40s\"; use \"connect\", \"disconnect\" or \"firmware_restart\"",
+                     verb);
     c->kind = COMMAND_CONNECT;
     c->needs = NEEDS_OFFLINE;
     const json_t *port = c->doc ? json_object_get(c->doc, "port") : NULL;

@@ -195,19 +195,84 @@ static int take_snapshot(struct commands_router *r, char *err, size_t errsz)
     return rc;
 }
 
+/* ---- G-code: the reply waits for the firmware's answer to every line ------------------------ */
+
+struct gcode_wait;
+
+struct gcode_line {
+    struct gcode_wait *w;
+    size_t index;
+    char text[44];              /* the line's start, for the error */
+};
+
+struct gcode_wait {
+    struct reply_to to;
+    size_t pending;             /* lines still unanswered, plus one while queuing */
+    char err[512];              /* the first error, "" when none */
+    struct gcode_line lines[];
+};
+
+static void gcode_settle(struct gcode_wait *w)
+{
+    if (--w->pending > 0)
+        return;
+    struct commands_router *r = w->to.r;
+    send_reply(&w->to, w->err[0] ? w->err : NULL, NULL);
+    reply_free(&w->to);
+    free(w);
+    r->waiting--;
+    if (r->freed && r->waiting == 0)
+        router_release(r);
+}
+
+static void on_gcode_line_done(void *ctx, const char *error)
+{
+    struct gcode_line *l = ctx;
+    struct gcode_wait *w = l->w;
+    if (error && !w->err[0])
+        snprintf(w->err, sizeof w->err, "line %zu (\"%s\"): %s", l->index + 1, l->text, error);
+    gcode_settle(w);
+}
+
+static void run_gcode(struct commands_router *r, struct reply_to *to, const struct command *c)
+{
+    struct gcode_wait *w = calloc(1, sizeof *w + c->nlines * sizeof w->lines[0]);
+    if (!w) {
+        send_reply(to, "out of memory; nothing was sent", NULL);
+        return;
+    }
+    w->to = *to;                /* the wait owns the reply target now */
+    memset(to, 0, sizeof *to);
+    w->pending = 1;
+    r->waiting++;
+    for (size_t i = 0; i < c->nlines; i++) {
+        struct gcode_line *l = &w->lines[i];
+        l->w = w;
+        l->index = i;
+        snprintf(l->text, sizeof l->text, "%.40s", c->lines[i]);
+        w->pending++;
+        int rc = printer_send_then(r->t.printer, c->lines[i], strlen(c->lines[i]), on_gcode_line_done, l);
+        if (rc < 0) {
+            w->pending--;
+            snprintf(w->err, sizeof w->err, "line %zu (\"%.40s\") was not queued: %s%s", i + 1, c->lines[i],
+                     strerror(-rc), i ? "; the lines before it were" : "");
+            break;
+        }
+    }
+    log_info("commands: %s: queued %zu G-code line%s", c->what, c->nlines, c->nlines == 1 ? "" : "s");
+    gcode_settle(w);
+}
+
 static void execute(struct commands_router *r, struct reply_to *to, struct command *c)
 {
     char err[256] = "";
     switch (c->kind) {
     case COMMAND_GCODE:
-        for (size_t i = 0; i < c->nlines && !err[0]; i++) {
-            int rc = printer_send(r->t.printer, c->lines[i]);
-            if (rc < 0)
-                snprintf(err, sizeof err, "line %zu (\"%.40s\") was not queued: %s%s", i + 1, c->lines[i], strerror(-rc),
-                         i ? "; the lines before it were" : "");
-        }
-        log_info("commands: %s: queued %zu G-code line%s", c->what, c->nlines, c->nlines == 1 ? "" : "s");
-        send_reply(to, err[0] ? err : NULL, NULL);
+        run_gcode(r, to, c);
+        return;
+    case COMMAND_FIRMWARE_RESTART:
+        log_info("commands: %s: restarting the printer's firmware", c->what);
+        send_reply(to, printer_firmware_restart(r->t.printer, err, sizeof err) < 0 ? err : NULL, NULL);
         return;
     case COMMAND_CONNECT:
         if (c->port || c->baudrate) {

@@ -78,7 +78,7 @@ void job_sd_poll(struct job *j)
 {
     /* SD progress: poll unless the firmware autoreports */
     if (j->sd && j->st == J_PRINTING && uv_now(j->loop) - j->last_sd_report > SD_POLL_MS * 2)
-        printer_send(j->printer, "M27");
+        printer_poll(j->printer, "M27");    /* one at a time: a heating wait holds back oks */
 }
 
 static void on_sd_progress(struct job *j, const char *s)

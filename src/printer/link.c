@@ -52,9 +52,9 @@ static void on_poll_timer(uv_timer_t *t)
     bool dwelling = uv_now(p->loop) < p->dwell_until;
     /* A poll never stacks up: at most one waits in the queue, and none while idle-busy */
     if (printer_state_is_operational(p->state) && !p->autoreport_temp && !p->heating && !dwelling &&
-        !p->poll_queued && (p->has_src || (p->q_len == 0 && p->inflight == 0))) {
-        if (sendq_enqueue(p, "M105") == 0)
-            p->poll_queued = true;
+        !sendq_poll_outstanding(p, "M105") && (p->has_src || (p->q_len == 0 && p->inflight == 0))) {
+        static const struct printer_waiter poll = { .poll = true };
+        sendq_enqueue_then(p, "M105", &poll);
         sendq_pump(p);
     }
     uint64_t next = printer_ms(poll_interval(p));
@@ -84,11 +84,11 @@ static void recover_from_timeout(struct printer *p, bool printing, const char *h
         log_info("printer: communication timeout during a long running command, waiting. %s", hint);
     } else if (printing) {
         log_warn("printer: communication timeout while printing, trying to trigger response from printer. %s", hint);
-        p->inflight = 0;
+        sendq_fail_inflight(p, "no answer from the printer within the communication timeout");
         sendq_send(p, "M105");
     } else if (p->inflight > 0) {
         log_warn("printer: communication timeout while idle, trying to trigger response from printer. %s", hint);
-        p->inflight = 0;
+        sendq_fail_inflight(p, "no answer from the printer within the communication timeout");
         sendq_pump(p);
     } else {
         log_warn("printer: communication timeout while idle, nothing heard from the printer. %s", hint);
@@ -174,11 +174,20 @@ static void say_hello(struct printer *p)
     arm_comm_timer(p, hello_timeout(p));
 }
 
+/* A link that comes up and fails again at once (a firmware that halts right after the
+ * handshake) must not retry at the shortest delay forever. */
+static void on_healthy_timer(uv_timer_t *t)
+{
+    struct printer *p = t->data;
+    if (p->port && printer_state_is_operational(p->state))
+        p->backoff = p->opt.reconnect_delay;
+}
+
 void link_on_connected(struct printer *p)
 {
     uv_timer_stop(&p->comm_timer);
     printer_set_state(p, PRINTER_OPERATIONAL);
-    p->backoff = p->opt.reconnect_delay;
+    uv_timer_start(&p->healthy_timer, on_healthy_timer, PRINTER_HEALTHY_MS, 0);
     p->reported_err = 0;
     p->timeouts = 0;
     p->inflight = 0;     /* the handshake's ok (or wait) clears to send */
@@ -314,6 +323,7 @@ static void on_port_lost(void *ctx, int err)
 static void forget_firmware(struct printer *p)
 {
     p->firmware_known = p->always_checksum = p->unknown_need_ack = p->manual_streaming = false;
+    p->klipper = p->halted = p->restart_wait = false;
     p->cap_seen = p->cap_done = p->m115_sent = false;
     p->cap_autoreport_temp = p->cap_autoreport_sd = p->cap_autoreport_pos = p->cap_emergency = false;
     p->autoreport_temp = p->autoreport_sd = p->autoreport_pos = false;
@@ -335,7 +345,7 @@ static void forget_firmware(struct printer *p)
 void link_close(struct printer *p, enum printer_state final_state)
 {
     uv_timer_t *timers[] = { &p->comm_timer, &p->watch_timer, &p->poll_timer, &p->lost_timer,
-                             &p->error_timer, &p->resend_ok_timer };
+                             &p->error_timer, &p->resend_ok_timer, &p->healthy_timer, &p->restart_timer };
     for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++)
         uv_timer_stop(timers[i]);
     p->error_pending = false;
@@ -345,7 +355,8 @@ void link_close(struct printer *p, enum printer_state final_state)
         log_warn("printer: the line source was dropped: the connection closed");
         printer_source_detach(p);
     }
-    sendq_clear(p);
+    sendq_clear_why(p, "not sent: the connection to the printer closed");
+    sendq_fail_inflight(p, "the connection to the printer closed before the firmware answered");
     history_clear(&p->hist);
     resend_reset(&p->rs);
     bool had_port = p->port != NULL;
@@ -398,6 +409,21 @@ static void handshake_begin(struct printer *p, const char *path)
     say_hello(p);
 }
 
+void link_rehandshake(struct printer *p)
+{
+    uv_timer_t *timers[] = { &p->comm_timer, &p->watch_timer, &p->poll_timer, &p->error_timer,
+                             &p->resend_ok_timer, &p->healthy_timer, &p->restart_timer };
+    for (size_t i = 0; i < sizeof timers / sizeof timers[0]; i++)
+        uv_timer_stop(timers[i]);
+    if (p->has_src)
+        printer_source_detach(p);
+    sendq_clear_why(p, "not sent: the firmware restarted");
+    sendq_fail_inflight(p, "the firmware restarted before it answered");
+    forget_firmware(p);
+    snprintf(p->model.port, sizeof p->model.port, "%s", p->path);
+    handshake_begin(p, p->path);
+}
+
 static void try_connect(struct printer *p)
 {
     char path[PRINTER_PATH_SIZE], why[256];
@@ -436,6 +462,14 @@ static void on_reconnect_timer(uv_timer_t *t)
 {
     struct printer *p = t->data;
     if (p->want_connected && !p->port)
+        try_connect(p);
+}
+
+void link_connect_now(struct printer *p)
+{
+    p->want_connected = true;
+    uv_timer_stop(&p->reconnect_timer);
+    if (!p->port)
         try_connect(p);
 }
 

@@ -305,7 +305,7 @@ int printer_prepare(struct printer *p, const char *cmd, const char *gcode, bool 
     return 1;
 }
 
-int printer_send_buf(struct printer *p, const char *cmd, size_t len)
+static int send_with(struct printer *p, const char *cmd, size_t len, const struct printer_waiter *w)
 {
     char line[FRAMING_MAX_LINE + 1], gcode[16];
     if (!p->port || !printer_state_is_operational(p->state))
@@ -316,27 +316,52 @@ int printer_send_buf(struct printer *p, const char *cmd, size_t len)
         return -EINVAL;
     memcpy(line, cmd, len);
     line[len] = '\0';
-    if (framing_strip_comment(line) == 0)
+    if (framing_strip_comment(line) == 0) {
+        if (w->done)
+            w->done(w->ctx, NULL);
         return 0;
+    }
     protocol_gcode_of(line, gcode, sizeof gcode);
+    if (w->poll && sendq_poll_outstanding(p, gcode))
+        return -EALREADY;
     int rc = printer_prepare(p, line, gcode, false);
+    if (rc == 0 && w->done)
+        w->done(w->ctx, NULL);      /* consumed here: a host command, M112 */
     if (rc <= 0)
         return rc;
     if (p->cap_emergency && (printer_is_gcode(gcode, "M108") || printer_is_gcode(gcode, "M410"))) {
         /* the firmware's emergency parser reads these even with a full buffer: skip the
          * queue and the window, but count the ok they will get */
-        sendq_send(p, line);
+        sendq_send_then(p, line, w);
         return 0;
     }
-    if (sendq_enqueue(p, line) < 0)
+    if (sendq_enqueue_then(p, line, w) < 0)
         return -ENOMEM;
     sendq_pump(p);
     return 0;
 }
 
+int printer_send_buf(struct printer *p, const char *cmd, size_t len)
+{
+    static const struct printer_waiter none = { 0 };
+    return send_with(p, cmd, len, &none);
+}
+
 int printer_send(struct printer *p, const char *cmd)
 {
     return printer_send_buf(p, cmd, strlen(cmd));
+}
+
+int printer_send_then(struct printer *p, const char *cmd, size_t len, printer_done_fn done, void *ctx)
+{
+    struct printer_waiter w = { .done = done, .ctx = ctx };
+    return send_with(p, cmd, len, &w);
+}
+
+int printer_poll(struct printer *p, const char *cmd)
+{
+    static const struct printer_waiter poll = { .poll = true };
+    return send_with(p, cmd, strlen(cmd), &poll);
 }
 
 /* ---- the line source ------------------------------------------------------------------- */
@@ -497,7 +522,8 @@ int printer_set_options(struct printer *p, const struct printer_options *opt)
 /* ---- life cycle ------------------------------------------------------------------------- */
 
 #define PRINTER_TIMERS(p) { &(p)->reconnect_timer, &(p)->comm_timer, &(p)->watch_timer, &(p)->poll_timer, \
-                            &(p)->lost_timer, &(p)->error_timer, &(p)->resend_ok_timer }
+                            &(p)->lost_timer, &(p)->error_timer, &(p)->resend_ok_timer, &(p)->healthy_timer, \
+                            &(p)->restart_timer }
 
 int printer_create(struct printer **out, uv_loop_t *loop, struct events *ev,
                    const struct printer_options *opt, const struct printer_callbacks *cb, void *ctx)
@@ -551,7 +577,8 @@ void printer_destroy(struct printer *p, void (*done)(void *ctx), void *ctx)
 {
     p->destroying = true;
     p->want_connected = false;
-    sendq_clear(p);
+    sendq_clear_why(p, "not sent: printbridge is shutting down");
+    sendq_fail_inflight(p, "printbridge is shutting down");
     printer_source_detach(p);
     if (p->port) {
         port_close(p->port);

@@ -35,9 +35,29 @@
 /* the communication timeout once the firmware speaks the busy protocol, s */
 #define PRINTER_COMMUNICATION_BUSY 3.0
 
+/* the commands whose ok is awaited, oldest first: at most the window, plus stragglers */
+#define PRINTER_ACK_RING 64
+#define PRINTER_ACK_TEXT 96
+/* a link must stay operational this long before the reconnect backoff starts over, ms */
+#define PRINTER_HEALTHY_MS 30000
+
+/* Who wants to hear how a command ended (printer_send_then), and whether it is a poll. */
+struct printer_waiter {
+    printer_done_fn done;
+    void *ctx;
+    bool poll;
+};
+
 struct queued_cmd {
     struct queued_cmd *next;
+    struct printer_waiter w;
     char text[];
+};
+
+/* A command written and not yet acknowledged. */
+struct printer_ack {
+    struct printer_waiter w;
+    char text[PRINTER_ACK_TEXT];    /* cut; for CommandError and polls */
 };
 
 struct printer {
@@ -64,6 +84,8 @@ struct printer {
     uv_timer_t lost_timer;          /* handles a lost port outside the port's callback */
     uv_timer_t error_timer;         /* waits for the second half of a kill message */
     uv_timer_t resend_ok_timer;     /* a resend request without its ok */
+    uv_timer_t healthy_timer;       /* operational long enough: the backoff starts over */
+    uv_timer_t restart_timer;       /* Klipper's FIRMWARE_RESTART took too long to report Ready */
     char pending_error[FRAMING_MAX_LINE + 1];
     bool error_pending;
     char split_error[FRAMING_MAX_LINE + 1];  /* "Error:0": the text follows on the next line */
@@ -89,7 +111,10 @@ struct printer {
     unsigned long line;             /* last line number used */
     struct history hist;
     struct resend rs;
-    bool poll_queued;               /* an M105 poll waits in the queue */
+    struct printer_ack acks[PRINTER_ACK_RING];
+    int ack_head, ack_count;
+    char cmd_error[FRAMING_MAX_LINE + 1];  /* the firmware's error for the oldest command */
+    bool has_cmd_error;
     bool resend_warned;
 
     /* the line source (a job's file) */
@@ -110,6 +135,10 @@ struct printer {
     bool firmware_known;
     bool always_checksum;           /* firmware tweak (Repetier, Malyan) */
     bool unknown_need_ack;          /* firmware tweak (Klipper, Prusa) */
+    bool klipper;                   /* Klipper's dialect (klipper.c) */
+    bool halted;                    /* the firmware shut down; the port stays open for a restart */
+    bool restart_wait;              /* FIRMWARE_RESTART sent: waiting for "Klipper state: Ready" */
+    bool restart_pending;           /* firmware_restart asked while the link was down */
     bool manual_streaming;          /* M28 typed by a user */
     bool cap_seen, cap_done, m115_sent;
     bool cap_autoreport_temp, cap_autoreport_sd, cap_autoreport_pos, cap_emergency;
@@ -154,11 +183,24 @@ void printer_source_check_end(struct printer *p);
 /* ---- sendq.c ------------------------------------------------------------------------ */
 
 int sendq_enqueue(struct printer *p, const char *cmd);
+int sendq_enqueue_then(struct printer *p, const char *cmd, const struct printer_waiter *w);
+/* Drops the queue; its waiters hear why. */
+void sendq_clear_why(struct printer *p, const char *why);
 void sendq_clear(struct printer *p);
+/* Every command awaiting its ok is given up (why), and nothing is in flight any more. */
+void sendq_fail_inflight(struct printer *p, const char *why);
+/* An ok arrived: the oldest command awaiting one is done (with the error noted for it). */
+void sendq_acked(struct printer *p);
+/* The firmware refused the oldest command awaiting its ok: CommandError, and its waiter
+ * hears the error with the ok that follows. */
+void sendq_command_error(struct printer *p, const char *text);
+/* True when a poll of this G-code waits in the queue or for its ok. */
+bool sendq_poll_outstanding(const struct printer *p, const char *gcode);
 /* Sends whatever may go now: resend replays first, then queued commands, then the source. */
 void sendq_pump(struct printer *p);
 /* Writes one command now (numbered or not) and counts it in flight if it will be acked. */
 void sendq_send(struct printer *p, const char *cmd);
+void sendq_send_then(struct printer *p, const char *cmd, const struct printer_waiter *w);
 /* Numbers cmd with the next line number, keeps it for resends, writes it. */
 void sendq_numbered(struct printer *p, const char *cmd);
 void sendq_write_numbered(struct printer *p, unsigned long n, const char *cmd);
@@ -182,6 +224,21 @@ void link_fatal(struct printer *p, const char *text, const char *reason);
 void link_on_connected(struct printer *p);
 /* A line while connecting: returns true when it was the handshake's to handle. */
 bool link_on_handshake_line(struct printer *p, enum protocol_kind kind);
+/* Shakes hands again on the open port, as after opening it (the firmware restarted). */
+void link_rehandshake(struct printer *p);
+/* Connects now, whatever the backoff said. */
+void link_connect_now(struct printer *p);
+
+/* ---- klipper.c ---------------------------------------------------------------------- */
+
+/* The firmware turned out to be Klipper: ask for its state (STATUS). */
+void klipper_learn(struct printer *p);
+/* A line from an operational Klipper: true when it was Klipper's to handle. */
+bool klipper_on_line(struct printer *p, const char *line);
+/* A line while halted (the port open, the firmware shut down). */
+void klipper_on_halted_line(struct printer *p, const char *line, enum protocol_kind kind);
+/* The firmware shut down: Error once, the port kept open, no reconnects. */
+void klipper_halt(struct printer *p, const char *text);
 
 /* ---- receive.c ---------------------------------------------------------------------- */
 

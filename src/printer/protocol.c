@@ -596,6 +596,38 @@ enum protocol_error_class protocol_classify_error(const char *line)
     return PROTOCOL_ERROR_FATAL;
 }
 
+/* ---- Klipper ------------------------------------------------------------------------------------ */
+
+#define KLIPPER_STATE "// Klipper state: "
+
+bool protocol_klipper_state_line(const char *line)
+{
+    return scan_starts_with(scan_skip_space(line), KLIPPER_STATE);
+}
+
+/* Klipper words every shutdown message with "shutdown" ("Shutdown due to ...", "Printer is
+ * shutdown", "MCU 'mcu' shutdown: ...") except a lost MCU link, which also shuts it down. */
+static bool klipper_says_shutdown(const char *text)
+{
+    return scan_contains_ci(text, "shutdown") || scan_contains_ci(text, "lost communication with mcu");
+}
+
+enum protocol_klipper protocol_klipper_line(const char *line)
+{
+    const char *s = scan_skip_space(line);
+    if (scan_starts_with(s, KLIPPER_STATE)) {
+        s += strlen(KLIPPER_STATE);
+        if (scan_starts_with_ci(s, "ready"))
+            return PROTOCOL_KLIPPER_READY;
+        return scan_starts_with_ci(s, "shutdown") ? PROTOCOL_KLIPPER_SHUTDOWN : PROTOCOL_KLIPPER_NOT_READY;
+    }
+    if (scan_starts_with(s, "!!"))
+        return klipper_says_shutdown(s) ? PROTOCOL_KLIPPER_SHUTDOWN : PROTOCOL_KLIPPER_COMMAND_ERROR;
+    if (scan_starts_with(s, "// Unknown command:"))
+        return PROTOCOL_KLIPPER_COMMAND_ERROR;
+    return PROTOCOL_KLIPPER_OTHER;
+}
+
 void protocol_error_text(const char *line, char *out, size_t outsz)
 {
     size_t len;

@@ -130,6 +130,23 @@ void protocol_error_text(const char *line, char *out, size_t outsz);
  * Runaway", "MINTEMP triggered", ...): the next line must be joined with " - ". */
 bool protocol_error_needs_next_line(const char *line);
 
+/* Klipper's dialect (docs/protocol.md 17): what a line means on a firmware identified as
+ * Klipper. Klipper's "!! " lines are command errors, answered with an "ok", except the
+ * ones that say the host shut down; "// Klipper state: X" reports its state. */
+enum protocol_klipper {
+    PROTOCOL_KLIPPER_OTHER = 0,     /* nothing Klipper-specific */
+    PROTOCOL_KLIPPER_READY,         /* "// Klipper state: Ready" */
+    PROTOCOL_KLIPPER_NOT_READY,     /* "// Klipper state: Disconnect", "Not ready", "Startup" */
+    PROTOCOL_KLIPPER_SHUTDOWN,      /* "// Klipper state: Shutdown", "!! Shutdown due to ...",
+                                     * "!! Printer is shutdown", "!! Lost communication with MCU" */
+    PROTOCOL_KLIPPER_COMMAND_ERROR, /* "!! Must home axis first: ...", "// Unknown command:..." */
+};
+
+enum protocol_klipper protocol_klipper_line(const char *line);
+
+/* True for "// Klipper state: ..." (any state): the line identifies Klipper. */
+bool protocol_klipper_state_line(const char *line);
+
 /* The OctoPrint faq id for a fatal error text ("firmware-mintemp", ...), or NULL. */
 const char *protocol_error_faq(const char *text);
 

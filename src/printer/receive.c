@@ -94,6 +94,13 @@ static void learn_firmware(struct printer *p, const char *name)
         p->always_checksum = true;
     if (name_contains(name, "klipper") || name_contains(name, "prusa-firmware"))
         p->unknown_need_ack = true;
+    if (name_contains(name, "klipper"))
+        klipper_learn(p);
+    if (p->restart_pending && !p->klipper) {
+        p->restart_pending = false;
+        log_info("printer: restarting the firmware (M999)");
+        sendq_enqueue(p, "M999");
+    }
 }
 
 static void handle_firmware(struct printer *p, const char *line)
@@ -174,8 +181,10 @@ void receive_ok(struct printer *p, const char *line)
     uv_timer_stop(&p->resend_ok_timer);
     p->ok_deadline = uv_now(p->loop) + printer_ms(link_comm_interval(p));
     p->timeouts = 0;
-    if (p->inflight > 0)
+    if (p->inflight > 0) {
         p->inflight--;
+        sendq_acked(p);
+    }
     p->long_running = false;
     p->heating = false;
     if (line && p->opt.advanced_ok_window > 1 &&
@@ -359,7 +368,7 @@ static void external_reset(struct printer *p)
     history_clear(&p->hist);
     resend_reset(&p->rs);
     uv_timer_stop(&p->resend_ok_timer);
-    p->inflight = 0;
+    sendq_fail_inflight(p, "the printer reset before it answered");
     if (printing)
         printer_request(p, PRINTER_REQUEST_CANCEL);
     sendq_enqueue(p, "M110 N0");
@@ -449,6 +458,10 @@ void receive_line(void *ctx, const char *line, size_t len)
     printer_term_add(p, "Recv: ", line, len);
     enum protocol_kind kind = protocol_classify(line);
 
+    if (p->halted) {
+        klipper_on_halted_line(p, line, kind);
+        return;
+    }
     if (link_on_handshake_line(p, kind))
         return;
     if (!printer_state_is_operational(p->state))
@@ -461,5 +474,7 @@ void receive_line(void *ctx, const char *line, size_t len)
     track_sd_card(p, line);
     if (p->cap_seen && !p->cap_done && kind != PROTOCOL_CAPABILITY)
         cap_report_done(p);
+    if ((p->klipper || protocol_klipper_state_line(line)) && klipper_on_line(p, line))
+        return;
     dispatch(p, kind, line);
 }

@@ -18,25 +18,131 @@
 /* commands that may take longer than the communication timeout without an ok */
 static const char *const long_running_commands[] = { "G4", "G28", "G29", "G30", "G32", "M400", "M226", "M600" };
 
-void sendq_clear(struct printer *p)
+static void waiter_done(const struct printer_waiter *w, const char *error)
 {
-    while (p->q_head) {
-        struct queued_cmd *c = p->q_head;
-        p->q_head = c->next;
-        free(c);
-    }
-    p->q_tail = NULL;
-    p->q_len = 0;
-    p->poll_queued = false;
+    if (w->done)
+        w->done(w->ctx, error);
 }
 
+void sendq_clear_why(struct printer *p, const char *why)
+{
+    /* unlinked first: a waiter may queue again from its callback */
+    struct queued_cmd *c = p->q_head;
+    p->q_head = p->q_tail = NULL;
+    p->q_len = 0;
+    while (c) {
+        struct queued_cmd *next = c->next;
+        waiter_done(&c->w, why);
+        free(c);
+        c = next;
+    }
+}
+
+void sendq_clear(struct printer *p)
+{
+    sendq_clear_why(p, "not sent: the queue was dropped (the link closed or the printer reset)");
+}
+
+/* ---- acknowledgements ------------------------------------------------------------------ */
+
+static struct printer_ack *ack_at(struct printer *p, int i)
+{
+    return &p->acks[(p->ack_head + i) % PRINTER_ACK_RING];
+}
+
+static void ack_push(struct printer *p, const char *cmd, const struct printer_waiter *w)
+{
+    if (p->ack_count == PRINTER_ACK_RING) {
+        /* more in flight than any window allows: the oldest ok must have been lost */
+        struct printer_waiter old = ack_at(p, 0)->w;
+        p->ack_head = (p->ack_head + 1) % PRINTER_ACK_RING;
+        p->ack_count--;
+        waiter_done(&old, NULL);
+    }
+    struct printer_ack *a = ack_at(p, p->ack_count++);
+    a->w = *w;
+    snprintf(a->text, sizeof a->text, "%s", cmd);
+}
+
+void sendq_acked(struct printer *p)
+{
+    if (p->ack_count == 0) {
+        p->has_cmd_error = false;
+        return;
+    }
+    struct printer_waiter w = ack_at(p, 0)->w;
+    p->ack_head = (p->ack_head + 1) % PRINTER_ACK_RING;
+    p->ack_count--;
+    bool failed = p->has_cmd_error;
+    p->has_cmd_error = false;
+    waiter_done(&w, failed ? p->cmd_error : NULL);
+}
+
+void sendq_fail_inflight(struct printer *p, const char *why)
+{
+    p->inflight = 0;
+    p->has_cmd_error = false;
+    while (p->ack_count > 0) {
+        struct printer_waiter w = ack_at(p, 0)->w;
+        p->ack_head = (p->ack_head + 1) % PRINTER_ACK_RING;
+        p->ack_count--;
+        waiter_done(&w, why);
+    }
+}
+
+void sendq_command_error(struct printer *p, const char *text)
+{
+    const char *cmd = p->ack_count > 0 ? ack_at(p, 0)->text : NULL;
+    log_warn("printer: the firmware refused %s%s%s: %s", cmd ? "\"" : "a command", cmd ? cmd : "", cmd ? "\"" : "",
+             text);
+    json_t *o = json_object();
+    json_object_set_new(o, "command", cmd ? pyjson_string_lossy(cmd, strlen(cmd)) : json_null());
+    json_object_set_new(o, "error", pyjson_string_lossy(text, strlen(text)));
+    json_object_set_new(o, "firmware", p->model.firmware_name[0] ? pyjson_string_lossy(p->model.firmware_name, strlen(p->model.firmware_name)) : json_null());
+    events_fire(p->ev, EVENT_COMMAND_ERROR, o);
+    if (cmd && !p->has_cmd_error) {
+        /* the first error wins: Klipper explains in "// " lines, then says "!! " once */
+        snprintf(p->cmd_error, sizeof p->cmd_error, "%s", text);
+        p->has_cmd_error = true;
+    }
+}
+
+static bool same_gcode(const char *cmd, const char *gcode)
+{
+    char g[16];
+    protocol_gcode_of(cmd, g, sizeof g);
+    return strcmp(g, gcode) == 0;
+}
+
+bool sendq_poll_outstanding(const struct printer *p, const char *gcode)
+{
+    for (const struct queued_cmd *c = p->q_head; c; c = c->next)
+        if (c->w.poll && same_gcode(c->text, gcode))
+            return true;
+    for (int i = 0; i < p->ack_count; i++) {
+        const struct printer_ack *a = &p->acks[(p->ack_head + i) % PRINTER_ACK_RING];
+        if (a->w.poll && same_gcode(a->text, gcode))
+            return true;
+    }
+    return false;
+}
+
+/* ---- the queue ------------------------------------------------------------------------- */
+
 int sendq_enqueue(struct printer *p, const char *cmd)
+{
+    static const struct printer_waiter none = { 0 };
+    return sendq_enqueue_then(p, cmd, &none);
+}
+
+int sendq_enqueue_then(struct printer *p, const char *cmd, const struct printer_waiter *w)
 {
     size_t n = strlen(cmd) + 1;
     struct queued_cmd *c = malloc(sizeof *c + n);
     if (!c)
         return -ENOMEM;
     memcpy(c->text, cmd, n);
+    c->w = *w;
     c->next = NULL;
     if (p->q_tail)
         p->q_tail->next = c;
@@ -190,6 +296,12 @@ static void on_command_sent(struct printer *p, const char *gcode, const char *cm
 
 void sendq_send(struct printer *p, const char *cmd)
 {
+    static const struct printer_waiter none = { 0 };
+    sendq_send_then(p, cmd, &none);
+}
+
+void sendq_send_then(struct printer *p, const char *cmd, const struct printer_waiter *w)
+{
     char gcode[16];
     protocol_gcode_of(cmd, gcode, sizeof gcode);
     if (needs_checksum(p, gcode)) {
@@ -205,14 +317,16 @@ void sendq_send(struct printer *p, const char *cmd)
         write_plain(p, cmd);
     }
     /* unknown commands (no G/M/T) get no ok unless the firmware acks them */
-    if (gcode[0] != '\0' || p->unknown_need_ack) {
+    bool acked = gcode[0] != '\0' || p->unknown_need_ack;
+    if (acked) {
         if (p->inflight == 0)
             p->ok_deadline = uv_now(p->loop) + printer_ms(link_comm_interval(p));
         p->inflight++;
+        ack_push(p, cmd, w);
     }
-    if (printer_is_gcode(gcode, "M105"))
-        p->poll_queued = false;
     on_command_sent(p, gcode, cmd);
+    if (!acked)
+        waiter_done(w, NULL);
     if (p->cb.sent)
         p->cb.sent(p->cb_ctx, cmd);
 }
@@ -266,7 +380,7 @@ void sendq_pump(struct printer *p)
             if (!p->q_head)
                 p->q_tail = NULL;
             p->q_len--;
-            sendq_send(p, c->text);
+            sendq_send_then(p, c->text, &c->w);
             free(c);
             continue;
         }
@@ -281,6 +395,15 @@ void sendq_emergency_stop(struct printer *p)
     char cmd[32];
     if (!p->port)
         return;
+    if (p->klipper) {
+        /* Klipper shuts down on the first M112 and answers anything else with "!! Shutdown
+         * due to M112 command"; its heaters are off already (docs/klipper.md) */
+        log_warn("printer: emergency stop (M112)");
+        sendq_write_raw(p, "M112\n", 5);
+        printer_term_add(p, "Send: ", "M112", 4);
+        events_fire(p->ev, EVENT_ESTOP, NULL);
+        return;
+    }
     log_warn("printer: emergency stop (M112), heaters off");
     sendq_write_raw(p, "M112\n", 5);
     printer_term_add(p, "Send: ", "M112", 4);

@@ -91,7 +91,10 @@ static bool sd_card_ready(struct sim_fw *fw)
 
 static void unknown_command(struct sim_fw *fw, const char *text)
 {
-    sim_fw_emitf(fw, "echo:Unknown command: \"%s\"", text);
+    if (fw->opt.flavor == SIM_FLAVOR_KLIPPER)
+        sim_fw_klipper_unknown(fw, text);
+    else
+        sim_fw_emitf(fw, "echo:Unknown command: \"%s\"", text);
 }
 
 /* The extruder a command's T parameter names, the active one without T, or -EINVAL after
@@ -122,6 +125,8 @@ static void cmd_move(struct sim_fw *fw, const struct sim_gcode_cmd *gc)
         if (sim_gcode_value(gc->args, letters[i], &v))
             target[i] = axis_relative(fw, i) ? fw->pos[i] + v : v;
     }
+    if (fw->opt.flavor == SIM_FLAVOR_KLIPPER && sim_fw_klipper_move_refused(fw, target))
+        return;
     double f;
     if (sim_gcode_value(gc->args, 'F', &f) && f > 0)
         fw->feed = f;
@@ -148,6 +153,7 @@ static void cmd_home(struct sim_fw *fw, const struct sim_gcode_cmd *gc)
         axes |= 4;
     if (axes == 0)
         axes = 7;
+    fw->homed |= axes;
     int count = (axes & 1) + ((axes >> 1) & 1) + ((axes >> 2) & 1);
     fw->ex.sync = true;
     fw->ex.dwell_ms = fw->opt.fast ? 0 : (int64_t)HOME_MS_PER_AXIS * count;
@@ -403,6 +409,12 @@ static bool dispatch_sd(struct sim_fw *fw, const struct sim_gcode_cmd *gc, int64
 static void cmd_firmware_info(struct sim_fw *fw)
 {
     char line[REPORT_MAX];
+    if (fw->opt.flavor == SIM_FLAVOR_KLIPPER) {
+        /* Klipper answers on the ok line: "ok FIRMWARE_NAME:Klipper ..." */
+        fw->ex.has_payload = sim_flavor_format_m115(fw->opt.flavor, fw->opt.extruders, fw->ex.payload,
+                                                    sizeof fw->ex.payload) > 0;
+        return;
+    }
     if (sim_flavor_format_m115(fw->opt.flavor, fw->opt.extruders, line, sizeof line) > 0)
         sim_fw_emit(fw, line);
     if (!sim_flavor_reports_caps(fw->opt.flavor) || fw->opt.no_cap_lines)
@@ -501,7 +513,12 @@ static void dispatch_m(struct sim_fw *fw, const struct sim_gcode_cmd *gc, const 
         fw->ex.has_payload = sim_fw_format_temps(fw, fw->ex.payload, sizeof fw->ex.payload) > 0;
         return;
     }
-    case 112: sim_fw_kill(fw); return;
+    case 112:
+        if (fw->opt.flavor == SIM_FLAVOR_KLIPPER)
+            sim_fw_klipper_shutdown(fw);
+        else
+            sim_fw_kill(fw);
+        return;
     case 113: {
         double s;
         if (!fw->cap[SIM_CAP_BUSY_PROTOCOL])
@@ -559,6 +576,8 @@ static void dispatch_m(struct sim_fw *fw, const struct sim_gcode_cmd *gc, const 
 void sim_fw_dispatch(struct sim_fw *fw, const char *text, int64_t now)
 {
     struct sim_gcode_cmd gc;
+    if (fw->opt.flavor == SIM_FLAVOR_KLIPPER && sim_fw_klipper_command(fw, text))
+        return;
     if (!sim_gcode_command(text, &gc)) {
         unknown_command(fw, text);
         return;

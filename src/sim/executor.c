@@ -269,6 +269,8 @@ static void intake_host_line(struct sim_fw *fw, const char *raw)
     struct sim_gcode_line l;
     sim_gcode_split(raw, strlen(raw), &l);
     enum sim_line_verdict v = sim_gcode_check(&l, fw->last_n);
+    if (fw->opt.flavor == SIM_FLAVOR_KLIPPER)
+        v = SIM_LINE_OK;        /* Klipper ignores line numbers and checksums */
     /* Marlin insists on numbered lines while writing to SD (M29 itself may come bare). */
     if (v == SIM_LINE_OK && !l.has_n && fw->sd_write) {
         char head[5] = {0};

@@ -342,6 +342,13 @@ void sim_fw_boot(struct sim_fw *fw, int64_t now_ms)
     fw->temp_every = fw->sd_every = fw->pos_every = 0;
     fw->sd_mounted = fw->opt.sd_dir != NULL;
 
+    fw->homed = 0;
+    fw->klipper_shutdown = false;
+    if (fw->opt.flavor == SIM_FLAVOR_KLIPPER) {
+        /* klippy has no banner; a client that opens its pty reads its state first */
+        sim_fw_emit(fw, sim_flavor_banner(fw->opt.flavor));
+        return;
+    }
     sim_fw_emit(fw, "start");
     sim_fw_emit(fw, sim_flavor_banner(fw->opt.flavor));
     if (fw->cap[SIM_CAP_SDCARD])
@@ -366,6 +373,12 @@ static void on_received_line(void *ctx, const char *line, size_t len)
         memcpy(word, l.cmd, n);
         word[n] = '\0';
         if (sim_gcode_command(word, &gc) && gc.letter == 'M' && (*gc.args == '\0' || *gc.args == ' ')) {
+            if (gc.code == 112 && fw->opt.flavor == SIM_FLAVOR_KLIPPER) {
+                /* Klipper acts at once and answers it in turn: recorded and acked there */
+                sim_fw_klipper_shutdown(fw);
+                pend_push(fw, line, len);
+                return;
+            }
             if (gc.code == 112) {
                 sim_fw_record(fw, "M112");
                 sim_fw_kill(fw);

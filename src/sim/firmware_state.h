@@ -88,6 +88,8 @@ struct sim_fw {
     long last_n;
 
     bool booted, halted, hangup;
+    unsigned homed;                /* axes homed since boot (bits X=1 Y=2 Z=4), for Klipper */
+    bool klipper_shutdown;         /* Klipper's shutdown state (M112) until FIRMWARE_RESTART */
     unsigned fault_due;
     bool kill_fired, reset_fired, hangup_fired, runaway_fired;
     unsigned long handled;         /* host lines answered with an ok (sent or dropped) */
@@ -164,6 +166,17 @@ void sim_fw_plan_clear(struct sim_fw *fw);
 void sim_fw_execute(struct sim_fw *fw, int64_t now);
 /* Autoreports and the idle "wait" that are due. */
 void sim_fw_report_timers(struct sim_fw *fw, int64_t now);
+
+/* ---- klipper.c ---- */
+
+/* Klipper's answers where they differ from Marlin's. Each returns true when it handled the
+ * command (its output emitted; the executor still sends the ok, as Klipper does). */
+bool sim_fw_klipper_command(struct sim_fw *fw, const char *text);
+/* A G0/G1 Klipper refuses: "!! Must home axis first: ..." or "!! Move out of range: ...". */
+bool sim_fw_klipper_move_refused(struct sim_fw *fw, const double target[4]);
+void sim_fw_klipper_unknown(struct sim_fw *fw, const char *text);
+/* M112: "// Klipper state: Shutdown", heaters off, commands refused until FIRMWARE_RESTART. */
+void sim_fw_klipper_shutdown(struct sim_fw *fw);
 
 /* ---- commands.c ---- */
 

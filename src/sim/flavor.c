@@ -15,6 +15,7 @@ static const char *const flavor_names[] = {
     [SIM_FLAVOR_RRF] = "reprapfirmware",
     [SIM_FLAVOR_SMOOTHIE] = "smoothie",
     [SIM_FLAVOR_REPETIER] = "repetier",
+    [SIM_FLAVOR_KLIPPER] = "klipper",
 };
 
 int sim_flavor_parse(const char *name)
@@ -51,6 +52,7 @@ const char *sim_flavor_banner(enum sim_flavor f)
     case SIM_FLAVOR_RRF: return "echo:RepRapFirmware 3.4.5 printbridge-sim";
     case SIM_FLAVOR_SMOOTHIE: return "echo:Smoothieware printbridge-sim";
     case SIM_FLAVOR_REPETIER: return "echo:Repetier 1.0.3 printbridge-sim";
+    case SIM_FLAVOR_KLIPPER: return "// Klipper state: Ready";
     case SIM_FLAVOR_MARLIN: break;
     }
     return "echo:Marlin printbridge-sim";
@@ -115,6 +117,9 @@ int sim_flavor_format_m115(enum sim_flavor f, int extruders, char *out, size_t o
     case SIM_FLAVOR_REPETIER:
         text_add(&t, "FIRMWARE_NAME:Repetier_1.0.3 FIRMWARE_URL:https://github.com/repetier/Repetier-Firmware/ "
                      "PROTOCOL_VERSION:1.0 MACHINE_TYPE:Mendel EXTRUDER_COUNT:%d REPETIER_PROTOCOL:3", extruders);
+        break;
+    case SIM_FLAVOR_KLIPPER:
+        text_add(&t, "FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.13.0-printbridge-sim");
         break;
     }
     return text_end(&t);
@@ -192,6 +197,14 @@ int sim_flavor_format_temps(enum sim_flavor f, const struct sim_heater *h, int n
             for (int i = 0; i < n; i++)
                 text_add(&t, " T%d:%.2f /%.0f @%d:%d", i, h[i].actual, h[i].target, i, sim_heater_power(&h[i]));
         break;
+    case SIM_FLAVOR_KLIPPER:
+        /* the bed first, every tool numbered, no powers */
+        text_add(&t, "B:%.1f /%.1f", bed->actual, bed->target);
+        for (int i = 0; i < n; i++)
+            text_add(&t, " T%d:%.1f /%.1f", i, h[i].actual, h[i].target);
+        if (chamber)
+            text_add(&t, " C:%.1f /%.1f", ch->actual, ch->target);
+        break;
     }
     return text_end(&t);
 }
@@ -240,6 +253,9 @@ int sim_flavor_format_position(enum sim_flavor f, const double pos[4], int extru
         break;
     case SIM_FLAVOR_REPETIER:
         text_add(&t, "X:%.2f Y:%.2f Z:%.3f E:%.4f", pos[0], pos[1], pos[2], pos[3]);
+        break;
+    case SIM_FLAVOR_KLIPPER:
+        text_add(&t, "X:%.3f Y:%.3f Z:%.3f E:%.3f", pos[0], pos[1], pos[2], pos[3]);
         break;
     }
     return text_end(&t);

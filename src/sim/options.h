@@ -19,6 +19,7 @@ enum sim_flavor {
     SIM_FLAVOR_RRF,
     SIM_FLAVOR_SMOOTHIE,
     SIM_FLAVOR_REPETIER,
+    SIM_FLAVOR_KLIPPER,     /* klippy's G-code pty: see klipper.c */
 };
 
 /* Capabilities reported by M115 as Cap:NAME:0|1, in this order. The ones marked (b) also

@@ -442,6 +442,9 @@ static void add_entities(struct discovery_ctx *c)
     button(c, "connect", "Connect", CMD_CONNECTION, "{\"command\": \"connect\"}", "mdi:lan-connect", false);
     button(c, "disconnect", "Disconnect", CMD_CONNECTION, "{\"command\": \"disconnect\"}", "mdi:lan-disconnect",
            false);
+    /* for a printer that halted (Klipper shut down): available whatever its state */
+    button(c, "firmware_restart", "Firmware restart", CMD_CONNECTION, "{\"command\": \"firmware_restart\"}",
+           "mdi:restart-alert", false);
 
     char gcode[PUBLISHER_MAX_TOPIC];
     snprintf(gcode, sizeof gcode, "%s%s", s->base_topic, CMD_GCODE);

@@ -38,7 +38,7 @@ echo "$cfg" | grep -Eq '^\{"dev": \{"ids": \["pb-test"\], "name": "printbridge p
   pb_fail "expected dev (ids, name, mf, mdl, sw, hw, sn) and o (name, sw) before cmps, got: ${cfg:0:300}"
 comps=$(echo "$cfg" | sed -E 's/, ("[a-z0-9_]+": \{"p": )/\n\1/g; s/^.*"cmps": \{//' )
 n=$(echo "$comps" | grep -c '"p": ')
-[ "$n" = 27 ] || pb_fail "expected 27 components (9 sensors, 4 temperatures, 6 buttons, 1 text, 3 numbers, 1 event, 3 diagnostic sensors), got $n"
+[ "$n" = 28 ] || pb_fail "expected 28 components (9 sensors, 4 temperatures, 7 buttons, 1 text, 3 numbers, 1 event, 3 diagnostic sensors), got $n"
 while IFS= read -r c; do
   id=$(echo "$c" | sed -E 's/^"([a-z0-9_]+)".*/\1/')
   echo "$c" | grep -Eq "^\"$id\": \{\"p\": \"(sensor|binary_sensor|button|text|number|event)\", \"name\": \"[^\"]+\", \"uniq_id\": \"pb-test_$id\", \"avty\": \[\{\"t\": \"octoprint/mqtt\", \"pl_avail\": \"connected\", \"pl_not_avail\": \"disconnected\"\}" ||
@@ -60,7 +60,7 @@ while IFS= read -r c; do
     button|text|number) echo "$c" | grep -q '"cmd_t": "' || pb_fail "$id: $p without a command topic" ;;
   esac
 done <<<"$comps"
-pb_pass "device config: dev, o, 27 components each with p, unique id, availability, valid class and unit"
+pb_pass "device config: dev, o, 28 components each with p, unique id, availability, valid class and unit"
 
 # 2. every topic read is retained on the broker now; every command topic is a command topic
 # (the event entity reads every event topic, octoprint/event/+: events are not retained)

@@ -7,8 +7,9 @@
 #   2. every number sets its target: the G-code arrives at the simulator, the number follows
 #      the printer's report; the fan in percent; gcode_deny refuses a number's G-code
 #   3. every button: pause, resume, cancel, disconnect (a failed print), connect, emergency
-#      stop; the print event entity turns PrintStarted/Paused/Resumed/Cancelled/Done/Failed into
-#      its event types (the PrintFailed that follows a cancel is ignored)
+#      stop, firmware restart (M999 on this Marlin); the print event entity turns
+#      PrintStarted/Paused/Resumed/Cancelled/Done/Failed into its event types (the PrintFailed
+#      that follows a cancel is ignored)
 #   4. after PrintDone: progress 100, 0 s left and estimated finish unknown
 #   5. the OctoPrint-HomeAssistant entities: plugin topics, unique ids, hassControl switches
 #      and buttons reaching the printer; removed by a reload without the option
@@ -154,6 +155,9 @@ running='{"state": {"text": "Printing", "flags": {"operational": true, "printing
   pb_fail "the estimated finish must show the eta as a timestamp while printing"
 pb_pass "after PrintDone Home Assistant shows progress 100, 0 s left and estimated finish unknown"
 
+press firmware_restart
+rec_wait "M999" "the firmware restart button"
+pb_pass "firmware restart button sends M999 (Marlin)"
 press emergency_stop
 rec_wait "M112" "the emergency stop button"
 pb_pass "emergency stop button sends M112"
