@@ -449,7 +449,7 @@ void receive_line(void *ctx, const char *line, size_t len)
     printer_term_add(p, "Recv: ", line, len);
     enum protocol_kind kind = protocol_classify(line);
 
-    if (link_on_handshake_line(p, kind))
+    if (link_on_handshake_line(p, kind, line))
         return;
     if (!printer_state_is_operational(p->state))
         return;
