@@ -39,6 +39,8 @@ int sim_link_open(struct sim_link *l, const char *path, char *err, size_t errsz)
     if (tcgetattr(l->slave, &tio) != 0)
         goto fail;
     cfmakeraw(&tio);
+    /* a USB serial port starts with HUPCL set (DTR drops on close); a pty does not */
+    tio.c_cflag |= HUPCL;
     step = "tcsetattr";
     if (tcsetattr(l->slave, TCSANOW, &tio) != 0)
         goto fail;
