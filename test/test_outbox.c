@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mqtt/outbox.h"
@@ -230,6 +231,64 @@ START_TEST(test_damaged_queue_file)
 }
 END_TEST
 
+/* What a restarted process finds in path after this one died without saving (kill -9). */
+static const char *after_crash(const char *path)
+{
+    static char buf[512];
+    struct outbox fresh;
+    outbox_init(&fresh, 100);
+    ck_assert_int_eq(outbox_load(&fresh, path), 0);
+    snprintf(buf, sizeof buf, "%s", waiting(&fresh));
+    outbox_clear(&fresh);
+    return buf;
+}
+
+START_TEST(test_persisted_queue_survives_a_crash)
+{
+    char dir[256];
+    char *path = tmp_path(dir, sizeof dir, "queue");
+    struct outbox o;
+    outbox_init(&o, 4);
+    keep(&o, "early", 1);                           /* before the file is named */
+    ck_assert_int_eq(outbox_persist(&o, path), 0);
+    keep(&o, "a", 1);
+    keep(&o, "q0", 0);
+    keep(&o, "b", 1);
+    send_one(&o, 7);                                /* early: in flight, not acknowledged */
+    send_one(&o, 8);                                /* a */
+    outbox_settle(&o, 8, true);                     /* a acknowledged: gone from the file */
+    send_one(&o, 0);                                /* q0 at QoS 0: gone once sent */
+    keep(&o, "c", 1);
+    keep(&o, "d", 1);
+    keep(&o, "e", 1);                               /* over the limit: b, the oldest, dropped */
+    ck_assert_str_eq(waiting(&o), "c d e");
+    /* the process dies here: nothing saved, the file holds what the page cache got */
+    int fd = o.fd;
+    ck_assert_int_ge(fd, 0);
+    char *copy;
+    ck_assert_int_ge(asprintf(&copy, "%s.copy", path), 0);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", path, copy);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_str_eq(after_crash(copy), "early c d e");
+    outbox_requeue(&o);                             /* connection lost: in flight goes first */
+    outbox_settle(&o, 7, true);                     /* unknown by now: ignored */
+    while (outbox_has_waiting(&o)) {
+        send_one(&o, 1);
+        outbox_settle(&o, 1, true);
+    }
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, 0);                /* nothing owed: the log is emptied */
+    keep(&o, "f", 1);
+    ck_assert_int_eq(outbox_save(&o, path), 0);     /* clean stop */
+    ck_assert_str_eq(after_crash(path), "f");
+    free(copy);
+    free(path);
+    rmdir(dir);
+}
+END_TEST
+
 Suite *outbox_suite(void);
 Suite *outbox_suite(void)
 {
@@ -242,6 +301,7 @@ Suite *outbox_suite(void)
     tcase_add_test(tc, test_requeue_keeps_the_limit);
     tcase_add_test(tc, test_bequeath_goes_in_front_of_the_heir);
     tcase_add_test(tc, test_queue_file_round_trip);
+    tcase_add_test(tc, test_persisted_queue_survives_a_crash);
     tcase_add_test(tc, test_damaged_queue_file);
     suite_add_tcase(s, tc);
     return s;

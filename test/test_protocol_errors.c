@@ -39,6 +39,29 @@ START_TEST(test_resend_vectors)
 }
 END_TEST
 
+static const struct { const char *line; int rc; unsigned long n; } last_lines[] = {
+    { "Error:Line Number is not Last Line Number+1, Last Line: 41", 0, 41 },
+    { "Error:Line Number is not Last Line Number+1, Last Line: 0", 0, 0 },
+    { "Error:Line Number is not Last Line Number+1, Last Line:7  ", 0, 7 },
+    /* the counter is reported by other errors too, but they answer a damaged line */
+    { "Error:checksum mismatch, Last Line: 41", -EINVAL, 0 },
+    { "Error:No Checksum with line number, Last Line: 41", -EINVAL, 0 },
+    { "Error:Line Number is not Last Line Number+1, Last Line: ", -EINVAL, 0 },
+    { "Error:Line Number is not Last Line Number+1, Last Line: 4x", -EINVAL, 0 },
+    { "Resend: 42", -EINVAL, 0 },
+    { "Error:Line Number is not Last Line Number+1, Last Line: 99999999999999999999999", -ERANGE, 0 },
+};
+
+START_TEST(test_last_line_vectors)
+{
+    unsigned long n = 12345;
+    int rc = protocol_parse_last_line(last_lines[_i].line, &n);
+    ck_assert_msg(rc == last_lines[_i].rc, "%s: %d", last_lines[_i].line, rc);
+    if (rc == 0)
+        ck_assert_uint_eq(n, last_lines[_i].n);
+}
+END_TEST
+
 /* ---- errors -------------------------------------------------------------------------------- */
 
 static const struct { const char *line; enum protocol_error_class cls; } errors[] = {
@@ -253,6 +276,7 @@ Suite *protocol_errors_suite(void)
 
     TCase *tc = tcase_create("resend");
     LOOP(tc, test_resend_vectors, resends);
+    LOOP(tc, test_last_line_vectors, last_lines);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");

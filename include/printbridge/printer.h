@@ -163,6 +163,18 @@ struct printer_source {
     /* A command just sent began extruding at a new Z (z, mm): a layer change, Z-hops not
      * counted. May be NULL. */
     void (*layer)(void *ctx, double z);
+    /* Line number n is going out while the source is attached: the source's last command
+     * (or a poll, a user's command between two of its lines). Lines sent without a number
+     * are not told. May be NULL. */
+    void (*numbered)(void *ctx, unsigned long n);
+};
+
+/* What the last handshake learnt about the firmware's line counter (printer_resync_next). */
+struct printer_resync {
+    bool asked;                     /* the handshake asked instead of resetting the counter */
+    bool answered;                  /* the firmware named its counter: last_line is valid */
+    bool reset;                     /* the firmware sent "start" (it rebooted) first */
+    unsigned long last_line;        /* the last line number the firmware accepted */
 };
 
 /* How a command sent with printer_send_then ended: error NULL when acknowledged. */
@@ -237,6 +249,13 @@ int printer_firmware_restart(struct printer *p, char *err, size_t errsz);
  * lines follow, each numbered and checksummed, after any queued command. src is copied.
  * Returns 0, -ENOTCONN (not operational) or -EBUSY (a source is attached). */
 int printer_source_attach(struct printer *p, const struct printer_source *src, void *ctx);
+/* The next handshake keeps the firmware's line counter: instead of "M110 N0" it sends a line
+ * numbered 0, which Marlin answers with "Error:Line Number is not Last Line Number+1, Last
+ * Line: N" and "Resend: N+1", and it sends neither M110 nor the afterPrinterConnected script
+ * once connected. For continuing a print a previous process left in the firmware. */
+void printer_resync_next(struct printer *p);
+/* The outcome of the last handshake that asked (see struct printer_resync). */
+const struct printer_resync *printer_get_resync(const struct printer *p);
 /* Holds the source (no more of its lines are read; queued commands still go out) or lets
  * it go on. */
 void printer_source_hold(struct printer *p, bool hold);

@@ -60,7 +60,7 @@ static const char *const unclassified[] = {
     "PrintCancelling", "ChartMarked", "FirmwareData", "PrinterReset", "CommandSuppressed", "CommandError",
     "InvalidToolReported", "FilamentChange", "FileMoved", "FolderMoved", "MovieDone",
     "PrinterProfileModified", "MqttBufferOverflow", "ActionNotification", "HookFinished",
-    "SerialLineMatched", "PrintProgress", "PausedForUser",
+    "SerialLineMatched", "PrintProgress", "PausedForUser", "PrintRecovered",
     "GcodeScriptBeforePrintStartedRunning", "GcodeScriptBeforePrintStartedFinished",
     "GcodeScriptAfterPrintDoneRunning", "GcodeScriptAfterPrintDoneFinished",
     "GcodeScriptAfterPrintCancelledRunning", "GcodeScriptAfterPrintCancelledFinished",

@@ -51,7 +51,7 @@ json_t *job_base_payload(const struct job *j)
                      "origin", job_origin_name(j), "size", (json_int_t)j->size);
 }
 
-static void changed(struct job *j)
+void job_changed(struct job *j)
 {
     if (j->opt.changed)
         j->opt.changed(j->opt.publish_ctx);
@@ -135,7 +135,7 @@ void job_deselect(struct job *j)
         return;
     j->selected = false;
     events_fire(j->ev, "FileDeselected", NULL);
-    changed(j);
+    job_changed(j);
 }
 
 static int select_sd(struct job *j, const char *path, char *err, size_t errsz)
@@ -207,7 +207,7 @@ static void selected(struct job *j, bool sdcard)
         events_fire(j->ev, "FileSelected", job_base_payload(j));
     /* SD: FileSelected follows the printer's "File selected" */
     job_progress_publish(j, 0, false);
-    changed(j);
+    job_changed(j);
 }
 
 int job_select(struct job *j, const char *path, enum job_origin origin, char *err, size_t errsz)
@@ -228,7 +228,6 @@ int job_select(struct job *j, const char *path, enum job_origin origin, char *er
 
 /* ---- start ---------------------------------------------------------------------------------- */
 
-static void on_tick(uv_timer_t *t);
 
 /* A print can begin: idle, operational, no copy to the card running, and a file selected
  * (unless a path is about to select one). */
@@ -248,6 +247,10 @@ static int can_start(const struct job *j, bool selecting, char *err, size_t errs
     }
     if (j->transfer) {
         snprintf(err, errsz, "a file is being copied to the SD card");
+        return -EBUSY;
+    }
+    if (j->recovery) {
+        snprintf(err, errsz, "the print interrupted by printbridge's restart is being continued");
         return -EBUSY;
     }
     return 0;
@@ -284,12 +287,13 @@ static int start_selected(struct job *j, char *err, size_t errsz)
     } else {
         log_info("job: printing %s (%lld bytes)", j->abs, j->stream.size);
         set_state(j, J_PRINTING, PRINTER_PRINTING);
+        job_lines_open(j);
         printer_source_attach(j->printer, &job_source, j);
     }
     job_progress_publish(j, 0, false);
     job_journal_write(j, true);
-    uv_timer_start(&j->tick, on_tick, TICK_MS, TICK_MS);
-    changed(j);
+    uv_timer_start(&j->tick, job_on_tick, TICK_MS, TICK_MS);
+    job_changed(j);
     return 0;
 }
 
@@ -458,6 +462,7 @@ static void print_over(struct job *j)
     stream_close(&j->stream);
     j->started_ms = 0;
     job_journal_clear(j);
+    job_lines_close(j);
 }
 
 int job_cancel(struct job *j, char *err, size_t errsz)
@@ -500,7 +505,7 @@ static void cancel_done(struct job *j, bool external)
     set_state(j, J_IDLE, PRINTER_OPERATIONAL);
     print_over(j);
     job_progress_publish(j, 0, false);
-    changed(j);
+    job_changed(j);
 }
 
 void job_print_done(struct job *j)
@@ -516,7 +521,7 @@ void job_print_done(struct job *j)
     set_state(j, J_IDLE, PRINTER_OPERATIONAL);
     print_over(j);
     job_progress_publish(j, 100, false);
-    changed(j);
+    job_changed(j);
 }
 
 static void print_failed(struct job *j, const char *error)
@@ -535,7 +540,7 @@ static void print_failed(struct job *j, const char *error)
     j->st = J_IDLE;
     print_over(j);
     job_progress_publish(j, 0, false);
-    changed(j);
+    job_changed(j);
 }
 
 /* ---- the printer's line source ------------------------------------------------------------ */
@@ -611,15 +616,30 @@ static void source_layer(void *ctx, double z)
     job_progress_layer(ctx, z);
 }
 
+static void source_numbered(void *ctx, unsigned long n)
+{
+    job_lines_note(ctx, n);
+}
+
 const struct printer_source job_source = {
     .next = source_next, .ended = source_ended, .request = source_request, .layer = source_layer,
+    .numbered = source_numbered,
 };
 
 /* ---- following the printer ------------------------------------------------------------------ */
 
 void job_on_printer_state(struct job *j, enum printer_state s)
 {
-    if (!j || j->stopping || printer_state_is_operational(s))
+    if (!j || j->stopping)
+        return;
+    if (j->recovery) {
+        if (printer_state_is_operational(s))
+            job_resume_on_printer(j, s);
+        else if (printer_state_is_closed_or_error(s))
+            job_resume_on_link_lost(j);
+        return;
+    }
+    if (printer_state_is_operational(s))
         return;
     if (j->transfer) {
         if (s == PRINTER_ERROR || printer_state_is_closed_or_error(s))
@@ -642,7 +662,6 @@ void job_on_event(void *ctx, const char *name, json_t *payload, long long timest
 {
     struct job *j = ctx;
     (void)timestamp;
-    (void)payload;
     if (j->stopping)
         return;
     if (strcmp(name, EVENT_POSITION_UPDATE) == 0 && j->waiting_position) {
@@ -650,12 +669,14 @@ void job_on_event(void *ctx, const char *name, json_t *payload, long long timest
             finish_pause(j);
         else if (j->st == J_CANCELLING)
             finish_cancel(j);
+    } else if (strcmp(name, EVENT_FIRMWARE_DATA) == 0) {
+        job_resume_on_firmware(j, payload);
     } else if (strcmp(name, EVENT_TOOL_CHANGE) == 0) {
         job_run_script(j, JOB_SCRIPT_AFTER_TOOL_CHANGE);
     }
 }
 
-static void on_tick(uv_timer_t *t)
+void job_on_tick(uv_timer_t *t)
 {
     struct job *j = t->data;
     job_progress_update(j);
@@ -683,6 +704,15 @@ int job_create(struct job **out, uv_loop_t *loop, struct events *ev, struct prin
         j->opt.extruders = 1;
     j->journal_path = opt->journal_path ? strdup(opt->journal_path) : NULL;
     j->opt.journal_path = NULL;
+    j->lines.fd = -1;
+    if (j->journal_path) {
+        /* journal.json -> journal.lines */
+        snprintf(j->lines_path, sizeof j->lines_path, "%s", j->journal_path);
+        char *dot = strrchr(j->lines_path, '.');
+        if (dot && strchr(dot, '/') == NULL)
+            *dot = '\0';
+        snprintf(j->lines_path + strlen(j->lines_path), sizeof j->lines_path - strlen(j->lines_path), ".lines");
+    }
     j->size = -1;
     j->analysis_total = -1;
     uv_timer_init(loop, &j->tick);
@@ -718,6 +748,8 @@ static void on_closed(uv_handle_t *h)
     /* libuv runs close callbacks in no promised order: free after the second */
     if (++j->closed == 2) {
         stream_close(&j->stream);
+        linemap_close(&j->lines, NULL, false);     /* a print still running goes on next time */
+        json_decref(j->recovery);
         free(j->journal_path);
         free(j);
     }

@@ -6,7 +6,9 @@
  *                   progress topic, PrintProgress steps, the state topic's view, the journal
  *   job_sd.c        the printer's SD card: its messages, SD prints' progress polls, and
  *                   copying a file to the card
+ *   job_resume.c    a local print continued after printbridge itself restarted
  *   stream.c        a local file read line by line (the printer's line source)
+ *   linemap.c       the line number -> file position ring that makes that possible
  *   journal.c       the crash journal file */
 #ifndef PRINTBRIDGE_JOB_IMPL_H
 #define PRINTBRIDGE_JOB_IMPL_H
@@ -18,6 +20,7 @@
 #include "printbridge/jobs.h"
 
 #include "journal.h"
+#include "linemap.h"
 #include "stream.h"
 
 enum jstate { J_IDLE, J_STARTING, J_PRINTING, J_PAUSING, J_PAUSED, J_RESUMING, J_CANCELLING, J_FINISHING };
@@ -35,6 +38,16 @@ struct job {
     struct storage *storage;
     struct job_options opt;
     char *journal_path;
+    char lines_path[4200];          /* the line map beside the journal */
+    struct linemap lines;           /* of the local print running */
+    uint64_t print_id;              /* names the line map in the journal */
+    long long file_mtime;           /* ns, of the file printed, when it started */
+
+    /* a print the previous process left in the printer (job_resume.c) */
+    json_t *recovery;               /* its journal record while deciding, else NULL */
+    bool resume_identity_wait;      /* the counter fits: waiting for FirmwareData */
+    struct linemap_entry resume_at;
+    unsigned long resume_last_line;
 
     /* selected file */
     bool selected, sd;
@@ -89,6 +102,9 @@ void job_print_done(struct job *j);
 /* The printer's line source for a print or a copy to the SD card. */
 extern const struct printer_source job_source;
 
+void job_changed(struct job *j);
+void job_on_tick(uv_timer_t *t);
+
 /* ---- job_progress.c --------------------------------------------------------------------- */
 
 double job_print_time(const struct job *j);
@@ -109,6 +125,24 @@ void job_progress_end(struct job *j, bool done, double print_time);
 void job_journal_write(struct job *j, bool force);
 void job_journal_clear(struct job *j);
 void job_journal_recover(struct job *j);
+
+/* ---- job_resume.c ------------------------------------------------------------------------- */
+
+/* The line map of a local print: created at its start (and when it continues), a note per
+ * numbered line, removed at its end. */
+void job_lines_open(struct job *j);
+void job_lines_note(struct job *j, unsigned long n);
+void job_lines_close(struct job *j);
+/* Adds what continuing the print needs to its journal record. */
+void job_resume_record(const struct job *j, json_t *o);
+/* A journal found at start-up: true when the print may continue (the printer is told to keep
+ * the firmware's line counter); false when it cannot (job_resume_fail then). */
+bool job_resume_recover(struct job *j, json_t *record);
+/* PrintFailed for the journal's print, with why; the journal and line map are removed. */
+void job_resume_fail(struct job *j, json_t *record, const char *why);
+void job_resume_on_printer(struct job *j, enum printer_state s);
+void job_resume_on_firmware(struct job *j, json_t *payload);
+void job_resume_on_link_lost(struct job *j);
 
 /* ---- job_sd.c ----------------------------------------------------------------------------- */
 

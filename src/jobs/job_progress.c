@@ -205,6 +205,8 @@ void job_journal_write(struct job *j, bool force)
                           "size", (json_int_t)j->size, "fileposition", (json_int_t)job_file_pos(j),
                           "time", job_print_time(j), "written", (json_int_t)time(NULL));
     if (o)
+        job_resume_record(j, o);
+    if (o)
         journal_write(j->journal_path, o);
     json_decref(o);
 }
@@ -222,22 +224,7 @@ void job_journal_recover(struct job *j)
     json_t *o = journal_read(j->journal_path);
     if (!o)
         return;
-    const char *path = json_string_value(json_object_get(o, "path"));
-    const char *orig = json_string_value(json_object_get(o, "origin"));
-    json_t *size = json_object_get(o, "size"), *pos = json_object_get(o, "fileposition");
-    json_t *t = json_object_get(o, "time");
-    if (path && orig && json_is_integer(size) && json_is_integer(pos)) {
-        int prog = json_integer_value(size) > 0
-                   ? (int)((double)json_integer_value(pos) * 100.0 / (double)json_integer_value(size)) : 0;
-        log_warn("job: printbridge stopped during the print of %s at byte %lld; reporting it failed",
-                 path, (long long)json_integer_value(pos));
-        events_fire(j->ev, "PrintFailed",
-                    json_pack("{s:s, s:s, s:s, s:O, s:f, s:s, s:s, s:i, s:O}", "name", job_base_name(path),
-                              "path", path, "origin", orig, "size", size,
-                              "time", json_is_number(t) ? json_number_value(t) : 0.0, "reason", "error",
-                              "error", "printbridge restarted during the print; the last acknowledged position is in fileposition",
-                              "progress", prog, "fileposition", pos));
-    }
+    if (!job_resume_recover(j, o))
+        job_resume_fail(j, o, "printbridge restarted during the print; the last acknowledged position is in fileposition");
     json_decref(o);
-    job_journal_clear(j);
 }

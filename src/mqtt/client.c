@@ -197,7 +197,7 @@ static void flush_outbox(struct mqtt *m)
             outbox_put_back(&m->out, q);
         } else if (rc < 0) {
             log_warn("mqtt: dropping buffered message for %s: %s", q->topic, why);
-            outbox_msg_free(q);
+            outbox_discard(&m->out, q);
         }
     }
 }
@@ -368,7 +368,7 @@ void mqtt_connect(struct mqtt *m)
     if (!m->loaded) {
         m->loaded = true;
         if (m->queue_file)
-            (void)outbox_load(&m->out, m->queue_file);     /* logged; what was read is kept */
+            (void)outbox_persist(&m->out, m->queue_file);  /* logged; memory only if it fails */
     }
     start_connect(m);
 }

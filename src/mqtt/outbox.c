@@ -7,15 +7,19 @@
 #include "outbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "printbridge/base.h"
 
 #define FILE_MAX_TOPIC 65535
 #define FILE_MAX_PAYLOAD (256 * 1024 * 1024)
+/* the log is rewritten once it holds this much more than its live records */
+#define FILE_SLACK (1024 * 1024)
 
 /* ---- lists ---------------------------------------------------------------------------- */
 
@@ -112,16 +116,108 @@ int outbox_msg_create(struct outbox_msg **out, const char *topic, const char *pa
     return 0;
 }
 
+/* ---- the queue file, record by record ------------------------------------------------- */
+
+static size_t record_bytes(const struct outbox_msg *q)
+{
+    return strlen(q->topic) + q->len + 48;
+}
+
+static void write_failed(struct outbox *o, int err)
+{
+    if (!o->write_failed)
+        log_error("mqtt: cannot append to the offline buffer file %s: %s; a crash now would lose its messages",
+                  o->path, strerror(err));
+    o->write_failed = true;
+}
+
+/* Writes all of the iov to the log (O_APPEND: one write call lands as one piece). */
+static void log_append(struct outbox *o, struct iovec *iov, int n, size_t total)
+{
+    ssize_t w = writev(o->fd, iov, n);
+    if (w < 0 || (size_t)w != total) {
+        write_failed(o, w < 0 ? errno : ENOSPC);
+        return;
+    }
+    o->write_failed = false;
+    o->file_bytes += total;
+}
+
+/* q joins the file (at its end). */
+static void record_kept(struct outbox *o, struct outbox_msg *q)
+{
+    if (o->fd < 0 || q->id)
+        return;
+    char hdr[96];
+    size_t tl = strlen(q->topic);
+    q->id = ++o->next_id;
+    int hl = snprintf(hdr, sizeof hdr, "+%lu %d %d %zu %zu\n", q->id, q->qos, q->retain ? 1 : 0, tl, q->len);
+    struct iovec iov[4] = {
+        { hdr, (size_t)hl }, { q->topic, tl }, { q->payload, q->len }, { (void *)"\n", 1 },
+    };
+    log_append(o, iov, 4, (size_t)hl + tl + q->len + 1);
+    o->live_bytes += record_bytes(q);
+}
+
+/* q leaves the file. */
+static void record_gone(struct outbox *o, struct outbox_msg *q)
+{
+    if (o->fd < 0 || !q->id)
+        return;
+    char line[32];
+    int n = snprintf(line, sizeof line, "-%lu\n", q->id);
+    struct iovec iov = { line, (size_t)n };
+    log_append(o, &iov, 1, (size_t)n);
+    o->live_bytes -= record_bytes(q) < o->live_bytes ? record_bytes(q) : o->live_bytes;
+    q->id = 0;
+}
+
+static void forget(struct outbox *o, struct outbox_msg *q)
+{
+    record_gone(o, q);
+    outbox_msg_free(q);
+}
+
+static int rewrite(struct outbox *o, const char *path, bool sync);
+
+/* Keeps the log short: empty once nothing is owed, rewritten when mostly dead records. */
+static void tidy(struct outbox *o)
+{
+    if (o->fd < 0)
+        return;
+    if (o->waiting.len + o->inflight.len == 0) {
+        if (o->file_bytes > 0 && ftruncate(o->fd, 0) == 0)
+            o->file_bytes = o->live_bytes = 0;
+    } else if (o->file_bytes > 2 * o->live_bytes + FILE_SLACK) {
+        (void)rewrite(o, o->path, false);
+    }
+}
+
+static void stop_persisting(struct outbox *o)
+{
+    if (o->fd >= 0)
+        close(o->fd);
+    o->fd = -1;
+    free(o->path);
+    o->path = NULL;
+    for (struct outbox_msg *q = o->inflight.head; q; q = q->next)
+        q->id = 0;
+    for (struct outbox_msg *q = o->waiting.head; q; q = q->next)
+        q->id = 0;
+}
+
 /* ---- the outbox ------------------------------------------------------------------------- */
 
 void outbox_init(struct outbox *o, size_t limit)
 {
     memset(o, 0, sizeof *o);
     o->limit = limit;
+    o->fd = -1;
 }
 
 void outbox_clear(struct outbox *o)
 {
+    stop_persisting(o);
     list_clear(&o->inflight);
     list_clear(&o->waiting);
 }
@@ -152,7 +248,7 @@ static void drop_one(struct outbox *o)
     if (o->dropped++ == 0 || o->dropped_unreported == 0)
         log_warn("mqtt: offline buffer full (%zu messages); dropping the oldest (%s)", o->limit, q->topic);
     o->dropped_unreported++;
-    outbox_msg_free(q);
+    forget(o, q);
 }
 
 static void trim(struct outbox *o)
@@ -174,12 +270,14 @@ int outbox_keep(struct outbox *o, struct outbox_msg *q)
         for (struct outbox_msg *w = o->waiting.head; w; prev = w, w = w->next)
             if (w->cls == OUTBOX_SNAPSHOT && strcmp(w->topic, q->topic) == 0) {
                 list_unlink(&o->waiting, prev, w);
-                outbox_msg_free(w);
+                forget(o, w);
                 break;
             }
     }
     list_append(&o->waiting, q);
+    record_kept(o, q);
     trim(o);
+    tidy(o);
     return 0;
 }
 
@@ -191,6 +289,12 @@ struct outbox_msg *outbox_take(struct outbox *o)
 void outbox_put_back(struct outbox *o, struct outbox_msg *q)
 {
     list_push_front(&o->waiting, q);
+}
+
+void outbox_discard(struct outbox *o, struct outbox_msg *q)
+{
+    forget(o, q);
+    tidy(o);
 }
 
 bool outbox_has_waiting(const struct outbox *o)
@@ -206,11 +310,13 @@ size_t outbox_count(const struct outbox *o)
 void outbox_sent(struct outbox *o, struct outbox_msg *q, int token)
 {
     if (q->qos == 0) {
-        outbox_msg_free(q);
+        forget(o, q);
+        tidy(o);
         return;
     }
     q->token = token;
     list_append(&o->inflight, q);
+    record_kept(o, q);      /* until the broker acknowledges it, a crash must not lose it */
 }
 
 void outbox_settle(struct outbox *o, int token, bool acknowledged)
@@ -221,24 +327,47 @@ void outbox_settle(struct outbox *o, int token, bool acknowledged)
     if (!q)
         return;     /* already put back after a lost connection */
     list_unlink(&o->inflight, prev, q);
-    if (acknowledged)
-        outbox_msg_free(q);
-    else
-        list_append(&o->waiting, q);    /* refused while the session lasts: again after the next connect */
+    if (acknowledged) {
+        forget(o, q);
+    } else {
+        /* refused while the session lasts: again after the next connect, last in the file too */
+        record_gone(o, q);
+        list_append(&o->waiting, q);
+        record_kept(o, q);
+    }
+    tidy(o);
 }
 
 void outbox_requeue(struct outbox *o)
 {
+    bool unrecorded = false;
+    for (struct outbox_msg *q = o->inflight.head; q; q = q->next)
+        unrecorded = unrecorded || q->id == 0;
+    bool waiting_recorded = o->waiting.head != NULL;
     list_prepend_all(&o->waiting, &o->inflight);
+    if (o->fd >= 0 && unrecorded) {
+        /* messages the broker never acknowledged join the file, in front of the waiting ones */
+        if (waiting_recorded)
+            (void)rewrite(o, o->path, false);
+        else
+            for (struct outbox_msg *q = o->waiting.head; q; q = q->next)
+                record_kept(o, q);
+    }
     trim(o);
+    tidy(o);
 }
 
 void outbox_bequeath(struct outbox *o, struct outbox *heir)
 {
+    if (o->path)
+        unlink(o->path);
+    stop_persisting(o);
     list_prepend_all(&o->waiting, &o->inflight);
     list_prepend_all(&heir->waiting, &o->waiting);
     heir->dropped_unreported += o->dropped_unreported;
     o->dropped_unreported = 0;
+    if (heir->fd >= 0)
+        (void)rewrite(heir, heir->path, false);
     trim(heir);
 }
 
@@ -249,53 +378,69 @@ unsigned long outbox_take_dropped(struct outbox *o)
     return n;
 }
 
-/* ---- the queue file --------------------------------------------------------------------- */
+/* ---- the queue file, whole ------------------------------------------------------------------ */
 
-static int write_all(FILE *f, const struct outbox_list *l)
+static int write_all(FILE *f, struct outbox *o, const struct outbox_list *l, bool sync)
 {
-    for (const struct outbox_msg *q = l->head; q; q = q->next) {
+    for (struct outbox_msg *q = l->head; q; q = q->next) {
         size_t tl = strlen(q->topic);
-        fprintf(f, "%d %d %zu %zu\n", q->qos, q->retain ? 1 : 0, tl, q->len);
+        q->id = ++o->next_id;
+        fprintf(f, "+%lu %d %d %zu %zu\n", q->id, q->qos, q->retain ? 1 : 0, tl, q->len);
         fwrite(q->topic, 1, tl, f);
         fwrite(q->payload, 1, q->len, f);
         fputc('\n', f);
+        o->live_bytes += record_bytes(q);
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-        return -errno;
+    if (fflush(f) != 0 || ferror(f) || (sync && fsync(fileno(f)) != 0))
+        return -(errno ? errno : EIO);
+    return 0;
+}
+
+/* Writes every message (in flight first) to path through path.tmp and a rename, and (when
+ * persisting) appends to the new file from then on. */
+static int rewrite(struct outbox *o, const char *path, bool sync)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    o->live_bytes = 0;
+    FILE *f = fopen(tmp, "w");
+    int rc = f ? 0 : -errno;
+    if (f) {
+        rc = write_all(f, o, &o->inflight, sync);
+        if (rc == 0)
+            rc = write_all(f, o, &o->waiting, sync);
+        if (fclose(f) != 0 && rc == 0)
+            rc = -errno;
+    }
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc < 0) {
+        log_error("mqtt: cannot write the offline buffer to %s: %s; %zu messages not saved", tmp, strerror(-rc),
+                  outbox_count(o));
+        unlink(tmp);
+        return rc;
+    }
+    if (o->fd >= 0) {
+        close(o->fd);
+        o->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (o->fd < 0)
+            write_failed(o, errno);
+        o->file_bytes = o->live_bytes;
+    }
     return 0;
 }
 
 int outbox_save(struct outbox *o, const char *path)
 {
     list_prepend_all(&o->waiting, &o->inflight);
-    if (o->waiting.len == 0)
-        return 0;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        int rc = -errno;
-        log_error("mqtt: cannot write the offline buffer to %s: %s; %zu messages lost", tmp, strerror(-rc),
-                  o->waiting.len);
-        return rc;
-    }
-    int rc = write_all(f, &o->waiting);
-    if (fclose(f) != 0 && rc == 0)
-        rc = -errno;
-    if (rc < 0) {
-        log_error("mqtt: cannot write the offline buffer to %s: %s; %zu messages lost", tmp, strerror(-rc),
-                  o->waiting.len);
-        unlink(tmp);
-        return rc;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = -errno;
-        log_error("mqtt: cannot rename %s to %s: %s", tmp, path, strerror(-rc));
-        unlink(tmp);
-        return rc;
-    }
-    log_info("mqtt: %zu unsent messages kept in %s for the next start", o->waiting.len, path);
-    return 0;
+    size_t n = o->waiting.len;
+    int rc = 0;
+    if (n == 0)
+        unlink(path);
+    else if ((rc = rewrite(o, path, true)) == 0)
+        log_info("mqtt: %zu unsent messages kept in %s for the next start", n, path);
+    stop_persisting(o);
+    return rc;
 }
 
 /* One message after its header line. Returns 0, -EBADMSG or -ENOMEM. */
@@ -316,6 +461,47 @@ static int read_one(FILE *f, int qos, int retain, size_t tl, size_t pl, struct o
     return rc;
 }
 
+/* A "-ID" record: the message with that id is gone. */
+static int read_gone(FILE *f, struct outbox_list *loaded)
+{
+    unsigned long id;
+    if (fscanf(f, "%lu", &id) != 1 || fgetc(f) != '\n')
+        return -EBADMSG;
+    struct outbox_msg *prev = NULL;
+    for (struct outbox_msg *q = loaded->head; q; prev = q, q = q->next)
+        if (q->id == id) {
+            list_unlink(loaded, prev, q);
+            outbox_msg_free(q);
+            break;
+        }
+    return 0;
+}
+
+/* Every record of f into loaded. Returns 0 or -EBADMSG/-ENOMEM at the first damage. */
+static int read_records(FILE *f, struct outbox_list *loaded)
+{
+    int qos, retain, c, rc = 0;
+    size_t tl, pl;
+    while (rc == 0 && (c = fgetc(f)) != EOF) {
+        unsigned long id = 0;
+        if (c == '-') {
+            rc = read_gone(f, loaded);
+            continue;
+        }
+        if (c == '+' ? fscanf(f, "%lu %d %d %zu %zu", &id, &qos, &retain, &tl, &pl) != 5
+                     : ungetc(c, f) == EOF || fscanf(f, "%d %d %zu %zu", &qos, &retain, &tl, &pl) != 4) {
+            rc = -EBADMSG;
+            break;
+        }
+        struct outbox_msg *q;
+        if ((rc = read_one(f, qos, retain, tl, pl, &q)) == 0) {
+            q->id = id;
+            list_append(loaded, q);
+        }
+    }
+    return rc;
+}
+
 int outbox_load(struct outbox *o, const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -327,16 +513,10 @@ int outbox_load(struct outbox *o, const char *path)
         return rc;
     }
     struct outbox_list loaded = { 0 };
-    int qos, retain, rc = 0;
-    size_t tl, pl;
-    while (rc == 0 && fscanf(f, "%d %d %zu %zu", &qos, &retain, &tl, &pl) == 4) {
-        struct outbox_msg *q;
-        if ((rc = read_one(f, qos, retain, tl, pl, &q)) == 0)
-            list_append(&loaded, q);
-    }
-    if (rc == 0 && !feof(f) && fgetc(f) != EOF)
-        rc = -EBADMSG;
+    int rc = read_records(f, &loaded);
     fclose(f);
+    for (struct outbox_msg *q = loaded.head; q; q = q->next)
+        q->id = 0;
     if (rc < 0)
         log_warn("mqtt: %s is damaged; sending the %zu messages read before the damage", path, loaded.len);
     else if (loaded.len)
@@ -346,4 +526,26 @@ int outbox_load(struct outbox *o, const char *path)
     if (unlink(path) != 0)
         log_warn("mqtt: cannot remove %s: %s", path, strerror(errno));
     return rc;
+}
+
+int outbox_persist(struct outbox *o, const char *path)
+{
+    (void)outbox_load(o, path);     /* logged; what was read is kept */
+    o->path = strdup(path);
+    if (!o->path)
+        return -ENOMEM;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int rc = -errno;
+        log_error("mqtt: cannot create the offline buffer file %s: %s; buffered messages live in memory only",
+                  path, strerror(-rc));
+        free(o->path);
+        o->path = NULL;
+        return rc;
+    }
+    o->fd = fd;
+    o->file_bytes = o->live_bytes = 0;
+    if (outbox_count(o) > 0)
+        return rewrite(o, path, false);
+    return 0;
 }

@@ -2,7 +2,13 @@
  *
  * Two lists: "waiting" (not handed to Paho yet, oldest first, bounded by limit) and
  * "in flight" (QoS 1/2 messages Paho took but the broker has not acknowledged yet, matched
- * by Paho's token). Pure bookkeeping and the queue file; no Paho and no loop here. */
+ * by Paho's token). Pure bookkeeping and the queue file; no Paho and no loop here.
+ *
+ * Once outbox_persist() named the queue file, every change is appended to it as it happens
+ * (a record per message kept, a line per message gone; a write, no fsync: a crash of the
+ * process keeps what reached the page cache), so a kill -9 during a broker outage loses
+ * nothing. Messages handed straight to a connected broker touch the file only if their
+ * connection is lost before the broker acknowledged them. */
 #ifndef PRINTBRIDGE_MQTT_OUTBOX_H
 #define PRINTBRIDGE_MQTT_OUTBOX_H
 
@@ -24,6 +30,7 @@ struct outbox_msg {
     bool retain;
     enum outbox_class cls;      /* not kept in the queue file: loaded messages are news */
     int token;                  /* Paho's, while in flight */
+    unsigned long id;           /* its record in the queue file, 0: not written there */
     struct outbox_msg *next;
 };
 
@@ -38,11 +45,18 @@ struct outbox {
     size_t limit;                       /* waiting + in flight, at most */
     unsigned long dropped;              /* since start */
     unsigned long dropped_unreported;   /* since the last outbox_take_dropped */
+    /* the queue file, while persisting (outbox_persist) */
+    int fd;                             /* -1: not persisting */
+    char *path;
+    unsigned long next_id;
+    size_t file_bytes;                  /* appended since the last rewrite */
+    size_t live_bytes;                  /* of the messages it holds now */
+    bool write_failed;                  /* logged once until a write works again */
 };
 
 void outbox_init(struct outbox *o, size_t limit);
 
-/* Frees every message, waiting and in flight. */
+/* Frees every message, waiting and in flight, and stops persisting (the file stays). */
 void outbox_clear(struct outbox *o);
 
 /* A copy of one message. Returns 0 or -ENOMEM. */
@@ -64,6 +78,9 @@ struct outbox_msg *outbox_take(struct outbox *o);
 /* Puts q back in front of the waiting messages (Paho could not take it). */
 void outbox_put_back(struct outbox *o, struct outbox_msg *q);
 
+/* A message taken that could not be sent and is given up: freed, and gone from the file. */
+void outbox_discard(struct outbox *o, struct outbox_msg *q);
+
 bool outbox_has_waiting(const struct outbox *o);
 
 /* Waiting plus in flight. */
@@ -81,21 +98,32 @@ void outbox_settle(struct outbox *o, int token, bool acknowledged);
 void outbox_requeue(struct outbox *o);
 
 /* Hands every message of o, in flight or waiting, to heir, in front of heir's own (heir's
- * limit applies); o's unreported drops become heir's. */
+ * limit applies); o's unreported drops become heir's. o's queue file is removed: the heir
+ * writes the messages to its own when it starts persisting. */
 void outbox_bequeath(struct outbox *o, struct outbox *heir);
 
 /* Messages dropped since the last call. */
 unsigned long outbox_take_dropped(struct outbox *o);
 
-/* ---- the queue file: "qos retain topiclen payloadlen\n" topic payload "\n" per message -- */
+/* ---- the queue file -------------------------------------------------------------------
+ * A log of records: "+ID qos retain topiclen payloadlen\n" topic payload "\n" for a message
+ * kept, "-ID\n" for one gone (sent at QoS 0, acknowledged, dropped). The messages are the kept
+ * ones not gone, in the order of the file. Older files of bare "qos retain topiclen
+ * payloadlen\n" records (no ID) still load. */
 
-/* Writes every message (in flight ones first, then waiting) to path through a temporary file
- * and a rename; nothing when there are none. Logs the outcome. Returns 0 or a negative errno. */
+/* Writes every message (in flight ones first, then waiting) to path through a temporary file,
+ * an fsync and a rename; removes path when there are none. Stops persisting. Logs the
+ * outcome. Returns 0 or a negative errno. */
 int outbox_save(struct outbox *o, const char *path);
 
 /* Puts the messages in path in front of the waiting ones and removes the file. A missing file
- * is no error; a damaged one gives the messages read before the damage. Logs the outcome.
- * Returns 0, -EBADMSG (damaged) or a negative errno. */
+ * is no error; a damaged one (a crash in the middle of a record) gives the messages read
+ * before the damage. Logs the outcome. Returns 0, -EBADMSG (damaged) or a negative errno. */
 int outbox_load(struct outbox *o, const char *path);
+
+/* Loads path (as outbox_load), then keeps it up to date with every change from now on,
+ * starting with a record of every message held. Returns 0 or a negative errno (logged; the
+ * outbox works on in memory). */
+int outbox_persist(struct outbox *o, const char *path);
 
 #endif

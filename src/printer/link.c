@@ -163,9 +163,29 @@ static double hello_timeout(const struct printer *p)
     return p->opt.connection_timeout;
 }
 
+/* The question that keeps the counter: a line numbered 0 is never the one Marlin expects (its
+ * counter starts at 0 and only grows), so it answers with its counter and a Resend. The
+ * newline first ends whatever a killed process left half-written, so that fragment is
+ * rejected on its own (a checksum error, not the line-number error) and the question arrives
+ * whole. */
+static void ask_line_counter(struct printer *p)
+{
+    history_clear(&p->hist);
+    resend_reset(&p->rs);
+    p->resync.asked = true;
+    p->resync_line_error = false;
+    sendq_write_raw(p, "\n", 1);
+    sendq_write_numbered(p, 0, "M105");
+    arm_comm_timer(p, hello_timeout(p));
+}
+
 static void say_hello(struct printer *p)
 {
     p->hellos++;
+    if (p->resync_wanted && !p->start_seen) {
+        ask_line_counter(p);
+        return;
+    }
     /* the hello is numbered and resets the count: N0 M110 N0*125 */
     history_clear(&p->hist);
     resend_reset(&p->rs);
@@ -193,9 +213,18 @@ void link_on_connected(struct printer *p)
     p->inflight = 0;     /* the handshake's ok (or wait) clears to send */
     p->model.baudrate = p->baud;
     events_fire(p->ev, EVENT_CONNECTED, json_pack("{s:s, s:i}", "port", p->path, "baudrate", p->baud));
-    sendq_enqueue(p, "M110 N0");
+    bool resynced = p->resync_wanted && p->resync.answered;
+    p->resync_wanted = false;
+    if (resynced) {
+        /* the firmware is in the middle of a print: its counter goes on, and the user's
+         * connect script (homing, heaters off...) must not run between two of its lines */
+        log_info("printer: the firmware's line counter is at %lu; keeping it", p->resync.last_line);
+        p->line = p->resync.last_line;
+    } else {
+        sendq_enqueue(p, "M110 N0");
+    }
     sendq_enqueue(p, "M115");
-    for (char *const *l = p->opt.after_connected; l && *l; l++)
+    for (char *const *l = p->opt.after_connected; !resynced && l && *l; l++)
         if (printer_send(p, *l) < 0)
             log_warn("printer: afterPrinterConnected line not sent: %s", *l);
     link_reset_deadlines(p);
@@ -247,13 +276,39 @@ static void arm_comm_timer(struct printer *p, double seconds)
     uv_timer_start(&p->comm_timer, on_comm_timer, printer_ms(seconds), 0);
 }
 
-bool link_on_handshake_line(struct printer *p, enum protocol_kind kind)
+/* The handshake that asks for the line counter: the ok that follows the line-number error
+ * and its Resend connects; oks owed to the killed process's lines and the answers to its
+ * half-written line are passed over. */
+static void resync_line(struct printer *p, enum protocol_kind kind, const char *line)
+{
+    unsigned long n;
+    if (kind == PROTOCOL_ERROR && protocol_parse_last_line(line, &n) == 0) {
+        p->resync_line_error = true;
+        p->resync.last_line = n;
+    } else if (kind == PROTOCOL_RESEND && p->resync_line_error && protocol_parse_resend(line, &n) == 0 && n > 0) {
+        p->resync.last_line = n - 1;
+        p->resync.answered = true;
+    } else if (kind == PROTOCOL_OK && p->resync.answered) {
+        link_on_connected(p);
+        return;
+    }
+    arm_comm_timer(p, hello_timeout(p));
+}
+
+bool link_on_handshake_line(struct printer *p, enum protocol_kind kind, const char *line)
 {
     if (p->state != PRINTER_CONNECTING)
         return false;
     if (kind == PROTOCOL_START && !p->start_seen) {
         p->start_seen = true;
+        if (p->resync_wanted) {
+            log_warn("printer: %s sent \"start\": the firmware rebooted while printbridge was away", p->path);
+            p->resync.reset = true;
+            p->resync.answered = false;
+        }
         say_hello(p);       /* the board just rebooted; greet it again */
+    } else if (p->resync_wanted && !p->start_seen) {
+        resync_line(p, kind, line);
     } else if (kind == PROTOCOL_OK || kind == PROTOCOL_WAIT) {
         link_on_connected(p);
     } else if (!detecting_baud(p)) {

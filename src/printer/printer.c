@@ -382,6 +382,17 @@ int printer_source_attach(struct printer *p, const struct printer_source *src, v
     return 0;
 }
 
+void printer_resync_next(struct printer *p)
+{
+    p->resync_wanted = true;
+    memset(&p->resync, 0, sizeof p->resync);
+}
+
+const struct printer_resync *printer_get_resync(const struct printer *p)
+{
+    return &p->resync;
+}
+
 void printer_source_hold(struct printer *p, bool hold)
 {
     if (!p->has_src || p->src_held == hold)

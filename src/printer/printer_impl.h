@@ -101,6 +101,9 @@ struct printer {
     /* handshake */
     int hellos;
     bool start_seen;
+    bool resync_wanted;             /* printer_resync_next: ask for the line counter */
+    bool resync_line_error;         /* the line-number error answering the question came */
+    struct printer_resync resync;
     int baud_index;                 /* into the baud rates tried while detecting */
 
     /* send path */
@@ -223,7 +226,7 @@ void link_fatal(struct printer *p, const char *text, const char *reason);
 /* The hello answered: OPERATIONAL, Connected, the follow-up commands. */
 void link_on_connected(struct printer *p);
 /* A line while connecting: returns true when it was the handshake's to handle. */
-bool link_on_handshake_line(struct printer *p, enum protocol_kind kind);
+bool link_on_handshake_line(struct printer *p, enum protocol_kind kind, const char *line);
 /* Shakes hands again on the open port, as after opening it (the firmware restarted). */
 void link_rehandshake(struct printer *p);
 /* Connects now, whatever the backoff said. */

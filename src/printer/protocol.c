@@ -552,6 +552,25 @@ int protocol_parse_resend(const char *line, unsigned long *n)
     return -EINVAL;
 }
 
+int protocol_parse_last_line(const char *line, unsigned long *n)
+{
+    static const char prefix[] = "Error:Line Number is not Last Line Number+1, Last Line:";
+    size_t len;
+    const char *s = scan_trim(line, &len);
+    if (len <= sizeof prefix - 1 || strncmp(s, prefix, sizeof prefix - 1) != 0)
+        return -EINVAL;
+    size_t i = sizeof prefix - 1;
+    while (i < len && s[i] == ' ')
+        i++;
+    if (i >= len || !scan_is_digit((unsigned char)s[i]))
+        return -EINVAL;
+    bool overflow;
+    size_t used = scan_ulong(s + i, n, &overflow);
+    if (overflow)
+        return -ERANGE;
+    return i + used == len ? 0 : -EINVAL;
+}
+
 /* ---- errors -------------------------------------------------------------------------------------- */
 
 static const char *const recoverable_errors[] = {

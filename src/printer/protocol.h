@@ -99,6 +99,12 @@ int protocol_parse_capability(const char *line, char *name, size_t namesz, bool 
 /* Returns 0 and the requested line number, or -EINVAL if the line is not a resend request. */
 int protocol_parse_resend(const char *line, unsigned long *n);
 
+/* Marlin's answer to a line whose number is not the one it expects, "Error:Line Number is not
+ * Last Line Number+1, Last Line: N": returns 0 and N, the last line the firmware accepted
+ * (its line counter), or -EINVAL for any other line (a checksum error names a Last Line too,
+ * but answers a damaged line, not the question). */
+int protocol_parse_last_line(const char *line, unsigned long *n);
+
 /* ---- ADVANCED_OK ------------------------------------------------------------------------ */
 
 /* Marlin's ADVANCED_OK acknowledgement "ok N<last line> P<free planner slots> B<free command

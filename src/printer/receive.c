@@ -462,7 +462,7 @@ void receive_line(void *ctx, const char *line, size_t len)
         klipper_on_halted_line(p, line, kind);
         return;
     }
-    if (link_on_handshake_line(p, kind))
+    if (link_on_handshake_line(p, kind, line))
         return;
     if (!printer_state_is_operational(p->state))
         return;

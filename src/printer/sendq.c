@@ -206,6 +206,8 @@ void sendq_numbered(struct printer *p, const char *cmd)
     p->line++;
     if (history_add(&p->hist, p->line, cmd) < 0)
         log_warn("printer: out of memory keeping line %lu for resends", p->line);
+    if (p->has_src && p->src.numbered)
+        p->src.numbered(p->src_ctx, p->line);
     sendq_write_numbered(p, p->line, cmd);
 }
 

@@ -56,7 +56,10 @@ static int configure_tty(int fd, int baud)
         return -errno;
     cfmakeraw(&t);
     t.c_cflag |= CLOCAL | CREAD;
-    t.c_cflag &= ~(tcflag_t)(CRTSCTS | CSTOPB | PARENB);
+    /* HUPCL off: with it, closing the port (our own exit, a crash, a restart) drops DTR, and
+     * on boards with an auto-reset circuit that reboots the controller in the middle of a
+     * print; without it the firmware keeps its state and a restarted daemon can continue */
+    t.c_cflag &= ~(tcflag_t)(CRTSCTS | CSTOPB | PARENB | HUPCL);
     t.c_cc[VMIN] = 0;
     t.c_cc[VTIME] = 0;
     speed_t sp = standard_speed(baud);

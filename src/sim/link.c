@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -13,7 +14,7 @@
 int sim_link_open(struct sim_link *l, const char *path, char *err, size_t errsz)
 {
     memset(l, 0, sizeof *l);
-    l->master = l->slave = -1;
+    l->master = l->slave = l->watch = -1;
     l->path = path;
     int rc = 0;
     const char *step = "posix_openpt";
@@ -38,6 +39,8 @@ int sim_link_open(struct sim_link *l, const char *path, char *err, size_t errsz)
     if (tcgetattr(l->slave, &tio) != 0)
         goto fail;
     cfmakeraw(&tio);
+    /* a USB serial port starts with HUPCL set (DTR drops on close); a pty does not */
+    tio.c_cflag |= HUPCL;
     step = "tcsetattr";
     if (tcsetattr(l->slave, TCSANOW, &tio) != 0)
         goto fail;
@@ -78,6 +81,38 @@ int sim_link_publish(struct sim_link *l, char *err, size_t errsz)
     return 0;
 }
 
+int sim_link_watch_closes(struct sim_link *l, char *err, size_t errsz)
+{
+    l->watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (l->watch < 0 || inotify_add_watch(l->watch, l->pts, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) < 0) {
+        int e = errno;
+        snprintf(err, errsz, "pty: watching %s for closes: %s", l->pts, strerror(e));
+        if (l->watch >= 0)
+            close(l->watch);
+        l->watch = -1;
+        return -e;
+    }
+    return 0;
+}
+
+int sim_link_host_closes(struct sim_link *l, bool *hupcl)
+{
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int closes = 0;
+    ssize_t n;
+    while (l->watch >= 0 && (n = read(l->watch, buf, sizeof buf)) > 0) {
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *e = (const struct inotify_event *)p;
+            if (e->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE))
+                closes++;
+            p += sizeof *e + e->len;
+        }
+    }
+    struct termios tio;
+    *hupcl = tcgetattr(l->slave, &tio) == 0 && (tio.c_cflag & HUPCL);
+    return closes;
+}
+
 void sim_link_close(struct sim_link *l)
 {
     if (l->published) {
@@ -95,5 +130,7 @@ void sim_link_close(struct sim_link *l)
         close(l->master);
     if (l->slave >= 0)
         close(l->slave);
-    l->master = l->slave = -1;
+    if (l->watch >= 0)
+        close(l->watch);
+    l->master = l->slave = l->watch = -1;
 }

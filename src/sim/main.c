@@ -128,6 +128,12 @@ static int link_up(struct app *a, int64_t now)
         return rc;
     }
     a->linked = true;
+    if (a->opt.reset_on_close != SIM_CLOSE_KEEPS && (rc = sim_link_watch_closes(&a->link, err, sizeof err)) != 0) {
+        fprintf(stderr, "printbridge-sim: %s\n", err);
+        sim_link_close(&a->link);
+        a->linked = false;
+        return rc;
+    }
     /* Boot before publishing: the banner is already waiting when a host opens the path. */
     sim_fw_discard_output(a->fw);
     sim_fw_boot(a->fw, now);
@@ -174,6 +180,22 @@ static bool link_hangup(struct app *a, int64_t now)
     if (a->opt.verbose)
         fprintf(stderr, "printbridge-sim: hung up%s\n", a->opt.relink ? ", relinking soon" : "");
     return true;
+}
+
+/* A host closed the port: with --reset-on-close the board reboots, as one whose auto-reset
+ * circuit sees DTR drop. The banner waits in the pty for the next host. */
+static void link_closed_by_host(struct app *a, int64_t now)
+{
+    bool hupcl;
+    if (sim_link_host_closes(&a->link, &hupcl) == 0)
+        return;
+    bool reset = a->opt.reset_on_close == SIM_CLOSE_ALWAYS || (a->opt.reset_on_close == SIM_CLOSE_HUPCL && hupcl);
+    if (a->opt.verbose)
+        fprintf(stderr, "printbridge-sim: the host closed the port%s\n", reset ? "; resetting" : "");
+    if (reset && !sim_fw_hangup_requested(a->fw)) {
+        sim_fw_discard_output(a->fw);
+        sim_fw_boot(a->fw, now);
+    }
 }
 
 static void link_read(struct app *a, int64_t now)
@@ -354,8 +376,8 @@ static int run(struct app *a)
         link_write(a);
         sim_fw_flush_record(a->fw);
 
-        struct pollfd pfd[3 + MAX_CLIENTS];
-        int n = 0, link_i = -1, listen_i = -1, client_i[MAX_CLIENTS];
+        struct pollfd pfd[4 + MAX_CLIENTS];
+        int n = 0, link_i = -1, watch_i = -1, listen_i = -1, client_i[MAX_CLIENTS];
         pfd[n++] = (struct pollfd){.fd = signal_pipe[0], .events = POLLIN};
         if (a->linked) {
             size_t pending;
@@ -363,6 +385,10 @@ static int run(struct app *a)
             short ev = (short)((sim_fw_wants_input(a->fw) ? POLLIN : 0) | (pending ? POLLOUT : 0));
             link_i = n;
             pfd[n++] = (struct pollfd){.fd = a->link.master, .events = ev};
+            if (a->link.watch >= 0) {
+                watch_i = n;
+                pfd[n++] = (struct pollfd){.fd = a->link.watch, .events = POLLIN};
+            }
         }
         if (a->control_bound) {
             listen_i = n;
@@ -401,6 +427,8 @@ static int run(struct app *a)
         }
         if (link_i >= 0 && (pfd[link_i].revents & POLLIN))
             link_read(a, now);
+        if (watch_i >= 0 && (pfd[watch_i].revents & POLLIN) && a->linked)
+            link_closed_by_host(a, now);
         if (listen_i >= 0 && (pfd[listen_i].revents & POLLIN))
             control_accept(a);
         for (int i = 0; i < MAX_CLIENTS; i++) {
@@ -423,7 +451,7 @@ int main(int argc, char **argv)
     a.listen_fd = -1;
     for (int i = 0; i < MAX_CLIENTS; i++)
         a.clients[i].fd = -1;
-    a.link.master = a.link.slave = -1;
+    a.link.master = a.link.slave = a.link.watch = -1;
     sim_options_init(&a.opt);
     char err[512];
     bool done;

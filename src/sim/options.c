@@ -89,6 +89,11 @@ void sim_options_usage(FILE *out)
 "  --disconnect-after N    hang up (close the pty, remove PATH) after the Nth answered line\n"
 "  --relink                after a hang-up bring PATH back with a fresh pty after\n"
 "  --relink-delay-ms N     N ms (default 1000), booting again with \"start\" (like a replug)\n"
+"  --reset-on-close MODE   what the host closing the port does: hupcl (reset, \"start\", when\n"
+"                          the port still had HUPCL set, i.e. DTR dropped: a board with an\n"
+"                          auto-reset circuit) or always (reset on every close: a board where\n"
+"                          clearing HUPCL cannot help). Default: the firmware keeps its state\n"
+"                          and line counter, as Marlin does when its host goes away\n"
 "  --kill-after N          after the Nth answered line: Error:Printer halted. kill() called!\n"
 "  --reset-after N         after the Nth answered line: firmware reset (\"start\" banner again)\n"
 "  --thermal-runaway-after S\n"
@@ -175,7 +180,7 @@ enum {
     OPT_LINK = 256, OPT_CONTROL, OPT_SD_DIR, OPT_RECORD, OPT_FIRMWARE, OPT_EXTRUDERS, OPT_CHAMBER,
     OPT_FAST, OPT_ADVANCED_OK, OPT_BUFFER, OPT_BUSY_MS, OPT_WAIT, OPT_WAIT_MS, OPT_SEED, OPT_RESEND_RATE,
     OPT_DROP_OK_RATE, OPT_GARBAGE_RATE, OPT_OK_DELAY_MS, OPT_DISCONNECT_AFTER, OPT_RELINK, OPT_RELINK_DELAY_MS,
-    OPT_RUNAWAY_AFTER, OPT_KILL_AFTER, OPT_RESET_AFTER, OPT_CAP, OPT_VERSION,
+    OPT_RUNAWAY_AFTER, OPT_KILL_AFTER, OPT_RESET_AFTER, OPT_RESET_ON_CLOSE, OPT_CAP, OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -203,6 +208,7 @@ static const struct option long_options[] = {
     {"thermal-runaway-after", required_argument, NULL, OPT_RUNAWAY_AFTER},
     {"kill-after", required_argument, NULL, OPT_KILL_AFTER},
     {"reset-after", required_argument, NULL, OPT_RESET_AFTER},
+    {"reset-on-close", required_argument, NULL, OPT_RESET_ON_CLOSE},
     {"cap", required_argument, NULL, OPT_CAP},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -314,6 +320,16 @@ int sim_options_parse(struct sim_options *o, int argc, char **argv, FILE *out, b
             *(c == OPT_DISCONNECT_AFTER ? &o->disconnect_after : c == OPT_KILL_AFTER ? &o->kill_after
                                                                                      : &o->reset_after) =
                 (unsigned long)v;
+            break;
+        case OPT_RESET_ON_CLOSE:
+            if (strcmp(optarg, "hupcl") == 0)
+                o->reset_on_close = SIM_CLOSE_HUPCL;
+            else if (strcmp(optarg, "always") == 0)
+                o->reset_on_close = SIM_CLOSE_ALWAYS;
+            else {
+                snprintf(err, errsz, "--reset-on-close expects hupcl or always, got '%s'", optarg);
+                return -EINVAL;
+            }
             break;
         case OPT_RELINK: o->relink = true; break;
         case OPT_RELINK_DELAY_MS:

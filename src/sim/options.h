@@ -12,6 +12,13 @@
 #define SIM_MAX_HEATERS   (SIM_MAX_EXTRUDERS + 2)   /* tools, bed, chamber */
 #define SIM_MAX_BUFFER    64                        /* --buffer upper bound */
 
+/* --reset-on-close: what a host closing the port does to the board. */
+enum sim_reset_on_close {
+    SIM_CLOSE_KEEPS = 0,    /* nothing: the firmware keeps its state and line counter */
+    SIM_CLOSE_HUPCL,        /* reset when the port still had HUPCL set (DTR dropped) */
+    SIM_CLOSE_ALWAYS,       /* reset on every close, whatever the host did */
+};
+
 /* Firmware personalities (--firmware): banner, M115, temperature/position/ok formats. */
 enum sim_flavor {
     SIM_FLAVOR_MARLIN = 0,
@@ -75,6 +82,7 @@ struct sim_options {
     unsigned long disconnect_after; /* --disconnect-after, 0 = off */
     unsigned long kill_after;     /* --kill-after, 0 = off */
     unsigned long reset_after;    /* --reset-after, 0 = off */
+    enum sim_reset_on_close reset_on_close; /* --reset-on-close */
     bool relink;                  /* --relink */
     int relink_delay_ms;          /* --relink-delay-ms */
     double runaway_after_s;       /* --thermal-runaway-after, 0 = off */
