@@ -265,7 +265,7 @@ $(BENCH_DIR)/%: bench/%.c
 
 bench-tools: $(BENCH_TOOLS)
 
-bench-deps: deps-bench deps-demo
+bench-deps: deps-bench deps-demo deps-brokers
 
 # BASELINE=DIR (a folder with an earlier printbridge; bench/build-baseline.sh REV builds one)
 # streams it side by side with this build
