@@ -5,6 +5,7 @@
 #   make demo       simulator + private mosquitto + daemon, showing the MQTT traffic
 #   make bench      speed, memory and scale beside peers (bench-quick: under a minute)
 #   make check-clients   the example Node-RED flow against a real Node-RED
+#   make check-brokers   the MQTT contract on mosquitto, a mosquitto bridge and a RabbitMQ cluster
 #   make install    PREFIX (default /usr/local), SYSCONFDIR and DESTDIR are honoured
 #   make deb        build/printbridge_<version>_<arch>.deb (scripts/debian/), checked by lintian
 #   make check-deb  that package installed, upgraded and removed in a clean Debian root
@@ -264,7 +265,7 @@ $(BENCH_DIR)/%: bench/%.c
 
 bench-tools: $(BENCH_TOOLS)
 
-bench-deps: deps-bench deps-demo
+bench-deps: deps-bench deps-demo deps-brokers
 
 # BASELINE=DIR (a folder with an earlier printbridge; bench/build-baseline.sh REV builds one)
 # streams it side by side with this build
@@ -323,6 +324,19 @@ check-tools: $(DAEMON) $(SIM) $(RUNNER) | deps-tools
 	CK_RUN_SUITE=slicing PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) $(RUNNER)
 	PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) bash test/it/test_slicing_tools.sh
 # ---- end of check-tools --------------------------------------------------------------------------
+
+# ---- make check-brokers (test/brokers/) -----------------------------------------------------------
+# The MQTT contract a print farm relies on, against each broker topology of docs/farm.md: one
+# mosquitto, a site mosquitto bridged to a central one, and a two-node RabbitMQ cluster (Debian's
+# rabbitmq-server with its MQTT plugin; scripts/install-deps.sh --brokers). Every broker runs
+# from the test's folder on free loopback ports and is stopped at the end.
+BROKER_TOPOLOGIES ?= mosquitto bridge rabbitmq
+.PHONY: check-brokers
+check-brokers: $(DAEMON) $(SIM) | deps-test deps-brokers
+	@for t in $(BROKER_TOPOLOGIES); do \
+	  PB_BUILD=$(abspath $(BUILD)) PB_SRCDIR=$(CURDIR) bash test/brokers/test_broker_contract.sh $$t || exit 1; \
+	done
+# ---- end of check-brokers ------------------------------------------------------------------------
 
 clean:
 	rm -rf build

@@ -18,6 +18,7 @@
 #   fuzz        make fuzz: clang with its libFuzzer, ASan and UBSan runtimes
 #   faults      make check-faults: valgrind
 #   clients     make check-clients: Node.js and npm (screenshot: chromium)
+#   brokers     make check-brokers: RabbitMQ with its MQTT plugin (Debian's rabbitmq-server), socat
 #   tools       make check-tools: ffmpeg and PrusaSlicer
 #   klipper     make check-klipper: what the Klipper harness (klipper-vp) names: Python 3 with
 #               cffi, greenlet, Jinja2, pyserial and MarkupSafe, and gcc, make and tar
@@ -27,10 +28,12 @@
 #
 # A broker installed here is for tests, which start their own on free loopback ports: when apt
 # starts the packaged mosquitto service, it is stopped and disabled again, so nothing is left
-# listening on port 1883.
+# listening on port 1883. RabbitMQ is kept from starting at all during the install (a
+# policy-rc.d that refuses every service start, removed afterwards) and disabled, with the
+# Erlang port mapper it would bring along.
 set -euo pipefail
 
-usage() { echo "usage: $0 [--check|--list] [build|test|demo|fuzz|faults|clients|screenshot|tools|klipper|bench|deb|debroot]..." >&2; exit 2; }
+usage() { echo "usage: $0 [--check|--list] [build|test|demo|fuzz|faults|clients|screenshot|tools|klipper|brokers|bench|deb|debroot]..." >&2; exit 2; }
 
 CHECK=0
 LIST=0
@@ -39,8 +42,8 @@ for arg in "$@"; do
   case $arg in
     --check) CHECK=1 ;;
     --list) LIST=1 ;;
-    build|test|demo|fuzz|faults|clients|screenshot|tools|klipper|bench|deb|debroot) SETS+=("$arg") ;;
-    --*) s=${arg#--}; case $s in build|test|demo|fuzz|faults|clients|screenshot|tools|klipper|bench|deb|debroot) SETS+=("$s") ;; *) usage ;; esac ;;
+    build|test|demo|fuzz|faults|clients|screenshot|tools|klipper|brokers|bench|deb|debroot) SETS+=("$arg") ;;
+    --*) s=${arg#--}; case $s in build|test|demo|fuzz|faults|clients|screenshot|tools|klipper|brokers|bench|deb|debroot) SETS+=("$s") ;; *) usage ;; esac ;;
     *) usage ;;
   esac
 done
@@ -61,6 +64,8 @@ requires() {
     fuzz)  printf '%s\n' "cmd:clang clang" "link:fuzzer libclang-rt-dev" ;;
     faults) printf '%s\n' "cmd:valgrind valgrind" ;;
     clients) printf '%s\n' "cmd:node nodejs" "cmd:npm npm" ;;
+    brokers) printf '%s\n' "file:/usr/lib/rabbitmq/bin/rabbitmq-server rabbitmq-server" \
+               "file:/usr/lib/rabbitmq/bin/rabbitmqctl rabbitmq-server" "cmd:epmd erlang-base" "cmd:socat socat" ;;
     screenshot) printf '%s\n' "cmd:chromium chromium" ;;
     tools) printf '%s\n' "cmd:ffmpeg ffmpeg" "cmd:prusa-slicer prusa-slicer" ;;
     klipper) printf '%s\n' "cmd:python3 python3" "cmd:gcc gcc" "cmd:make make" "cmd:tar tar" \
@@ -135,7 +140,24 @@ command -v mosquitto >/dev/null 2>&1 && had_broker=1
 echo "install-deps: installing for ${SETS[*]}: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+no_rabbit_service=0
+if printf '%s\n' "${missing[@]}" | grep -qx rabbitmq-server && [ ! -e /usr/sbin/policy-rc.d ]; then
+  # policy-rc.d exit 101: "action forbidden"; invoke-rc.d and deb-systemd-invoke start nothing
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod 0755 /usr/sbin/policy-rc.d
+  no_rabbit_service=1
+fi
+install_rc=0
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || install_rc=$?
+if [ "$no_rabbit_service" = 1 ]; then
+  $SUDO rm -f /usr/sbin/policy-rc.d
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    echo "install-deps: the packaged RabbitMQ service is not needed by the tests: disabling it" >&2
+    $SUDO systemctl disable --now rabbitmq-server >&2 || true
+    $SUDO systemctl disable --now epmd.socket epmd.service >/dev/null 2>&1 || true
+  fi
+fi
+[ "$install_rc" = 0 ] || exit "$install_rc"
 if [ "$had_broker" = 0 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] &&
    systemctl is-enabled --quiet mosquitto 2>/dev/null; then
   echo "install-deps: the packaged mosquitto service is not needed by the tests: stopping and disabling it" >&2

@@ -63,6 +63,7 @@ static void assert_default_values(const struct config *c)
     ck_assert_int_eq(c->mqtt_printer_data, false);
     ck_assert_double_eq(c->mqtt_state_interval, 1);
     ck_assert_double_eq(c->mqtt_stats_interval, 60);
+    ck_assert_double_eq(c->mqtt_republish_interval, 0);
     ck_assert_str_eq(c->topic_event, "event/{event}");
     ck_assert_str_eq(c->topic_progress, "progress/{progress}");
     ck_assert_str_eq(c->topic_temperature, "temperature/{temp}");
@@ -187,7 +188,7 @@ START_TEST(test_mqtt_publishing_keys_are_read)
             "  tls_ca_file = \"ca.crt\"; tls_cert_file = \"c.crt\"; tls_key_file = \"c.key\";\n"
             "  tls_insecure = true; queue_limit = 5; queue_file = \"/tmp/q\";\n"
             "  temperature_min_interval = 10; temperature_decimals = 1; printer_data = true;\n"
-            "  state_interval = 0.5; stats_interval = 0; };\n"
+            "  state_interval = 0.5; stats_interval = 0; republish_interval = 15; };\n"
             "topics: { event = \"ev/{event}\"; progress = \"\"; temperature = \"t/{temp}\";\n"
             "  status = \"online\"; state = \"st\"; stats = \"\"; };\n"
             "qos: { event = 1; progress = 2; temperature = 1; state = 1; stats = 1; };\n"
@@ -213,6 +214,7 @@ START_TEST(test_mqtt_publishing_keys_are_read)
     ck_assert_int_eq(c.mqtt_printer_data, true);
     ck_assert_double_eq(c.mqtt_state_interval, 0.5);
     ck_assert_double_eq(c.mqtt_stats_interval, 0);
+    ck_assert_double_eq(c.mqtt_republish_interval, 15);
     ck_assert_str_eq(c.topic_event, "ev/{event}");
     ck_assert_str_eq(c.topic_progress, "");
     ck_assert_str_eq(c.topic_temperature, "t/{temp}");
@@ -271,7 +273,7 @@ static const char *const all_keys[] = {
     "mqtt.tls", "mqtt.tls_ca_file", "mqtt.tls_cert_file", "mqtt.tls_key_file",
     "mqtt.tls_insecure", "mqtt.queue_limit", "mqtt.queue_file",
     "mqtt.temperature_min_interval", "mqtt.temperature_decimals", "mqtt.printer_data",
-    "mqtt.state_interval", "mqtt.stats_interval",
+    "mqtt.state_interval", "mqtt.stats_interval", "mqtt.republish_interval",
     "topics.event", "topics.progress", "topics.temperature", "topics.status", "topics.state",
     "topics.stats", "qos.event", "qos.progress", "qos.temperature", "qos.state", "qos.stats",
     "filter.classes_off", "filter.events_off", "filter.events_on",
@@ -420,6 +422,7 @@ START_TEST(test_example_config_documents_every_key_with_the_code_defaults)
     ck_assert_int_eq(c.mqtt_printer_data, d.mqtt_printer_data);
     ck_assert_double_eq(c.mqtt_state_interval, d.mqtt_state_interval);
     ck_assert_double_eq(c.mqtt_stats_interval, d.mqtt_stats_interval);
+    ck_assert_double_eq(c.mqtt_republish_interval, d.mqtt_republish_interval);
     ck_assert_str_eq(c.topic_event, d.topic_event);
     ck_assert_str_eq(c.topic_progress, d.topic_progress);
     ck_assert_str_eq(c.topic_temperature, d.topic_temperature);

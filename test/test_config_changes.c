@@ -31,7 +31,7 @@ static const char *const connection_keys[] = {
 static const char *const publishing_keys[] = {
     "mqtt.retain", "mqtt.timestamp_field", "mqtt.temperature_threshold",
     "mqtt.temperature_min_interval", "mqtt.temperature_decimals", "mqtt.printer_data",
-    "mqtt.state_interval", "mqtt.stats_interval", "mqtt.password_file", NULL,
+    "mqtt.state_interval", "mqtt.stats_interval", "mqtt.password_file", "mqtt.republish_interval", NULL,
 };
 
 static bool named(const char *const *list, const struct key *k)

@@ -136,6 +136,7 @@ struct config {
     bool mqtt_printer_data;         /* printer_data in progress/printing, default false */
     double mqtt_state_interval;     /* s, at most one <base>state per interval, default 1 */
     double mqtt_stats_interval;     /* s between <base>stats messages, default 60; 0: off */
+    double mqtt_republish_interval; /* s between republishing the retained picture; 0: off */
 
     /* topics: templates under mqtt.base_topic; "" switches a topic off */
     char *topic_event;              /* "event/{event}" */

@@ -82,6 +82,11 @@ int mqtt_publish(struct mqtt *m, const char *topic, const char *payload, size_t 
 
 bool mqtt_connected(const struct mqtt *m);
 
+/* Publishes "connected" on the status topic again (for brokers that do not hand retained
+ * messages to every late subscriber). Returns 0 (also with no status topic), -ENOTCONN or
+ * -EIO. */
+int mqtt_republish_status(struct mqtt *m);
+
 void mqtt_get_counters(const struct mqtt *m, struct mqtt_counters *out);
 
 /* Messages dropped from the full buffer since the last call (for a report event). */

@@ -97,6 +97,7 @@ struct publisher {
     double state_at;
     bool state_dirty;
     char *state_last;
+    char *state_sent;                   /* the last state message, time stamp included */
     uint64_t state_sig;                 /* hash of the last state transition seen */
     struct printer *printer;            /* where the state comes from, NULL: none */
     struct job *job;
@@ -142,6 +143,16 @@ void publisher_publish_slicing_progress(struct publisher *p, const char *slicer,
 
 /* A snapshot's image on <base>camera (QoS 0, not retained, not kept while offline). */
 void publisher_publish_camera(struct publisher *p, const void *image, size_t len);
+
+/* Publishes again what a late subscriber needs, for brokers that do not hand it retained
+ * messages (mqtt.republish_interval): the last message of each temperature sensor, the last
+ * progress/printing and the state (new time stamp). Nothing while the broker is unreachable. */
+void publisher_republish(struct publisher *p);
+
+/* The payload of the last <base>state message, after a change still waiting for the state
+ * interval was published; with the state topic off, the payload it would carry. A new string
+ * (free it), or NULL without a printer or memory. */
+char *publisher_state_payload(struct publisher *p);
 
 /* Publishes <base>stats with this payload (see publisher_stats_json). */
 void publisher_publish_stats(struct publisher *p, const char *payload);

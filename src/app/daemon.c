@@ -52,6 +52,7 @@ struct daemon {
     struct proc *shutdown_run;      /* the printer.shutdown_command running, or NULL */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t stats_timer;
+    uv_timer_t republish_timer;     /* mqtt.republish_interval */
     uint64_t started_ms;
     char status_topic[PUBLISHER_MAX_TOPIC];
     bool stopping;
@@ -326,6 +327,26 @@ static void start_stats_timer(struct daemon *d)
     }
 }
 
+/* Brokers that keep retained messages per node, or never hand them to wildcard subscribers
+ * (a RabbitMQ cluster), leave a late subscriber with nothing: publish the picture again. */
+static void on_republish_timer(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    if (!d->mqtt || !mqtt_connected(d->mqtt))
+        return;
+    mqtt_republish_status(d->mqtt);
+    publisher_republish(&d->publisher);
+}
+
+static void start_republish_timer(struct daemon *d)
+{
+    uv_timer_stop(&d->republish_timer);
+    if (d->cfg.mqtt_republish_interval > 0) {
+        uint64_t ms = (uint64_t)(d->cfg.mqtt_republish_interval * 1000.0);
+        uv_timer_start(&d->republish_timer, on_republish_timer, ms, ms);
+    }
+}
+
 /* ---- shutdown ---------------------------------------------------------------------------- */
 
 static void on_handle_closed(uv_handle_t *h)
@@ -340,6 +361,7 @@ static void on_publisher_closed(void *ctx)
     uv_close((uv_handle_t *)&d->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&d->sighup, on_handle_closed);
     uv_close((uv_handle_t *)&d->stats_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d->republish_timer, on_handle_closed);
     discovery_close(d->discovery, NULL, NULL);
     notify_close(d->notify);
     d->notify = NULL;
@@ -379,6 +401,7 @@ static void stop(struct daemon *d, const char *why)
     log_info("printbridge: %s, shutting down", why);
     notify_stopping(d->notify);
     uv_timer_stop(&d->stats_timer);
+    uv_timer_stop(&d->republish_timer);
     events_fire(&d->events, EVENT_SHUTDOWN, NULL);
     job_stop(d->job);
     commands_router_detach(d->router);  /* no replies once the broker link is going */
@@ -461,6 +484,7 @@ static void apply_config(struct daemon *d)
         log_error("printbridge: reload: cannot apply the homeassistant settings (out of memory); keeping the old ones");
     log_set_level((enum log_level)d->cfg.log_level);
     start_stats_timer(d);
+    start_republish_timer(d);
 }
 
 /* A reload that was refused is logged and published, so that an operator who edited the
@@ -604,6 +628,9 @@ static void start_signals(struct daemon *d)
     uv_timer_init(d->loop, &d->stats_timer);
     d->stats_timer.data = d;
     start_stats_timer(d);
+    uv_timer_init(d->loop, &d->republish_timer);
+    d->republish_timer.data = d;
+    start_republish_timer(d);
 }
 
 static int run(struct daemon *d)

@@ -130,14 +130,14 @@ void discovery_settings_from(const struct config *c, char *node_id, struct disco
  * here: a key added to a group is compared the day it is added. */
 
 /* The mqtt keys that are not part of the broker connection: the publisher applies them in
- * place (publisher_settings_from above; the stats timer restarts on every reload).
+ * place (publisher_settings_from above; the stats and republish timers restart on every reload).
  * mqtt.password_file is compared through what it yields, mqtt.password. A new mqtt key is
  * part of the connection unless it is named here: forgetting it costs a needless reconnect,
  * never a missed change. */
 static const char *const mqtt_publishing_keys[] = {
     "retain", "timestamp_field", "temperature_threshold", "temperature_min_interval",
     "temperature_decimals", "printer_data", "state_interval", "stats_interval", "password_file",
-    NULL,
+    "republish_interval", NULL,
 };
 
 bool mqtt_connection_changed(const struct config *a, const struct config *b)

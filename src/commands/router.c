@@ -160,7 +160,7 @@ static void run_handler(struct commands_router *r, struct reply_to *to, const st
     hooks_run(r->t.hooks, def, rel, &ph, on_hook_done, w);
 }
 
-static json_t *state_reply(const struct commands_router *r)
+static json_t *state_reply(struct commands_router *r)
 {
     const struct printer_model *m = printer_get_model(r->t.printer);
     json_t *temps = json_object();
@@ -168,8 +168,18 @@ static json_t *state_reply(const struct commands_router *r)
         json_object_set_new(temps, m->heaters[i].key,
                             json_pack("{s:o, s:o}", "actual", pyjson_real_or_null(m->heaters[i].actual), "target",
                                       m->heaters[i].has_target ? pyjson_real_or_null(m->heaters[i].target) : json_null()));
-    return json_pack("{s:{s:s, s:s}, s:o}", "state", "id", printer_state_id(m->state), "text",
-                     printer_state_string(m->state), "temperatures", temps);
+    json_t *o = json_pack("{s:{s:s, s:s}, s:o}", "state", "id", printer_state_id(m->state), "text",
+                          printer_state_string(m->state), "temperatures", temps);
+    /* "printer": the <base>state payload, for a subscriber whose broker did not hand it the
+     * retained one (docs/farm.md) */
+    char *text = r->t.publisher ? publisher_state_payload(r->t.publisher) : NULL;
+    json_t *state = text ? json_loads(text, 0, NULL) : NULL;
+    if (o && state)
+        json_object_set_new(o, "printer", state);
+    else
+        json_decref(state);
+    free(text);
+    return o;
 }
 
 /* The snapshot command's image goes to <base>camera (not retained). */

@@ -109,6 +109,8 @@ const struct key keys_table[] = {
       "state_interval = 1;", NULL },
     { "mqtt", "stats_interval", KIND_FLOAT, 0, 86400, 60, NULL, FIELD(mqtt_stats_interval),
       "stats_interval = 60;", NULL },
+    { "mqtt", "republish_interval", KIND_FLOAT, 0, 86400, 0, NULL, FIELD(mqtt_republish_interval),
+      "republish_interval = 30;", NULL },
 
     { "topics", "event", KIND_STRING, 0, 0, 0, "event/{event}", FIELD(topic_event),
       "event = \"event/{event}\";", check_topic },

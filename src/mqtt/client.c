@@ -125,6 +125,13 @@ static int send_status(struct mqtt *m, const char *text, MQTTAsync_responseOptio
     return -EIO;
 }
 
+int mqtt_republish_status(struct mqtt *m)
+{
+    if (!m->status_topic)
+        return 0;
+    return m->connected ? send_status(m, "connected", NULL) : -ENOTCONN;
+}
+
 static void on_paho_connected(void *ctx, char *cause)
 {
     struct mqtt *m = ctx;

@@ -328,8 +328,28 @@ static void publish_state(struct publisher *p, bool force)
     free(p->state_last);
     p->state_last = body;
     p->state_at = now_s(p);
-    publish_owned(p, topic, statetopic_json(m, job, p->s.temperature_decimals, p->s.timestamp_field,
-                                            (long long)time(NULL)), PUBLISHER_STATE, NULL);
+    free(p->state_sent);
+    p->state_sent = statetopic_json(m, job, p->s.temperature_decimals, p->s.timestamp_field, (long long)time(NULL));
+    if (!p->state_sent) {
+        log_warn("publisher: could not serialise the message for %s", topic);
+        return;
+    }
+    send_kind(p, topic, p->state_sent, PUBLISHER_STATE, NULL);
+}
+
+char *publisher_state_payload(struct publisher *p)
+{
+    if (!p->printer)
+        return NULL;
+    if (p->state_dirty) {       /* a change waiting for state_interval: let it out first */
+        uv_timer_stop(&p->state_timer);
+        publish_state(p, false);
+    }
+    if (p->state_sent)
+        return strdup(p->state_sent);
+    struct job_view jv;         /* the state topic is off: the payload it would carry */
+    return statetopic_json(printer_get_model(p->printer), job_view_of(p, &jv), p->s.temperature_decimals,
+                           p->s.timestamp_field, (long long)time(NULL));
 }
 
 static void on_state_timer(uv_timer_t *t)
@@ -435,7 +455,25 @@ void publisher_publish_camera(struct publisher *p, const void *image, size_t len
         mqtt_publish(p->mqtt, topic, image, len, 0, false, 0);
 }
 
-/* ---- connects -------------------------------------------------------------------------- */
+/* ---- connects and republishing --------------------------------------------------------- */
+
+/* The last message of each temperature sensor, as it was (its time stamp included). */
+static void send_last_temperatures(struct publisher *p)
+{
+    char topic[PUBLISHER_MAX_TOPIC];
+    for (int i = 0; i < p->ntemps; i++)
+        if (p->temps[i].last &&
+            publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.temperature_topic, "temp", p->temps[i].key) >= 0)
+            send_kind(p, topic, p->temps[i].last, PUBLISHER_TEMPERATURE, NULL);
+}
+
+static void send_last_progress(struct publisher *p)
+{
+    char topic[PUBLISHER_MAX_TOPIC];
+    if (p->progress_last &&
+        publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.progress_topic, "progress", "printing") >= 0)
+        send_kind(p, topic, p->progress_last, PUBLISHER_PROGRESS_PRINTING, NULL);
+}
 
 void publisher_on_connected(struct publisher *p, bool first, long long timestamp)
 {
@@ -461,20 +499,25 @@ void publisher_on_connected(struct publisher *p, bool first, long long timestamp
         }
     }
     if (!first) {
-        /* a broker restarted without persistence forgot every retained message */
-        for (int i = 0; i < p->ntemps; i++)
-            if (p->temps[i].last &&
-                publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.temperature_topic, "temp",
-                                p->temps[i].key) >= 0)
-                send_kind(p, topic, p->temps[i].last, PUBLISHER_TEMPERATURE, NULL);
+        /* a broker restarted without persistence forgot every retained message; a job's
+         * progress is state worth restoring, the start-up reset is sent once only */
+        send_last_temperatures(p);
         if (p->stats_last &&
             publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.stats_topic, "", "") >= 0)
             send_kind(p, topic, p->stats_last, PUBLISHER_STATS, NULL);
-        /* a job's progress is state worth restoring; the start-up reset is sent once only */
-        if (p->progress_last && p->progress_from_job &&
-            publisher_topic(topic, sizeof topic, p->s.base_topic, p->s.progress_topic, "progress", "printing") >= 0)
-            send_kind(p, topic, p->progress_last, PUBLISHER_PROGRESS_PRINTING, NULL);
+        if (p->progress_from_job)
+            send_last_progress(p);
     }
+    uv_timer_stop(&p->state_timer);
+    publish_state(p, true);
+}
+
+void publisher_republish(struct publisher *p)
+{
+    if (!p->mqtt || !mqtt_connected(p->mqtt))
+        return;     /* offline: the next connect publishes the state anyway */
+    send_last_temperatures(p);
+    send_last_progress(p);
     uv_timer_stop(&p->state_timer);
     publish_state(p, true);
 }
@@ -499,9 +542,10 @@ static void on_state_timer_closed(uv_handle_t *h)
         p->temps[i].last = NULL;
     }
     free(p->state_last);
+    free(p->state_sent);
     free(p->progress_last);
     free(p->stats_last);
-    p->state_last = p->progress_last = p->stats_last = NULL;
+    p->state_last = p->state_sent = p->progress_last = p->stats_last = NULL;
     if (p->closed)
         p->closed(p->closed_ctx);
 }

@@ -35,7 +35,7 @@ m_pass "MQTT 5: connected (p5), status, events and state as with 3.1.1"
 
 P5() { mosquitto_pub -h 127.0.0.1 -p "$PORT" -V mqttv5 -q 1 "$@"; }
 P5 -t octoprint/command/status -m 'status' -D publish response-topic pbtest/replies/1 -D publish correlation-data corr-42
-m_expect "$SUB" '^pbtest/replies/1 r=0 q=1 corr=corr-42 \{"id": null, "result": "ok", "state": \{"id": "[A-Z_]+", "text": "[^"]+"\}, "temperatures": \{\}\}$' \
+m_expect "$SUB" '^pbtest/replies/1 r=0 q=1 corr=corr-42 \{"id": null, "result": "ok", "state": \{"id": "[A-Z_]+", "text": "[^"]+"\}, "temperatures": \{\}, "printer": \{"state": \{"text": .*\}\}$' \
   "$(m_t 10)" "the status reply on the response topic with the correlation data"
 P5 -t octoprint/command/status -m '{"id": 5}'
 m_expect "$SUB" '^octoprint/command/status/response r=0 q=1 corr= \{"id": 5, "result": "ok", ' "$(m_t 10)" \
