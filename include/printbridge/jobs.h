@@ -158,6 +158,12 @@ int storage_upload(struct storage *s, const char *rel, const void *data, size_t 
                    bool select, bool print, storage_upload_cb cb, void *ctx,
                    char *err, size_t errsz);
 
+/* storage_upload without the copy: takes data (malloc'd), whatever the result, and frees it
+ * as soon as it is written, so a large upload is held in memory once. */
+int storage_upload_take(struct storage *s, const char *rel, void *data, size_t len,
+                        bool select, bool print, storage_upload_cb cb, void *ctx,
+                        char *err, size_t errsz);
+
 /* The cached analysis of rel, if it has finished: 0, or -ENOENT. */
 int storage_analysis(const struct storage *s, const char *rel, struct analysis_result *r);
 
