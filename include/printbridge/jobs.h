@@ -45,11 +45,12 @@ struct analysis_result {
 };
 
 /* The analyser's running state. Plain data: embed it anywhere; ~1 KB. */
-struct analysis_move { double d[4]; double len, v, a; bool valid; };
+struct analysis_move { double d[4]; double u[3]; double len, v, a; bool valid; };   /* u: unit direction */
 
 struct analysis {
     struct analysis_options opt;
     double pos[4];                  /* X Y Z E (E relative to the tool's running total) */
+    bool pos_in_box, pos_in_print_box;  /* pos is in the travel / printing box already */
     double e_total[ANALYSIS_MAX_TOOLS], e_max[ANALYSIS_MAX_TOOLS];
     double offset[4];               /* G92 */
     bool relative, e_relative, inches;
