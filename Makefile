@@ -245,7 +245,7 @@ check-deb: | deps-deb deps-debroot
 	@bash test/deb/test_deb.sh $(abspath $(BUILD))
 # ---- end of deb ----------------------------------------------------------------------------------
 
-# ---- make bench, make bench-quick (bench/; results table in README.md) ------------------------------------
+# ---- make bench, make bench-quick (bench/; the latest table is in docs/bench.md) ------------------------------------
 # The bench's C tools are built into $(BUILD)/bench/ with the project's flags; the peers it
 # measures against (Printrun's printcore and gcoder) are installed by the bench itself through
 # `scripts/install-deps.sh --bench`, so `make check` never needs them.

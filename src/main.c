@@ -97,6 +97,7 @@ int main(int argc, char **argv)
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
+    memory_tune();
     const char *path = DEFAULT_CONFIG;
     const char *print_file = NULL;
     bool check_only = false, verbose = false;

@@ -254,6 +254,28 @@ START_TEST(test_upload_is_atomic_and_announced)
 }
 END_TEST
 
+/* storage_upload_take owns the bytes on every path: what it stores is them, what it refuses
+ * it frees (ASan's leak check in make check fails this test otherwise) */
+START_TEST(test_upload_take_stores_the_given_bytes_and_frees_refused_ones)
+{
+    char err[256];
+    char *g = strdup("G28\nG1 X5 E1\n");
+    ck_assert_int_eq(storage_upload_take(st, "taken.gcode", g, strlen(g), false, false, on_upload, NULL, err, sizeof err), 0);
+    ck_assert(wait_for("Upload", 3000));
+    ck_assert_int_eq(upload_rc, 0);
+    char p[512], back[64] = "";
+    snprintf(p, sizeof p, "%s/taken.gcode", dir);
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(back, 1, sizeof back - 1, f), strlen("G28\nG1 X5 E1\n"));
+    fclose(f);
+    ck_assert_str_eq(back, "G28\nG1 X5 E1\n");
+    ck_assert_int_eq(storage_upload_take(st, "../out.gcode", strdup("G1\n"), 3, false, false, on_upload, NULL, err,
+                                         sizeof err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "out.gcode"));
+}
+END_TEST
+
 START_TEST(test_upload_refuses_bad_paths_and_oversize)
 {
     char err[256];
@@ -343,6 +365,7 @@ Suite *storage_suite(void)
     tcase_add_test(tc, test_a_new_file_is_announced_then_analysed);
     tcase_add_test(tc, test_move_remove_and_folders);
     tcase_add_test(tc, test_upload_is_atomic_and_announced);
+    tcase_add_test(tc, test_upload_take_stores_the_given_bytes_and_frees_refused_ones);
     tcase_add_test(tc, test_upload_refuses_bad_paths_and_oversize);
     tcase_add_test(tc, test_upload_disk_full_by_injection_leaves_nothing);
     tcase_add_test(tc, test_upload_disk_full_on_a_real_tmpfs);

@@ -29,6 +29,13 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) do { if (log_get_level() >= LOG_LEVEL_DEBUG) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
 
+/* ---- memory: how freed memory goes back to the system (memory.c says why). */
+
+/* Fixes the allocator's thresholds; once, first thing in main. */
+void memory_tune(void);
+/* Gives free heap pages back now; after a burst of large allocations. */
+void memory_trim(void);
+
 /* ---- strbuf: a growable, always NUL-terminated string with an optional size limit. Every
  * text builder uses it (placeholders, word splitting and quoting, Python-compatible JSON,
  * argv templates, captured child output).

@@ -45,11 +45,12 @@ struct analysis_result {
 };
 
 /* The analyser's running state. Plain data: embed it anywhere; ~1 KB. */
-struct analysis_move { double d[4]; double len, v, a; bool valid; };
+struct analysis_move { double d[4]; double u[3]; double len, v, a; bool valid; };   /* u: unit direction */
 
 struct analysis {
     struct analysis_options opt;
     double pos[4];                  /* X Y Z E (E relative to the tool's running total) */
+    bool pos_in_box, pos_in_print_box;  /* pos is in the travel / printing box already */
     double e_total[ANALYSIS_MAX_TOOLS], e_max[ANALYSIS_MAX_TOOLS];
     double offset[4];               /* G92 */
     bool relative, e_relative, inches;
@@ -157,6 +158,12 @@ typedef void (*storage_upload_cb)(void *ctx, int rc, const char *rel, const char
 int storage_upload(struct storage *s, const char *rel, const void *data, size_t len,
                    bool select, bool print, storage_upload_cb cb, void *ctx,
                    char *err, size_t errsz);
+
+/* storage_upload without the copy: takes data (malloc'd), whatever the result, and frees it
+ * as soon as it is written, so a large upload is held in memory once. */
+int storage_upload_take(struct storage *s, const char *rel, void *data, size_t len,
+                        bool select, bool print, storage_upload_cb cb, void *ctx,
+                        char *err, size_t errsz);
 
 /* The cached analysis of rel, if it has finished: 0, or -ENOENT. */
 int storage_analysis(const struct storage *s, const char *rel, struct analysis_result *r);

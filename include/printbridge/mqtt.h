@@ -117,6 +117,11 @@ struct mqtt_message {
 
 typedef void (*mqtt_message_fn)(void *ctx, const struct mqtt_message *msg);
 
+/* Takes the payload out of msg, inside a handler: the caller frees it, msg->payload is NULL
+ * afterwards (for later handlers too). For the one handler of a topic whose payload may be
+ * large (an upload), so that it is not copied again. */
+char *mqtt_message_take_payload(const struct mqtt_message *msg);
+
 /* Hands fn every message whose topic matches filter (MQTT wildcards + and # allowed), on the
  * loop thread. The filter is subscribed at QoS 1 now when connected and again after every
  * reconnect; the broker sees each filter once however many handlers share it. A handler (fn

@@ -372,7 +372,9 @@ static void route_upload(struct commands_router *r, const struct mqtt_message *m
     memset(to, 0, sizeof *to);
     r->waiting++;
     err[0] = '\0';
-    int rc = storage_upload(r->t.storage, path, msg->payload, msg->len, false, false, on_upload_done, w, err, sizeof err);
+    /* the storage takes the bytes: a large upload is held once, and only until written */
+    int rc = storage_upload_take(r->t.storage, path, mqtt_message_take_payload(msg), msg->len, false, false,
+                                 on_upload_done, w, err, sizeof err);
     if (rc < 0)
         on_upload_done(w, rc, path, err);
 }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,8 +43,13 @@ void analysis_init(struct analysis *a, const struct analysis_options *o)
     a->slicer_time = -1;
 }
 
+/* 10^-k for the digits after a decimal point; beyond 18 digits the value is rounded. */
+static const double neg_pow10[19] = { 1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10,
+                                      1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17, 1e-18 };
+
 /* A decimal number at *p (sign, digits, point, digits; no exponent in G-code). Returns false
- * when there is no number. Faster than strtod by avoiding locale and exponent handling. */
+ * when there is no number. Faster than strtod by avoiding locale and exponent handling: the
+ * digits are gathered as an integer and scaled once (one rounding, no chain of multiplies). */
 static bool parse_num(const char **pp, const char *end, double *out)
 {
     const char *p = *pp;
@@ -52,23 +58,38 @@ static bool parse_num(const char **pp, const char *end, double *out)
         neg = *p == '-';
         p++;
     }
-    double v = 0;
-    bool digits = false;
-    while (p < end && *p >= '0' && *p <= '9') {
-        v = v * 10 + (*p++ - '0');
-        digits = true;
+    uint64_t mant = 0;
+    int ndig = 0, frac = 0;     /* digits kept in mant; how many of them follow the point */
+    int extra = 0;              /* integer digits beyond what mant holds (huge numbers) */
+    const char *start = p;
+    while (p < end && (unsigned)(*p - '0') < 10) {
+        if (ndig < 18) {
+            mant = mant * 10 + (uint64_t)(*p - '0');
+            ndig++;
+        } else {
+            extra++;
+        }
+        p++;
     }
+    bool digits = p > start;
     if (p < end && *p == '.') {
         p++;
-        double scale = 0.1;
-        while (p < end && *p >= '0' && *p <= '9') {
-            v += (*p++ - '0') * scale;
-            scale *= 0.1;
-            digits = true;
+        const char *f = p;
+        while (p < end && (unsigned)(*p - '0') < 10) {
+            if (ndig < 18 && extra == 0) {
+                mant = mant * 10 + (uint64_t)(*p - '0');
+                ndig++;
+                frac++;
+            }
+            p++;
         }
+        digits = digits || p > f;
     }
     if (!digits)
         return false;
+    double v = (double)mant * neg_pow10[frac];
+    if (extra > 0)
+        v *= pow(10, extra);
     *pp = p;
     *out = neg ? -v : v;
     return true;
@@ -97,25 +118,23 @@ static double trapezoid(double len, double v0, double vc, double v1, double acc)
         return 0;
     if (acc <= 0)
         return len / vc;
-    double s_acc = (vc * vc - v0 * v0) / (2 * acc);
-    double s_dec = (vc * vc - v1 * v1) / (2 * acc);
-    if (s_acc + s_dec <= len)
-        return (vc - v0) / acc + (vc - v1) / acc + (len - s_acc - s_dec) / vc;
+    double ia = 1 / acc;    /* one division instead of one per term */
+    double s_ramps = (2 * vc * vc - v0 * v0 - v1 * v1) * 0.5 * ia;     /* accelerating + braking */
+    if (s_ramps <= len)
+        return (2 * vc - v0 - v1) * ia + (len - s_ramps) / vc;
     double vp = sqrt((2 * acc * len + v0 * v0 + v1 * v1) / 2);
     if (vp < v0)
         vp = v0;
     if (vp < v1)
         vp = v1;
-    return (vp - v0) / acc + (vp - v1) / acc;
+    return (2 * vp - v0 - v1) * ia;
 }
 
 /* The highest speed at which the corner from move m1 into m2 can be taken. */
 static double junction_speed(const struct analysis *a, const struct analysis_move *m1,
                              const struct analysis_move *m2)
 {
-    double cos_theta = 0;
-    for (int i = 0; i < 3; i++)
-        cos_theta -= (m1->d[i] / m1->len) * (m2->d[i] / m2->len);
+    double cos_theta = -(m1->u[0] * m2->u[0] + m1->u[1] * m2->u[1] + m1->u[2] * m2->u[2]);
     double vmax = m1->v < m2->v ? m1->v : m2->v;
     if (cos_theta < -0.999999)
         return vmax;                       /* straight on */
@@ -123,8 +142,8 @@ static double junction_speed(const struct analysis *a, const struct analysis_mov
         return 0;                          /* full reversal */
     double sin_half = sqrt(0.5 * (1 - cos_theta));
     double acc = m2->a;
-    double vj = sqrt(acc * a->opt.junction_deviation * sin_half / (1 - sin_half));
-    return vj < vmax ? vj : vmax;
+    double vj2 = acc * a->opt.junction_deviation * sin_half / (1 - sin_half);
+    return vj2 < vmax * vmax ? sqrt(vj2) : vmax;
 }
 
 /* Accounts for the pending move, now that the next one (or none) decides its exit speed. */
@@ -137,9 +156,9 @@ static void flush_pending(struct analysis *a, const struct analysis_move *next)
     if (next && next->valid && next->len > 0 && m->len > 0)
         vout = junction_speed(a, m, next);
     /* exit speed must be reachable from the entry within this move */
-    double reach = sqrt(a->pending_vin * a->pending_vin + 2 * m->a * m->len);
-    if (vout > reach)
-        vout = reach;
+    double reach2 = a->pending_vin * a->pending_vin + 2 * m->a * m->len;
+    if (vout * vout > reach2)
+        vout = sqrt(reach2);
     a->time += trapezoid(m->len, a->pending_vin, m->v, vout, m->a);
     m->valid = false;
     a->pending_vin = vout;
@@ -156,10 +175,14 @@ static void add_move(struct analysis *a, const double *target, bool has_e)
     m.len = sqrt(len2);
     double de = m.d[3];
     bool extruding = has_e && de > 0;
-    box_add(&a->travel, a->pos);
+    if (!a->pos_in_box) {
+        box_add(&a->travel, a->pos);
+        a->pos_in_box = true;   /* from here on each target is the next move's start */
+    }
     box_add(&a->travel, target);
     if (extruding && m.len > 0) {
-        box_add(&a->printing, a->pos);
+        if (!a->pos_in_print_box)
+            box_add(&a->printing, a->pos);
         box_add(&a->printing, target);
         /* a layer starts where extrusion first happens at a new, higher Z */
         if (target[2] > a->layer_z + 1e-6) {
@@ -176,6 +199,7 @@ static void add_move(struct analysis *a, const double *target, bool has_e)
         if (a->tool > a->max_tool && de > 0)
             a->max_tool = a->tool;
     }
+    a->pos_in_print_box = extruding && m.len > 0;   /* the next move starts at this target */
     memcpy(a->pos, target, sizeof a->pos);
     m.v = a->feed > a->opt.max_feedrate ? a->opt.max_feedrate : a->feed;
     m.a = extruding ? a->acc_print : a->acc_travel;
@@ -189,6 +213,9 @@ static void add_move(struct analysis *a, const double *target, bool has_e)
         }
         return;
     }
+    double inv = 1 / m.len;
+    for (int i = 0; i < 3; i++)
+        m.u[i] = m.d[i] * inv;
     m.valid = true;
     flush_pending(a, &m);
     a->pending = m;
@@ -201,6 +228,8 @@ static void parse_words(const char *p, const char *end, struct gcode_words *w)
 {
     w->present = 0;
     while (p < end) {
+        if (*p == ';')
+            break;              /* a comment after the command */
         unsigned c = (unsigned)(*p | 32) - 'a';
         p++;
         if (c < 26) {
@@ -279,9 +308,8 @@ void analysis_line(struct analysis *a, const char *line, size_t len)
         }
         return;
     }
-    const char *semi = memchr(p, ';', (size_t)(end - p));
-    if (semi)
-        end = semi;
+    /* a comment after the command ends it: parse_words stops there, and the number parser
+     * stops at the ';' anyway */
     if (*p == 'N' || *p == 'n') {
         /* a line number: skip it */
         p++;
@@ -358,6 +386,7 @@ void analysis_line(struct analysis *a, const char *line, size_t len)
                 }
             if (!any)
                 a->pos[0] = a->pos[1] = a->pos[2] = 0;
+            a->pos_in_box = a->pos_in_print_box = false;
             for (int i = 0; i < 3; i++)
                 a->offset[i] = 0;
             break;

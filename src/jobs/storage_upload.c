@@ -80,6 +80,8 @@ static void upload_worker(uv_work_t *req)
     }
     fchmod(fd, 0644);
     w->rc = write_all(fd, w->data, w->len, w->inject);
+    free(w->data);      /* written (or not): the bytes are not needed any more */
+    w->data = NULL;
     if (w->rc == 0 && fsync(fd) < 0)
         w->rc = -errno;
     if (close(fd) < 0 && w->rc == 0)
@@ -126,14 +128,15 @@ static void upload_after(uv_work_t *req, int status)
     }
     if (w->cb)
         w->cb(w->ctx, w->rc, w->rel, w->err);
-    free(w->data);
+    free(w->data);      /* NULL once written; still here when the worker stopped early */
     free(w);
+    memory_trim();       /* the written upload's pages go back to the system now */
     storage_maybe_done(s);
 }
 
-int storage_upload(struct storage *s, const char *rel, const void *data, size_t len,
-                   bool select, bool print, storage_upload_cb cb, void *ctx,
-                   char *err, size_t errsz)
+int storage_upload_take(struct storage *s, const char *rel, void *data, size_t len,
+                        bool select, bool print, storage_upload_cb cb, void *ctx,
+                        char *err, size_t errsz)
 {
     int rc;
     if (!storage_is_model(rel)) {
@@ -145,19 +148,20 @@ int storage_upload(struct storage *s, const char *rel, const void *data, size_t 
         rc = storage_check_components(rel, err, errsz);
     }
     if (rc < 0)
-        return rc;
+        goto fail;
     if ((long long)len > s->opt.max_upload_size) {
         storage_printf(err, errsz, "%s is %zu bytes, over the upload limit of %lld bytes", rel, len,
                  s->opt.max_upload_size);
-        return -EFBIG;
+        rc = -EFBIG;
+        goto fail;
     }
     struct upload_work *w = calloc(1, sizeof *w);
-    if (!w || !(w->data = malloc(len ? len : 1))) {
-        free(w);
+    if (!w) {
         storage_printf(err, errsz, "out of memory");
-        return -ENOMEM;
+        rc = -ENOMEM;
+        goto fail;
     }
-    memcpy(w->data, data, len);
+    w->data = data;
     w->req.data = w;
     w->s = s;
     w->len = len;
@@ -170,11 +174,27 @@ int storage_upload(struct storage *s, const char *rel, const void *data, size_t 
     storage_printf(w->root, sizeof w->root, "%s", s->root);
     rc = uv_queue_work(s->loop, &w->req, upload_worker, upload_after);
     if (rc < 0) {
-        free(w->data);
         free(w);
         storage_printf(err, errsz, "cannot queue the upload: %s", uv_strerror(rc));
-        return rc;
+        goto fail;
     }
     s->pending_work++;
     return 0;
+
+fail:
+    free(data);
+    return rc;
+}
+
+int storage_upload(struct storage *s, const char *rel, const void *data, size_t len,
+                   bool select, bool print, storage_upload_cb cb, void *ctx,
+                   char *err, size_t errsz)
+{
+    void *copy = malloc(len ? len : 1);
+    if (!copy) {
+        storage_printf(err, errsz, "out of memory");
+        return -ENOMEM;
+    }
+    memcpy(copy, data, len);
+    return storage_upload_take(s, rel, copy, len, select, print, cb, ctx, err, errsz);
 }

@@ -285,6 +285,13 @@ unsigned long mqtt_take_dropped(struct mqtt *m)
 
 static void start_connect(struct mqtt *m);
 
+static void set_pace(struct mqtt *m, enum pace_state to)
+{
+    if (m->pace != to)
+        pace_move(m->pace, to);
+    m->pace = to;
+}
+
 static void on_retry(uv_timer_t *t)
 {
     start_connect(t->data);
@@ -294,6 +301,7 @@ static void schedule_retry(struct mqtt *m)
 {
     if (m->stopping)
         return;
+    set_pace(m, PACE_PARKED);
     if (m->retry_ms == 0)
         m->retry_ms = RETRY_MIN_MS;
     uv_timer_start(&m->retry, on_retry, m->retry_ms, 0);
@@ -361,6 +369,7 @@ static void start_connect(struct mqtt *m)
     o->automaticReconnect = 0;      /* ours: see the top of this file */
     o->connectTimeout = 10;
     ON_RESULT(o, m, NOTE_CONNECT);
+    set_pace(m, PACE_CONNECTING);
     int rc = MQTTAsync_connect(m->client, o);
     if (rc != MQTTASYNC_SUCCESS) {
         log_connect_failure(m, rc, MQTTAsync_strerror(rc));
@@ -391,6 +400,7 @@ static void on_connected(struct mqtt *m)
     m->connecting = false;
     if (m->stopping)
         return;
+    set_pace(m, PACE_UP);
     log_info("mqtt: connected to %s", m->uri);
     m->connected = true;
     m->ever_connected = true;
@@ -626,7 +636,9 @@ static void finish_stop(struct mqtt *m)
         return;     /* already finished (guard timer and Paho raced) */
     uv_timer_stop(&m->stop_guard);
     uv_timer_stop(&m->retry);
+    set_pace(m, PACE_UP);       /* Paho's own pace while its threads stop */
     MQTTAsync_destroy(&m->client);
+    set_pace(m, PACE_NONE);
     m->client = NULL;
     uv_close((uv_handle_t *)&m->wake, on_handle_closed);
     uv_close((uv_handle_t *)&m->stop_guard, on_handle_closed);
@@ -662,6 +674,7 @@ void mqtt_stop(struct mqtt *m, struct mqtt *heir, void (*done)(void *ctx), void 
     m->stop_done = done;
     m->stop_ctx = ctx;
     uv_timer_stop(&m->retry);
+    set_pace(m, PACE_UP);
     uv_timer_start(&m->stop_guard, on_stop_guard, STOP_GUARD_MS, 0);
     if (m->connected && m->status_topic) {
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;

@@ -10,6 +10,7 @@
 
 #include "inbound.h"
 #include "outbox.h"
+#include "pace.h"
 #include "printbridge/mqtt.h"
 
 /* What a note tells the loop. The request kinds carry Paho's result for one of our calls:
@@ -60,6 +61,7 @@ struct mqtt {
     bool failure_logged;
     bool stopping;
     bool loaded;
+    enum pace_state pace;       /* what Paho's idle threads are told (pace.c) */
     unsigned retry_ms;
     int handles_open;
     void (*stop_done)(void *ctx);

@@ -41,6 +41,16 @@ static void msg_free(struct inbound_msg *c)
     free(c);
 }
 
+/* Handlers get const messages, but every message they get is one of ours (struct
+ * inbound_msg, not const): taking its payload changes only our object. */
+char *mqtt_message_take_payload(const struct mqtt_message *msg)
+{
+    struct mqtt_message *own = (struct mqtt_message *)msg;
+    char *p = own->payload;
+    own->payload = NULL;
+    return p;
+}
+
 static void sub_free(struct inbound_sub *s)
 {
     free(s->filter);
