@@ -480,7 +480,7 @@ int commands_decode(const char *rel_topic, const char *payload, size_t len, stru
             out->doc = json_loadb(payload, len, JSON_DECODE_ANY, NULL);
             take_id(out, err, errsz);
         }
-        return failf(err, errsz, "unknown command \"%.60s\"; known: gcode, connection, job, hook/<name>, status, snapshot", cmd);
+        return failf(err, errsz, "unknown command \"%.60s\"; known: gcode, connection, job, upload/<path>, hook/<name>, status, snapshot", cmd);
     }
     return failf(err, errsz, "unknown command topic %.80s", rel_topic);
 }

@@ -99,7 +99,7 @@ P -t octoprint/command/gcode -m '{"id": 5, "commands": ["M117 bad-json"'
 reply command/gcode "${ERR}invalid JSON: [^\"]+\"\\}" "the invalid JSON reply"
 mark
 P -t octoprint/command/fly -m '{"id": "x"}'
-reply command/fly '\{"id": "x", "result": "error", "error": "unknown command \\"fly\\"; known: gcode, connection, job, hook/<name>, status, snapshot"\}' "the unknown command reply"
+reply command/fly '\{"id": "x", "result": "error", "error": "unknown command \\"fly\\"; known: gcode, connection, job, upload/<path>, hook/<name>, status, snapshot"\}' "the unknown command reply"
 mark
 P -t octoprint/command/gcode -m '{"id": 8, "commands": ["M117 before-denied", "m500"]}'
 reply command/gcode '\{"id": 8, "result": "error", "error": "G-code M500 is denied by inbound.gcode_deny"\}' "the denied G-code reply"

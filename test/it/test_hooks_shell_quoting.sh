@@ -1,4 +1,4 @@
-# test_hooks_shell_quoting.sh: shell = true hooks quote every substituted value (README.md,
+# test_hooks_shell_quoting.sh: shell = true hooks quote every substituted value (docs/hooks.md,
 # "System hooks"). A print of "my cube.gcode" on the simulator ends with PrintDone, which runs
 #   1. the "shout" example of docs/hooks-examples.conf, as written: echo Done: {name} | tr a-z A-Z
 #      prints "DONE: MY CUBE.GCODE" (HookFinished stdout), the name arriving as one word
