@@ -118,11 +118,21 @@ pb_cleanup() {
 # pb_port_in_use PORT: true if something accepts on 127.0.0.1:PORT.
 pb_port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# pb_free_port: print a loopback port in 20000-60000 nobody listens on.
+# pb_free_port: print a loopback port nobody listens on, below the ephemeral range.
+# pb_port_ceiling: the first port the kernel hands out to outgoing connections. A listener
+# port is picked below it: an ephemeral port taken by any client (a subscriber, the daemon)
+# would make the broker's bind fail with "Address already in use".
+pb_port_ceiling() {
+  local lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+  (( lo > 12000 )) || lo=32768
+  echo "$lo"
+}
+
 pb_free_port() {
   local p
   while :; do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    p=$(( 10000 + (RANDOM * 32768 + RANDOM) % ($(pb_port_ceiling) - 10000) ))
     pb_port_in_use "$p" || { echo "$p"; return 0; }
   done
 }

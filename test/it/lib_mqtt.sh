@@ -70,10 +70,20 @@ m_init() {
 
 m_port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# m_port_ceiling: the first port the kernel hands out to outgoing connections. A listener
+# port is picked below it: an ephemeral port taken by any client (a subscriber, the daemon)
+# would make the broker's bind fail with "Address already in use".
+m_port_ceiling() {
+  local lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+  (( lo > 12000 )) || lo=32768
+  echo "$lo"
+}
+
 m_free_port() {
   local p
   while :; do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    p=$(( 10000 + (RANDOM * 32768 + RANDOM) % ($(m_port_ceiling) - 10000) ))
     m_port_in_use "$p" || { echo "$p"; return 0; }
   done
 }
