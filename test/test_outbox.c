@@ -283,6 +283,7 @@ START_TEST(test_persisted_queue_survives_a_crash)
     keep(&o, "f", 1);
     ck_assert_int_eq(outbox_save(&o, path), 0);     /* clean stop */
     ck_assert_str_eq(after_crash(path), "f");
+    outbox_clear(&o);
     free(copy);
     free(path);
     rmdir(dir);

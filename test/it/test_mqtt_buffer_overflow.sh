@@ -36,6 +36,9 @@ CONF
 m_start_daemon "$M_DIR/pb.conf"
 m_expect "$SUB" '^octoprint/event/Startup r=0 q=1 ' "$(m_t 10)" "the Startup event"
 grep -q MqttBufferOverflow "$SUB" && m_fail "the start-up burst overflowed a buffer of 20"
+# the missing printer's Error and OFFLINE come right after Startup: wait for them, so that the
+# outages below hold nothing but their own messages
+m_expect "$SUB" '^octoprint/event/PrinterStateChanged r=0 q=1 \{"state_id": "OFFLINE"' "$(m_t 10)" "the printer going OFFLINE"
 ev() { printf '^octoprint/event/%s r=0 q=1 \\{%s"_event": "%s", "_timestamp": %s\\}$' "$1" "$2" "$1" "$M_TS"; }
 
 # outage N RELOADS: stop the broker, raise RELOADS SettingsUpdated, start it again and wait
