@@ -66,6 +66,10 @@ struct port_callbacks {
  * another process), -ENOTTY (not a terminal), -EINVAL (rate refused). */
 int port_open(struct port **out, uv_loop_t *loop, const char *path, int baud,
               const struct port_callbacks *cb, void *ctx);
+/* Throws away what the printer said while nobody listened (answers to a previous
+ * connection's last commands, a Klipper pty's queued output), which would otherwise be read
+ * as answers to the handshake. Call it right after port_open, before the loop reads. */
+void port_discard_input(struct port *p);
 
 /* Queues bytes for writing; never blocks. Returns 0, or a negative errno when the port is
  * gone or the output buffer limit is exceeded. */

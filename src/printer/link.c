@@ -506,6 +506,10 @@ static void try_connect(struct printer *p)
         open_failed(p, err, strerror(-err), quiet);
         return;
     }
+    /* Stale answers would be read as the handshake's, except when resuming a print: then a
+     * "start" waiting there is the proof that the board reset while printbridge was away. */
+    if (!p->resync_wanted)
+        port_discard_input(p->port);
     if (quiet) {
         events_fire(p->ev, EVENT_CONNECTING, NULL);
         printer_set_state(p, PRINTER_OPEN_SERIAL);

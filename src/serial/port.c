@@ -156,6 +156,11 @@ static void on_poll(uv_poll_t *handle, int status, int events)
     update_events(p);
 }
 
+void port_discard_input(struct port *p)
+{
+    (void)tcflush(p->fd, TCIOFLUSH);   /* not a tty (a test's FIFO): nothing to discard */
+}
+
 int port_open(struct port **out, uv_loop_t *loop, const char *path, int baud,
               const struct port_callbacks *cb, void *ctx)
 {
@@ -174,9 +179,6 @@ int port_open(struct port **out, uv_loop_t *loop, const char *path, int baud,
         close(fd);
         return err;
     }
-    /* What the printer said while nobody listened (answers to a previous connection's last
-     * commands, a Klipper pty's queued output) would be read as answers to our handshake. */
-    (void)tcflush(fd, TCIOFLUSH);   /* not a tty (a test's FIFO): nothing to discard */
     struct port *p = calloc(1, sizeof *p);
     if (!p) {
         close(fd);
