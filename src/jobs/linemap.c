@@ -133,6 +133,11 @@ int linemap_find(const struct linemap_entry *slots, size_t n, unsigned long last
                  last_line, lowest, highest);
         return -ESRCH;
     }
+    if (highest - last_line > LINEMAP_MAX_LAG) {
+        snprintf(why, whysz, "the firmware's last line %lu is %lu lines behind the last line sent (%lu), more than can "
+                 "be in flight: its counter was reset", last_line, highest - last_line, highest);
+        return -ESRCH;
+    }
     *found = *best;
     return 0;
 }

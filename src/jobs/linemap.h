@@ -14,6 +14,9 @@
 /* far more than can be in flight (the firmware's buffer, the serial buffers) at any time */
 #define LINEMAP_SLOTS 8192
 #define LINEMAP_EMPTY UINT32_MAX
+/* The firmware can be behind the last line sent by at most what is in flight (the send window
+ * is at most 64 lines); a counter further back was reset, even when its "start" was lost. */
+#define LINEMAP_MAX_LAG 128
 
 struct linemap_entry {
     uint64_t pos;       /* file position after the line */
@@ -44,7 +47,8 @@ int linemap_load(const char *path, uint64_t id, struct linemap_entry *slots);
 /* Where to continue after the firmware accepted line last_line: the entry of the highest
  * noted line not above it. Returns 0 with *found, or, with the reason in why:
  * -ENODATA (nothing noted), -ERANGE (last_line is above every line sent: not this print's
- * counter), -ESRCH (below every line noted: the counter was reset, or went back). */
+ * counter), -ESRCH (below every line noted, or more than LINEMAP_MAX_LAG behind the last line sent: the
+ * counter was reset, or went back). */
 int linemap_find(const struct linemap_entry *slots, size_t n, unsigned long last_line,
                  struct linemap_entry *found, char *why, size_t whysz);
 
