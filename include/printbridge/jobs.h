@@ -311,6 +311,9 @@ int job_sd_upload(struct job *j, const char *rel, const char *remote, char *err,
 
 /* Sends a named script (GcodeScript<Name>Running/Finished around it). */
 void job_run_script(struct job *j, enum job_script s);
+/* Disconnects the printer the way a user asks for it: scripts.beforePrinterDisconnected is
+ * sent first, and the link closes once the firmware took its last line. */
+void job_disconnect(struct job *j);
 
 /* Progress payload of progress/printing (without printer_data): pure, for tests.
  * New reference. */

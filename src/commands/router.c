@@ -296,7 +296,10 @@ static void execute(struct commands_router *r, struct reply_to *to, struct comma
         return;
     case COMMAND_DISCONNECT:
         log_info("commands: %s: disconnecting the printer", c->what);
-        printer_disconnect(r->t.printer);
+        if (r->t.job)
+            job_disconnect(r->t.job);
+        else
+            printer_disconnect(r->t.printer);
         send_reply(to, NULL, NULL);
         return;
     case COMMAND_JOB:

@@ -80,13 +80,17 @@ void job_chart(struct job *j, const char *type)
 
 /* ---- scripts ---------------------------------------------------------------------------- */
 
+static void send_line(struct job *j, const char *line)
+{
+    int rc = printer_send(j->printer, line);
+    if (rc < 0 && rc != -EPERM)
+        log_warn("job: script line not sent (%s): %s", strerror(-rc), line);
+}
+
 static void send_lines(struct job *j, char *const *lines)
 {
-    for (int i = 0; lines && lines[i]; i++) {
-        int rc = printer_send(j->printer, lines[i]);
-        if (rc < 0 && rc != -EPERM)
-            log_warn("job: script line not sent (%s): %s", strerror(-rc), lines[i]);
-    }
+    for (int i = 0; lines && lines[i]; i++)
+        send_line(j, lines[i]);
 }
 
 /* OctoPrint's afterPrintCancelled default: motors off, every hotend and the bed off, fan off */
@@ -105,6 +109,24 @@ static char *const *default_cancel_script(const struct job *j, char *lines[24], 
     return lines;
 }
 
+/* GcodeScript<Name>Running / ...Finished, with the job's keys while a file is selected */
+static json_t *script_payload(const struct job *j)
+{
+    json_t *payload = j->selected ? job_base_payload(j) : json_object();
+    if (j->selected && j->started_ms)
+        json_object_set_new(payload, "time", json_real(job_print_time(j)));
+    return payload;
+}
+
+static void script_event(struct job *j, enum job_script s, const char *phase, json_t *payload)
+{
+    char ev[64];
+    const char *name = script_names[s];
+    /* OctoPrint capitalises the script name's first letter */
+    snprintf(ev, sizeof ev, "GcodeScript%c%s%s", name[0] - 32, name + 1, phase);
+    events_fire(j->ev, ev, payload);
+}
+
 void job_run_script(struct job *j, enum job_script s)
 {
     char *const *lines = j->opt.scripts[s];
@@ -114,17 +136,43 @@ void job_run_script(struct job *j, enum job_script s)
         lines = default_cancel_script(j, defaults, buf);
     if (!lines || !lines[0])
         return;
-    char ev[64];
-    const char *name = script_names[s];
-    /* GcodeScript<Name>: OctoPrint capitalises the first letter */
-    snprintf(ev, sizeof ev, "GcodeScript%c%sRunning", name[0] - 32, name + 1);
-    json_t *payload = j->selected ? job_base_payload(j) : json_object();
-    if (j->selected && j->started_ms)
-        json_object_set_new(payload, "time", json_real(job_print_time(j)));
-    events_fire(j->ev, ev, json_incref(payload));
+    json_t *payload = script_payload(j);
+    script_event(j, s, "Running", json_incref(payload));
     send_lines(j, lines);
-    snprintf(ev, sizeof ev, "GcodeScript%c%sFinished", name[0] - 32, name + 1);
-    events_fire(j->ev, ev, payload);
+    script_event(j, s, "Finished", payload);
+}
+
+static void on_disconnect_script_done(void *ctx, const char *error)
+{
+    struct job *j = ctx;
+    j->disconnecting = false;
+    if (error)
+        log_warn("job: beforePrinterDisconnected: %s", error);
+    if (j->stopping)
+        return;                         /* the daemon is closing the link itself */
+    script_event(j, JOB_SCRIPT_BEFORE_PRINTER_DISCONNECTED, "Finished", script_payload(j));
+    printer_disconnect(j->printer);
+}
+
+void job_disconnect(struct job *j)
+{
+    char *const *lines = j->opt.scripts[JOB_SCRIPT_BEFORE_PRINTER_DISCONNECTED];
+    if (j->disconnecting)
+        return;
+    if (!lines || !lines[0] || !printer_state_is_operational(printer_get_state(j->printer))) {
+        printer_disconnect(j->printer);
+        return;
+    }
+    script_event(j, JOB_SCRIPT_BEFORE_PRINTER_DISCONNECTED, "Running", script_payload(j));
+    int last = 0;
+    while (lines[last + 1])
+        send_line(j, lines[last++]);
+    /* the link closes once the firmware took the script's last line (or the link failed) */
+    j->disconnecting = true;
+    if (printer_send_then(j->printer, lines[last], strlen(lines[last]), on_disconnect_script_done, j) < 0) {
+        log_warn("job: beforePrinterDisconnected line not sent: %s", lines[last]);
+        on_disconnect_script_done(j, NULL);
+    }
 }
 
 /* ---- selection ------------------------------------------------------------------------------- */

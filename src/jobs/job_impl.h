@@ -81,6 +81,7 @@ struct job {
     struct progressnotify steps;
 
     bool stopping;                  /* daemon shutting down: ignore the printer */
+    bool disconnecting;             /* beforePrinterDisconnected sent, waiting for its last ok */
     int closed;                     /* timers closed so far */
 
     /* copying a file to the SD card */
