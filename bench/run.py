@@ -762,6 +762,62 @@ def bench_latency(b, R):
                          "%.3f ms%s" % (med(p99), spread(p99, "%.3f")), "< 2 ms", med(p99) < 2))
 
 
+def publish_run(b, qos, rate, count):
+    """pb-latency at RATE lines/s, each line a FirmwareData event published with QoS qos:
+    (sent, received, p99 ms)"""
+    broker, port = b.broker()
+    procs = [broker]
+    try:
+        base = "bench/pub%d/" % b.uniq()
+        link = b.path("publish.%d.tty" % b.uniq())
+        out = b.path("publish.%d.out" % b.uniq())
+        f = open(out, "wb")
+        lat = start([b.tool("pb-latency"), "--link", link, "--port", str(port), "--topic", base + "event/FirmwareData",
+                     "--line", "FIRMWARE_NAME:pbseq%lu SOURCE_CODE_URL:bench", "--rate", str(rate),
+                     "--count", str(count), "--warmup", str(min(500, count // 10))],
+                    b.path("publish.%d.log" % b.uniq()), stdout=f)
+        f.close()
+        procs.append(lat)
+        wait_until(lambda: os.path.lexists(link), 10, "pb-latency creating its pty", lat)
+        cfg = b.config(link, port, base, 'scripts: { afterPrinterConnected = [ ]; };\nqos: { event = %d; };' % qos)
+        procs.append(b.start_daemon(cfg))
+        lat.wait(60 + count / rate)
+        lines = open(out).read().strip().splitlines()
+        x = kv(lines[-1]) if lines else {}
+        if "sent" not in x:
+            raise BenchError("pb-latency failed at %d/s (see %s)" % (rate, b.dir))
+        return x["sent"], x["received"], x.get("p99_us", 0) / 1000
+    finally:
+        stop_all(procs)
+
+
+def bench_publish(b, R):
+    """the highest event rate printbridge passes on whole (every event arrives, p99 under
+    100 ms), at QoS 0 and QoS 1, each rate for 3 s (1 s with --quick)"""
+    S = "Publish throughput"
+    rates = [2000, 10000, 40000] if b.quick else [1000, 2000, 5000, 10000, 20000, 40000]
+    secs = 1 if b.quick else 3
+    R["publish"] = {}
+    for qos in (0, 1):
+        best, tried = None, []
+        for rate in rates:
+            sent, got, p99 = publish_run(b, qos, rate, rate * secs)
+            tried.append({"rate": rate, "sent": sent, "received": got, "p99_ms": p99})
+            if got < sent or p99 > 100:
+                break
+            best = tried[-1]
+        R["publish"]["qos%d" % qos] = tried
+        if best:
+            figure = "%d events/s, p99 %.1f ms" % (best["rate"], best["p99_ms"])
+            last = tried[-1]
+            if last is not best:
+                figure += " (at %d/s: %d of %d arrived, p99 %.0f ms)" % (last["rate"], last["received"], last["sent"], last["p99_ms"])
+        else:
+            figure = "not even %d events/s" % rates[0]
+        R["rows"].append(row(S, "QoS %d events, serial line -> subscriber, the highest rate passed on whole" % qos,
+                             figure, "", None))
+
+
 # ---------------------------------------------------------------------------------------------
 # 5. analysis
 
@@ -955,7 +1011,7 @@ def bench_brokers(b, R):
 
 # ---------------------------------------------------------------------------------------------
 
-STEPS = ["floor", "streaming", "memory", "uploads", "idle", "latency", "analysis", "startup", "farm", "brokers"]
+STEPS = ["floor", "streaming", "memory", "uploads", "idle", "latency", "publish", "analysis", "startup", "farm", "brokers"]
 
 
 def main():
@@ -1005,6 +1061,8 @@ def main():
                     bench_idle(b, R)
                 elif step == "latency":
                     bench_latency(b, R)
+                elif step == "publish":
+                    bench_publish(b, R)
                 elif step == "analysis":
                     bench_analysis(b, R)
                 elif step == "startup":
