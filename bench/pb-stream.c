@@ -133,6 +133,9 @@ int main(int argc, char **argv)
     }
     cfmakeraw(&tio);
     tcsetattr(fd, TCSANOW, &tio);
+    /* what the printer said before the port was opened (its boot banner and an ok) is no
+     * answer to anything sent here: counted, it would let two lines go in flight */
+    tcflush(fd, TCIFLUSH);
 
     char line[8192];    /* lines waiting to be written */
     const char *pos = data, *end = data + size, *cmd = "M110 N0";

@@ -395,6 +395,24 @@ def bench_floor(b, R):
     return med(r_sim)
 
 
+def drain_boot_output(link):
+    """Reads away what the simulator printed at boot ("start", its banner, an ok) before any
+    daemon opens the port. This build discards stale input itself; earlier builds took that ok
+    as an answer and ran two lines in flight, so a baseline would stream against another
+    protocol than this build without it."""
+    time.sleep(0.1)
+    fd = os.open(link, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        while True:
+            try:
+                if not os.read(fd, 4096):
+                    break
+            except BlockingIOError:
+                break
+    finally:
+        os.close(fd)
+
+
 def stream_printbridge(b, gcode, sim_args, timeout, daemon=None):
     """printbridge -c CFG --print GCODE to a simulator; timed from the PrintStarted event (or
     the state PRINTING) to the return to OPERATIONAL as a subscriber sees them; CPU from /proc
@@ -408,6 +426,7 @@ def stream_printbridge(b, gcode, sim_args, timeout, daemon=None):
         sub, msgs = b.subscriber(port, base + "event/+")
         procs.append(sub)
         cfg = b.config(link, port, base, 'scripts: { afterPrinterConnected = [ ]; };')
+        drain_boot_output(link)
         d = b.start_daemon(cfg, "--print", gcode, daemon=daemon)
         procs.append(d)
         mark = {}
