@@ -170,6 +170,39 @@ START_TEST(test_error_text_cuts_at_character_boundary)
 }
 END_TEST
 
+static const struct { const char *line; bool is; const char *cmd, *text; } unknown_lines[] = {
+    /* Marlin: the refused command in quotes; the text without "echo:" */
+    { "echo:Unknown command: \"G999 X1\"", true, "G999 X1", "Unknown command: \"G999 X1\"" },
+    { " Error:Unknown command: \"M999x\"  ", true, "M999x", "Unknown command: \"M999x\"" },
+    { "echo: unknown command \"FOO\"", true, "FOO", "unknown command \"FOO\"" },
+    { "echo:Unknown command", true, "", "Unknown command" },
+    { "echo:Unknown command: \"unterminated", true, "", "Unknown command: \"unterminated" },
+    { "echo:busy: processing", false, NULL, NULL },
+    { "// Unknown command:\"FOO\"", false, NULL, NULL },
+    { "ok", false, NULL, NULL },
+};
+
+START_TEST(test_unknown_command_names_the_refused_command)
+{
+    char cmd[16] = "untouched", text[64] = "untouched";
+    bool is = protocol_unknown_command(unknown_lines[_i].line, cmd, sizeof cmd, text, sizeof text);
+    ck_assert_msg(is == unknown_lines[_i].is, "%s", unknown_lines[_i].line);
+    if (is) {
+        ck_assert_str_eq(cmd, unknown_lines[_i].cmd);
+        ck_assert_str_eq(text, unknown_lines[_i].text);
+    }
+}
+END_TEST
+
+START_TEST(test_unknown_command_cuts_to_fit)
+{
+    char cmd[4], text[8];
+    ck_assert(protocol_unknown_command("echo:Unknown command: \"G999 X1\"", cmd, sizeof cmd, text, sizeof text));
+    ck_assert_str_eq(cmd, "G99");
+    ck_assert_str_eq(text, "Unknown");
+}
+END_TEST
+
 static const struct { const char *line; bool next; } kill_lines[] = {
     /* two-line errors: regex_marlinKillError (case-sensitive) */
     { "Error:Heating failed, system stopped! Heater_ID: 0", true },
@@ -288,6 +321,8 @@ Suite *protocol_errors_suite(void)
     LOOP(tc, test_split_minmax_error_is_recognised, split_lines);
     tcase_add_test(tc, test_split_minmax_error_joined_is_a_kill_error);
     LOOP(tc, test_error_faq_ids, faqs);
+    LOOP(tc, test_unknown_command_names_the_refused_command, unknown_lines);
+    tcase_add_test(tc, test_unknown_command_cuts_to_fit);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("klipper");

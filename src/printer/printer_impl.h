@@ -197,6 +197,9 @@ void sendq_acked(struct printer *p);
 /* The firmware refused the oldest command awaiting its ok: CommandError, and its waiter
  * hears the error with the ok that follows. */
 void sendq_command_error(struct printer *p, const char *text);
+/* Marlin's "Unknown command" for cmd: the CommandError of the oldest command awaiting its
+ * ok when it is that command, else an event naming cmd alone. */
+void sendq_unknown_command(struct printer *p, const char *cmd, const char *text);
 /* True when a poll of this G-code waits in the queue or for its ok. */
 bool sendq_poll_outstanding(const struct printer *p, const char *gcode);
 /* Sends whatever may go now: resend replays first, then queued commands, then the source. */

@@ -615,6 +615,29 @@ enum protocol_error_class protocol_classify_error(const char *line)
     return PROTOCOL_ERROR_FATAL;
 }
 
+bool protocol_unknown_command(const char *line, char *cmd, size_t cmdsz, char *text, size_t textsz)
+{
+    const char *s = scan_skip_space(line);
+    if (scan_starts_with_ci(s, "echo:"))
+        s += 5;
+    else if (scan_starts_with_ci(s, "error:"))
+        s += 6;
+    else
+        return false;
+    s = scan_skip_space(s);
+    if (!scan_starts_with_ci(s, "unknown command"))
+        return false;
+    size_t len;
+    s = scan_trim(s, &len);
+    snprintf(text, textsz, "%.*s", (int)len, s);
+    const char *open = memchr(s, '"', len), *close = open ? memchr(open + 1, '"', len - (size_t)(open + 1 - s)) : NULL;
+    if (close)
+        snprintf(cmd, cmdsz, "%.*s", (int)(close - open - 1), open + 1);
+    else if (cmdsz > 0)
+        cmd[0] = '\0';
+    return true;
+}
+
 /* ---- Klipper ------------------------------------------------------------------------------------ */
 
 #define KLIPPER_STATE "// Klipper state: "

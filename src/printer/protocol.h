@@ -136,6 +136,11 @@ void protocol_error_text(const char *line, char *out, size_t outsz);
  * Runaway", "MINTEMP triggered", ...): the next line must be joined with " - ". */
 bool protocol_error_needs_next_line(const char *line);
 
+/* Marlin's refusal of one command it does not know: `echo:Unknown command: "G999"` (or the
+ * same after "Error:"). True for such a line; cmd gets the quoted command ("" without
+ * quotes) and text the message without its "echo:"/"Error:" prefix, both cut to fit. */
+bool protocol_unknown_command(const char *line, char *cmd, size_t cmdsz, char *text, size_t textsz);
+
 /* Klipper's dialect (docs/protocol.md 17): what a line means on a firmware identified as
  * Klipper. Klipper's "!! " lines are command errors, answered with an "ok", except the
  * ones that say the host shut down; "// Klipper state: X" reports its state. */

@@ -255,6 +255,16 @@ static void on_error_timer(uv_timer_t *t)
         link_fatal(p, p->pending_error, "firmware");   /* the second half never came */
 }
 
+/* The firmware refused one command and carries on: CommandError, no reconnect. */
+static bool handle_unknown_command(struct printer *p, const char *line)
+{
+    char cmd[PRINTER_ACK_TEXT], text[FRAMING_MAX_LINE + 1];
+    if (!protocol_unknown_command(line, cmd, sizeof cmd, text, sizeof text))
+        return false;
+    sendq_unknown_command(p, cmd, text);
+    return true;
+}
+
 static void handle_error_line(struct printer *p, const char *line)
 {
     char text[FRAMING_MAX_LINE + 1];
@@ -273,8 +283,11 @@ static void handle_error_line(struct printer *p, const char *line)
     case PROTOCOL_ERROR_RESEND:
         resend_note_error(&p->rs, line);
         return;
-    case PROTOCOL_ERROR_SD:
     case PROTOCOL_ERROR_UNKNOWN_COMMAND:
+        if (handle_unknown_command(p, line))
+            return;
+        /* fall through */
+    case PROTOCOL_ERROR_SD:
     case PROTOCOL_ERROR_NONE:
         log_info("printer: %s", line);
         return;
@@ -414,6 +427,10 @@ static void dispatch(struct printer *p, enum protocol_kind kind, const char *lin
     case PROTOCOL_CAPABILITY: handle_capability(p, line); break;
     case PROTOCOL_FIRMWARE: handle_firmware(p, line); break;
     case PROTOCOL_START: external_reset(p); break;
+    case PROTOCOL_ECHO:
+        if (handle_unknown_command(p, line))
+            break;
+        /* fall through */
     default:
         if (name_contains(line, "invalid extruder"))
             handle_invalid_tool(p, line);

@@ -90,9 +90,8 @@ void sendq_fail_inflight(struct printer *p, const char *why)
     }
 }
 
-void sendq_command_error(struct printer *p, const char *text)
+static void fire_command_error(struct printer *p, const char *cmd, const char *text)
 {
-    const char *cmd = p->ack_count > 0 ? ack_at(p, 0)->text : NULL;
     log_warn("printer: the firmware refused %s%s%s: %s", cmd ? "\"" : "a command", cmd ? cmd : "", cmd ? "\"" : "",
              text);
     json_t *o = json_object();
@@ -100,11 +99,31 @@ void sendq_command_error(struct printer *p, const char *text)
     json_object_set_new(o, "error", pyjson_string_lossy(text, strlen(text)));
     json_object_set_new(o, "firmware", p->model.firmware_name[0] ? pyjson_string_lossy(p->model.firmware_name, strlen(p->model.firmware_name)) : json_null());
     events_fire(p->ev, EVENT_COMMAND_ERROR, o);
+}
+
+void sendq_command_error(struct printer *p, const char *text)
+{
+    const char *cmd = p->ack_count > 0 ? ack_at(p, 0)->text : NULL;
+    fire_command_error(p, cmd, text);
     if (cmd && !p->has_cmd_error) {
         /* the first error wins: Klipper explains in "// " lines, then says "!! " once */
         snprintf(p->cmd_error, sizeof p->cmd_error, "%s", text);
         p->has_cmd_error = true;
     }
+}
+
+static bool same_gcode(const char *cmd, const char *gcode);
+
+void sendq_unknown_command(struct printer *p, const char *cmd, const char *text)
+{
+    char gcode[16];
+    protocol_gcode_of(cmd, gcode, sizeof gcode);
+    /* Marlin acknowledges a command without a G/M/T word that was never counted in flight:
+     * then the refusal is not the oldest command's */
+    if (gcode[0] != '\0' && p->ack_count > 0 && same_gcode(ack_at(p, 0)->text, gcode))
+        sendq_command_error(p, text);
+    else
+        fire_command_error(p, cmd[0] ? cmd : NULL, text);
 }
 
 static bool same_gcode(const char *cmd, const char *gcode)

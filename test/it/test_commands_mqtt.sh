@@ -1,6 +1,7 @@
 # test_commands_mqtt.sh: every inbound command topic against a real broker and the simulator,
 # with the exact lines the printer executed (the simulator's --record file), and each refusal:
-#   1. command/gcode as text, list and object with id; the reply; a duplicate id runs nothing
+#   1. command/gcode as text, list and object with id; the reply; a duplicate id runs nothing;
+#      a command the firmware does not know: CommandError, the reply names it, the next line runs
 #   2. a retained command waiting on the broker is never executed
 #   3. oversize, NUL, bad JSON, unknown command, denied G-code: an error reply and nothing sent
 #   4. hassControl/{home,jog,commands,connect,cancel,pause} with the HA plugin's payloads
@@ -75,6 +76,20 @@ $expected"
 n_ok=$(pb_lines "$LIVE" | grep -c '^octoprint/command/gcode/response .*"result": "ok"')
 [ "$n_ok" = 2 ] || pb_fail "expected 2 ok replies (only requests with an id are answered on success), got $n_ok"
 pb_pass "command/gcode as text, list and object; exact lines in order; duplicate id ignored"
+
+# a command the firmware does not know: Marlin's "echo:Unknown command" is a CommandError, the
+# reply names the refused line, the lines after it still run, and the link stays up
+mark
+P -t octoprint/command/gcode -m '{"id": "u", "commands": ["M117 before-unknown", "G999 X1", "M117 after-unknown"]}'
+reply command/gcode '\{"id": "u", "result": "error", "error": "line 2 \(\\"G999 X1\\"\): Unknown command: \\"G999 X1\\""\}' \
+  "the reply naming the unknown command"
+pb_expect_line "$LIVE" '^octoprint/event/CommandError r=0 q=0 \{"command": "G999 X1", "error": "Unknown command: \\"G999 X1\\"", "firmware": "Marlin 2\.1\.2 \(printbridge-sim\)", "_event": "CommandError", "_timestamp": '"$PB_TS"'\}$' \
+  "$(pb_t 5)" "the CommandError event of G999" "$MARK"
+pb_wait_for_line "$REC" '^M117 after-unknown$' "$(pb_t 10)" || pb_fail "the line after the unknown command did not run"
+for e in Error Disconnected EStop; do
+  ! pb_lines "$LIVE" "$MARK" | grep -q "^octoprint/event/$e " || pb_fail "an unknown command gave a $e event"
+done
+pb_pass "an unknown command: CommandError, the reply names line 2, the next line runs, no Error"
 
 # --- 2. retained ---------------------------------------------------------------------------------
 rec_lacks "retained-replay"
