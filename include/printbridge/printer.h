@@ -225,6 +225,10 @@ void printer_disconnect(struct printer *p);
  * was suppressed (blocked, or for a heater or tool the printer does not have;
  * CommandSuppressed fired), -ENOTCONN when no printer is operational. */
 int printer_send(struct printer *p, const char *cmd);
+/* The tool cmd changes to when it is a tool change ("T1") to a tool this printer has, else
+ * -1 (a T for another tool is suppressed, not sent). The printer fires ToolChange for these;
+ * the job wraps them in the tool change scripts. */
+int printer_tool_change(const struct printer *p, const char *cmd);
 /* The same for len bytes that need not be NUL-terminated (payloads from the network). */
 int printer_send_buf(struct printer *p, const char *cmd, size_t len);
 
@@ -257,8 +261,8 @@ void printer_resync_next(struct printer *p);
 /* The outcome of the last handshake that asked (see struct printer_resync). */
 const struct printer_resync *printer_get_resync(const struct printer *p);
 /* Holds the source (no more of its lines are read; queued commands still go out) or lets
- * it go on. */
-void printer_source_hold(struct printer *p, bool hold);
+ * it go on. Returns whether it was held before (false without a source). */
+bool printer_source_hold(struct printer *p, bool hold);
 /* Detaches the source without calling it again; what is in flight completes. */
 void printer_source_detach(struct printer *p);
 

@@ -261,6 +261,8 @@ static void run_gcode(struct commands_router *r, struct reply_to *to, const stru
         l->index = i;
         snprintf(l->text, sizeof l->text, "%.40s", c->lines[i]);
         w->pending++;
+        if (r->t.job && printer_tool_change(r->t.printer, c->lines[i]) >= 0)
+            job_run_script(r->t.job, JOB_SCRIPT_BEFORE_TOOL_CHANGE);   /* queued ahead of the T */
         int rc = printer_send_then(r->t.printer, c->lines[i], strlen(c->lines[i]), on_gcode_line_done, l);
         if (rc < 0) {
             w->pending--;

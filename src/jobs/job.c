@@ -136,10 +136,14 @@ void job_run_script(struct job *j, enum job_script s)
         lines = default_cancel_script(j, defaults, buf);
     if (!lines || !lines[0])
         return;
+    /* the file waits while the script is queued: otherwise sending its first line could
+     * pull the next file lines (and their scripts) in between its events */
+    bool held = printer_source_hold(j->printer, true);
     json_t *payload = script_payload(j);
     script_event(j, s, "Running", json_incref(payload));
     send_lines(j, lines);
     script_event(j, s, "Finished", payload);
+    printer_source_hold(j->printer, held);
 }
 
 static void on_disconnect_script_done(void *ctx, const char *error)
@@ -593,6 +597,24 @@ static void print_failed(struct job *j, const char *error)
 
 /* ---- the printer's line source ------------------------------------------------------------ */
 
+static bool has_lines(char *const *lines)
+{
+    return lines && lines[0];
+}
+
+/* A T line from the file: beforeToolChange goes first. The line is put back and read again
+ * once the script is queued, so that the script's lines are noted at the position before the
+ * T (a resume after a crash in the script sends it again, then the T, never skips the T). */
+static bool script_before_tool_change(struct job *j, const struct stream *mark, const char *line)
+{
+    if (j->transfer || j->tool_scripted || !has_lines(j->opt.scripts[JOB_SCRIPT_BEFORE_TOOL_CHANGE]) ||
+        printer_tool_change(j->printer, line) < 0 || stream_rewind(&j->stream, mark) < 0)
+        return false;
+    j->tool_scripted = true;
+    job_run_script(j, JOB_SCRIPT_BEFORE_TOOL_CHANGE);  /* holds the file while it queues */
+    return true;
+}
+
 static int source_next(void *ctx, char *line, size_t size)
 {
     struct job *j = ctx;
@@ -602,7 +624,12 @@ static int source_next(void *ctx, char *line, size_t size)
         snprintf(line, size, "M28 %s", j->transfer_remote);
         return 1;
     }
+    struct stream mark = j->stream;
     int rc = stream_next(&j->stream, line, size, &moved);
+    if (rc == 1 && script_before_tool_change(j, &mark, line))
+        return 0;
+    if (rc == 1)
+        j->tool_scripted = false;
     if (moved && !j->transfer)
         job_progress_update(j);
     return rc;

@@ -61,6 +61,7 @@ struct job {
     long long sd_pos;               /* SD: the printer's reported position */
     bool sd_start_pending;          /* SD: start once the printer confirms the selection */
     struct stream stream;           /* local: the file being printed or copied */
+    bool tool_scripted;             /* beforeToolChange is queued for the T line read next */
     bool waiting_position;
     uv_timer_t tick, position_timer;
     uint64_t last_sd_report, last_journal;

@@ -50,6 +50,16 @@ int stream_next(struct stream *s, char *out, size_t outsz, bool *percent_changed
     return 1;
 }
 
+int stream_rewind(struct stream *s, const struct stream *mark)
+{
+    if (!s->f || mark->f != s->f)
+        return -EINVAL;
+    if (fseeko(s->f, (off_t)mark->pos, SEEK_SET) != 0)
+        return -errno;
+    *s = *mark;
+    return 0;
+}
+
 void stream_close(struct stream *s)
 {
     if (s->f)

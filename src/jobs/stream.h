@@ -22,6 +22,9 @@ int stream_open(struct stream *s, const char *path);
  * than a printer accepts is an error, never cut). *percent_changed tells whether the whole
  * percent of the file read changed. */
 int stream_next(struct stream *s, char *out, size_t outsz, bool *percent_changed);
+/* Goes back to mark, a copy of s taken earlier: the lines read since are read again. Returns 0
+ * or a negative errno (then s is unchanged). */
+int stream_rewind(struct stream *s, const struct stream *mark);
 void stream_close(struct stream *s);
 
 #endif

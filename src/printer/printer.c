@@ -347,6 +347,16 @@ int printer_send_buf(struct printer *p, const char *cmd, size_t len)
     return send_with(p, cmd, len, &none);
 }
 
+int printer_tool_change(const struct printer *p, const char *cmd)
+{
+    char gcode[16];
+    long t;
+    protocol_gcode_of(cmd, gcode, sizeof gcode);
+    if (!printer_is_gcode(gcode, "T") || !protocol_param_int(cmd, 'T', &t) || printer_tool_invalid(p, t))
+        return -1;
+    return (int)t;
+}
+
 int printer_send(struct printer *p, const char *cmd)
 {
     return printer_send_buf(p, cmd, strlen(cmd));
@@ -393,13 +403,15 @@ const struct printer_resync *printer_get_resync(const struct printer *p)
     return &p->resync;
 }
 
-void printer_source_hold(struct printer *p, bool hold)
+bool printer_source_hold(struct printer *p, bool hold)
 {
+    bool was = p->has_src && p->src_held;
     if (!p->has_src || p->src_held == hold)
-        return;
+        return was;
     p->src_held = hold;
     if (!hold)
         sendq_pump(p);
+    return was;
 }
 
 void printer_source_detach(struct printer *p)

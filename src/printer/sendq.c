@@ -294,8 +294,9 @@ static void on_command_sent(struct printer *p, const char *gcode, const char *cm
         if (p->has_src && p->src.layer)
             p->src.layer(p->src_ctx, p->z.layer_z);
     }
-    if (printer_is_gcode(gcode, "T") && protocol_param_int(cmd, 'T', &s) && s >= 0 && s < PRINTER_MAX_TOOLS)
-        fire_tool_change(p, (int)s);
+    int tool = printer_tool_change(p, cmd);
+    if (tool >= 0)
+        fire_tool_change(p, tool);
     else if (printer_is_gcode(gcode, "M155") && protocol_param_int(cmd, 'S', &s))
         p->autoreport_temp = p->cap_autoreport_temp && s > 0;
     else if (printer_is_gcode(gcode, "M27") && protocol_param_int(cmd, 'S', &s))
