@@ -52,9 +52,11 @@ ln -s "$PB_BUILD/printbridge" "$PB_BUILD/printbridge-sim" "$TREE/build/"
 WATCH=$M_DIR/watch.log
 
 # --- the second terminal ------------------------------------------------------------------------------
+WATCH_PIDS=()
 for b in "$M_DIR"/blocks/*.watch; do
   (cd "$TREE" && exec bash "$b") >>"$WATCH" 2>&1 &
   M_PIDS+=("$!")
+  WATCH_PIDS+=("$!")
 done
 # it listens once a message under octoprint/command/ (nobody acts on it yet) shows
 m_wait_until "$(m_t 10)" eval "mosquitto_pub -h localhost -t octoprint/command/walkthrough-ready -m ready 2>/dev/null; grep -q '^octoprint/command/walkthrough-ready ready$' '$WATCH'" ||
@@ -103,7 +105,15 @@ export WATCH STEP_SECONDS=$(m_t 30)
 setsid bash "$SCRIPT" >"$M_DIR/daemon-terminal.log" 2>&1 &
 TERM_PID=$!
 M_PIDS+=("$TERM_PID")
-stop_group() { kill -TERM -- "-$TERM_PID" 2>/dev/null; sleep 0.3; kill -KILL -- "-$TERM_PID" 2>/dev/null; return 0; }
+# the watching terminal's commands are children of its shell, which alone is in M_PIDS: a
+# mosquitto_sub left behind would retry its vanished broker for ever
+stop_group() {
+  kill -TERM -- "-$TERM_PID" 2>/dev/null
+  for p in "${WATCH_PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null; done
+  sleep 0.3
+  kill -KILL -- "-$TERM_PID" 2>/dev/null
+  return 0
+}
 trap 'rc=$?; stop_group; (exit $rc); m_cleanup' EXIT
 
 m_wait_until "$(m_t 180)" eval "! kill -0 $TERM_PID 2>/dev/null" || m_fail "the walkthrough did not finish within $(m_t 180) s"
