@@ -1,8 +1,10 @@
 # test_protocol_gcode_events.sh: G-code events with their exact payloads as a subscriber sees
 # them (docs/protocol.md 14-15, docs/wire-format.md 5): commands sent from the
 # afterPrinterConnected script and from a streamed file, a blocked command, a command for a
-# missing heater, an invalid tool reported by the firmware, an action notification and the
-# "paused for user" busy line.
+# missing heater, commands the firmware does not know (the simulator, like Marlin, answers
+# M245, M240 and M40 with "echo:Unknown command": CommandError once they were answered), an
+# invalid tool reported by the firmware, an action notification and the "paused for user"
+# busy line.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/protocol_common.sh"
 pb_init
@@ -38,6 +40,9 @@ Eject {"_event": "Eject"}
 CommandSuppressed {"command": "M0", "message": "Not sending M0 to printer, it is configured as a blocked command", "severity": "info", "_event": "CommandSuppressed"}
 CommandSuppressed {"command": "M141 S40", "message": "Not sending M141 to printer, the printer profile has no heated chamber", "severity": "warn", "_event": "CommandSuppressed"}
 CommandSuppressed {"command": "T5", "message": "Not sending T5 to printer, tool 5 is invalid for this printer", "severity": "warn", "_event": "CommandSuppressed"}
+CommandError {"command": "M245", "error": "Unknown command: \"M245\"", "firmware": "Marlin 2.1.2 (printbridge-sim)", "_event": "CommandError"}
+CommandError {"command": "M240", "error": "Unknown command: \"M240\"", "firmware": "Marlin 2.1.2 (printbridge-sim)", "_event": "CommandError"}
+CommandError {"command": "M40", "error": "Unknown command: \"M40\"", "firmware": "Marlin 2.1.2 (printbridge-sim)", "_event": "CommandError"}
 ToolChange {"old": 0, "new": 0, "_event": "ToolChange"}
 ZChange {"new": 0.2, "old": null, "_event": "ZChange"}
 ZChange {"new": 0.6, "old": 0.2, "_event": "ZChange"}
