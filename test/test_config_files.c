@@ -246,6 +246,24 @@ START_TEST(test_include_of_a_directory_is_refused_not_fatal)
 }
 END_TEST
 
+/* libconfig drops a lone backslash from an @include name, so ".\." would open "..": a name
+ * with a backslash, a line break or no closing quote is refused before libconfig reads it. */
+START_TEST(test_include_name_must_be_plain)
+{
+    static const char *const bad[] = { "@include \".\\.\"\n", "@include \"a\\\"b\"\n",
+                                       "@include \"part.conf\n\"\n", "@include \"part.conf" };
+    char want[PATH_MAX + 256], main_conf[PATH_MAX + 32];
+
+    write_file("sub/part.conf", "log: {};\n");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(main_conf, sizeof main_conf, "%s", write_file("sub/main.conf", bad[i]));
+        snprintf(want, sizeof want, "%s:1: @include: write the file name on one line between "
+                                    "double quotes, without backslashes", main_conf);
+        expect_load_error_of(main_conf, -EINVAL, want);
+    }
+}
+END_TEST
+
 /* The same file reached through a relative path is reported under that relative path. */
 START_TEST(test_errors_name_the_path_as_given)
 {
@@ -295,6 +313,7 @@ Suite *config_files_suite(void)
     tcase_add_test(tc, test_error_inside_an_include_names_the_included_file);
     tcase_add_test(tc, test_missing_include_names_the_path_and_errno);
     tcase_add_test(tc, test_include_of_a_directory_is_refused_not_fatal);
+    tcase_add_test(tc, test_include_name_must_be_plain);
     tcase_add_test(tc, test_errors_name_the_path_as_given);
     suite_add_tcase(s, tc);
     return s;

@@ -138,8 +138,12 @@ static int check_includes(struct loader *l, const char *file, int depth)
         goto out;   /* the top-level file: report_unreadable tells why */
     while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        /* libconfig's own pattern: line start, blanks, @include, blanks, a quote */
         const char *p = line + strspn(line, " \t");
-        if (strncmp(p, "@include", 8) != 0 || !(p = memchr(p, '"', (size_t)(line + len - p))))
+        if (strncmp(p, "@include", 8) != 0 || (p[8] != ' ' && p[8] != '\t'))
+            continue;
+        p += 8 + strspn(p + 8, " \t");
+        if (*p != '"')
             continue;
         rc = check_include_line(l, file, lineno, p + 1, line + len, depth);
     }
@@ -156,10 +160,17 @@ static int check_include_line(struct loader *l, const char *file, int lineno, co
     struct stat st;
     int rc = 0;
 
-    /* the name as libconfig will use it: up to the closing quote or a NUL byte */
+    /* libconfig reads the name across line ends, drops a lone backslash, unescapes \\ and
+     * \" and cuts it at a NUL byte: ".\." names "..". Rather than follow all that, a name
+     * must be plain: one line, no backslash, no NUL, closed by its quote. */
     const char *q = p;
-    while (q < end && *q != '"' && *q != '\0' && *q != '\n')
+    while (q < end && *q != '"' && *q != '\0' && *q != '\n' && *q != '\\')
         q++;
+    if (q >= end || *q != '"') {
+        loader_errf(l, "%s:%d: @include: write the file name on one line between double quotes, "
+                    "without backslashes", file, lineno);
+        return -EINVAL;
+    }
     char *name = strndup(p, (size_t)(q - p));
     if (!name)
         return 0;   /* libconfig meets it next, and reports what it finds */
