@@ -588,28 +588,39 @@ START_TEST(test_stream_survives_resends_and_lost_oks)
 }
 END_TEST
 
+static int count_accepted(const char *line)
+{
+    int n = 0;
+    for (int i = 0; i < fw.naccepted; i++)
+        n += strcmp(fw.accepted[i], line) == 0;
+    return n;
+}
+
+/* Waits on conditions, not on fixed times: a slow machine only makes the test slower. */
 START_TEST(test_source_hold_and_detach)
 {
     connect_with(opts());
     start_source(100000);
-    run_for(0.1);
+    uint64_t end = uv_now(&loop) + 5000;
+    while (src.next == 0 && uv_now(&loop) < end)
+        uv_run(&loop, UV_RUN_ONCE);
     printer_source_hold(pr, true);
     run_for(0.1);
     int held = src.next;
     ck_assert_int_gt(held, 0);
     run_for(0.2);
     ck_assert_int_eq(src.next, held);           /* nothing more is read while held */
-    int polls = 0;
-    for (int i = 0; i < fw.naccepted; i++)
-        polls += strcmp(fw.accepted[i], "M105") == 0;
+    int polls = count_accepted("M105");
     ck_assert_int_eq(printer_send(pr, "M105"), 0);
-    run_for(0.1);
-    int after = 0;
-    for (int i = 0; i < fw.naccepted; i++)
-        after += strcmp(fw.accepted[i], "M105") == 0;
-    ck_assert_int_eq(after, polls + 1);         /* queued commands still go out */
+    end = uv_now(&loop) + 5000;
+    while (count_accepted("M105") < polls + 1 && uv_now(&loop) < end)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_int_ge(count_accepted("M105"), polls + 1);   /* queued commands still go out */
+    ck_assert_int_eq(src.next, held);
     printer_source_hold(pr, false);
-    run_for(0.1);
+    end = uv_now(&loop) + 5000;
+    while (src.next == held && uv_now(&loop) < end)
+        uv_run(&loop, UV_RUN_ONCE);
     ck_assert_int_gt(src.next, held);
     printer_source_detach(pr);
     int at = src.next;
