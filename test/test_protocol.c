@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,49 @@ START_TEST(test_temperature_rounding_matches_python_float)
     ck_assert(t.t[0].actual == 9007199254740994.0);
     ck_assert_int_eq(protocol_parse_temperatures("T:9007199254740993", 0, &t), 1);
     ck_assert(t.t[0].actual == 9007199254740992.0);
+}
+END_TEST
+
+/* Numbers as slicers write them take a short exact path; the result must be the same double
+ * strtod gives (glibc rounds correctly, as Python's float() does), on both sides of the limits
+ * of that path (15 significant digits, powers of ten up to 22). */
+START_TEST(test_param_float_equals_strtod_on_both_paths)
+{
+    static const char *const edges[] = {
+        "0.1", "-0.0", "0", "00012.5000", "123456789012345", "1234567890123456", "9007199254740993",
+        "0.0000000000000000000001", "0.00000000000000000000001", "1000000000000000000000",
+        "10000000000000000000000", "100000000000000000000000", "999999999999999.9", ".5", "-7.",
+        "0.3000000000000000444", "2.2250738585072011", "4.9406564584124654",
+    };
+    char line[128];
+    double v;
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        snprintf(line, sizeof line, "G1 X%s F100", edges[i]);
+        ck_assert(protocol_param_float(line, 'X', &v));
+        ck_assert_msg(v == strtod(edges[i], NULL) && signbit(v) == signbit(strtod(edges[i], NULL)),
+                      "%s: %.17g", edges[i], v);
+    }
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int idigits = (int)(x % 12), fdigits = (int)((x >> 8) % 24);
+        char num[64];
+        size_t o = 0;
+        if ((x >> 16) & 1)
+            num[o++] = '-';
+        uint64_t y = x;
+        for (int d = 0; d < idigits + 1; d++, y = y * 6364136223846793005ULL + 1442695040888963407ULL)
+            num[o++] = (char)('0' + (y >> 60) % 10);
+        if (fdigits) {
+            num[o++] = '.';
+            for (int d = 0; d < fdigits; d++, y = y * 6364136223846793005ULL + 1442695040888963407ULL)
+                num[o++] = (char)('0' + (y >> 60) % 10);
+        }
+        num[o] = '\0';
+        snprintf(line, sizeof line, "G1 Z%s", num);
+        ck_assert(protocol_param_float(line, 'Z', &v));
+        ck_assert_msg(v == strtod(num, NULL), "%s: %.17g, strtod %.17g", num, v, strtod(num, NULL));
+    }
 }
 END_TEST
 
@@ -656,6 +700,7 @@ Suite *protocol_suite(void)
     LOOP(tc, test_temperature_vectors, temp_vectors);
     tcase_add_test(tc, test_temperature_rounding_matches_python_float);
     tcase_add_test(tc, test_temperature_overflow_gives_infinity_like_python);
+    tcase_add_test(tc, test_param_float_equals_strtod_on_both_paths);
     tcase_add_test(tc, test_temperature_parser_survives_hostile_lines);
     LOOP(tc, test_sensor_key_maps_to_mqtt_names, sensor_keys);
     tcase_add_test(tc, test_sensor_key_refuses_small_buffer);

@@ -155,14 +155,21 @@ int printer_set_activity(struct printer *p, enum printer_state s)
 
 /* ---- terminal log and errors ----------------------------------------------------------- */
 
+/* Copied by hand rather than with snprintf: it runs for every line sent and received. Like
+ * "%.*s", the text ends at its first NUL. */
 void printer_term_add(struct printer *p, const char *prefix, const char *text, size_t len)
 {
     char *slot = p->termlog[p->term_next];
-    int room = PRINTER_TERMLOG_WIDTH - 1 - (int)strlen(prefix);
-    if ((int)len > room)
-        snprintf(slot, PRINTER_TERMLOG_WIDTH, "%s%.*s...", prefix, room - 3, text);
-    else
-        snprintf(slot, PRINTER_TERMLOG_WIDTH, "%s%.*s", prefix, (int)len, text);
+    size_t plen = strlen(prefix), room = PRINTER_TERMLOG_WIDTH - 1 - plen;
+    len = strnlen(text, len);
+    memcpy(slot, prefix, plen);
+    if (len > room) {
+        memcpy(slot + plen, text, room - 3);
+        memcpy(slot + plen + room - 3, "...", 4);
+    } else {
+        memcpy(slot + plen, text, len);
+        slot[plen + len] = '\0';
+    }
     p->term_next = (p->term_next + 1) % PRINTER_TERMLOG_LINES;
     if (p->term_count < PRINTER_TERMLOG_LINES)
         p->term_count++;

@@ -400,6 +400,10 @@ static void external_reset(struct printer *p)
 /* An ok may carry a report: "ok T:..." or "ok X:... Y:..." */
 static void handle_ok_line(struct printer *p, const char *line)
 {
+    if (line[2] == '\0') {
+        receive_ok(p, line);        /* the bare "ok" of almost every streamed line */
+        return;
+    }
     if (protocol_has_position(line))
         handle_position(p, line);
     else if (protocol_has_temperatures(line))
@@ -488,7 +492,8 @@ void receive_line(void *ctx, const char *line, size_t len)
         p->cb.line(p->cb_ctx, line);
     if (join_pending_error(p, line))
         return;
-    track_sd_card(p, line);
+    if (kind != PROTOCOL_OK)
+        track_sd_card(p, line);     /* the card's messages are never acknowledgements */
     if (p->cap_seen && !p->cap_done && kind != PROTOCOL_CAPABILITY)
         cap_report_done(p);
     if ((p->klipper || protocol_klipper_state_line(line)) && klipper_on_line(p, line))

@@ -4,6 +4,7 @@
 #include "scan.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,16 +74,23 @@ size_t scan_float_len(const char *s)
     return int_digits > 0 ? i : 0;
 }
 
-/* Value of a FLOAT match s[0..n), rounded as Python's float() does. The text is rebuilt as
- * "<digits>e<exp>" so neither the locale's decimal point nor what strtod accepts beyond FLOAT
- * ("1e5", "0x1A") can change the result. Digits beyond the buffer only matter for exact
- * ties; a sticky trailing 1 keeps the rounding direction of what was cut. */
+/* Value of a FLOAT match s[0..n), rounded as Python's float() does. Up to 15 significant
+ * digits and a power of ten up to 22 (every coordinate, temperature and feed rate a slicer
+ * writes) are exact doubles, so one multiplication or division rounds correctly: the per-line
+ * cost of streaming stays low. Anything else is rebuilt as "<digits>e<exp>" for strtod, so
+ * neither the locale's decimal point nor what strtod accepts beyond FLOAT ("1e5", "0x1A") can
+ * change the result; digits beyond the buffer only matter for exact ties, and a sticky
+ * trailing 1 keeps the rounding direction of what was cut. */
 double scan_float_value(const char *s, size_t n)
 {
+    static const double exact_pow10[] = { 1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                          1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                          1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
     char buf[160];
     size_t i = 0, o = 0, kept = 0;
     long exp10 = 0;
-    bool neg = false, seen_nonzero = false, cut_nonzero = false, frac = false;
+    uint64_t mantissa = 0;
+    bool neg = false, seen_nonzero = false, cut_nonzero = false, frac = false, digits = true;
 
     if (s[i] == '+' || s[i] == '-')
         neg = s[i++] == '-';
@@ -103,6 +111,9 @@ double scan_float_value(const char *s, size_t n)
         if (kept < 120) {
             buf[o++] = c;
             kept++;
+            digits = digits && scan_is_digit((unsigned char)c);
+            if (kept <= 15)
+                mantissa = mantissa * 10 + (uint64_t)(c - '0');
             if (frac)
                 exp10--;
         } else {
@@ -114,6 +125,11 @@ double scan_float_value(const char *s, size_t n)
     }
     if (kept == 0)
         return neg ? -0.0 : 0.0;
+    if (digits && kept <= 15 && exp10 >= -22 && exp10 <= 22) {
+        double m = (double)mantissa;
+        double v = exp10 < 0 ? m / exact_pow10[-exp10] : m * exact_pow10[exp10];
+        return neg ? -v : v;
+    }
     if (cut_nonzero) {
         buf[o++] = '1';
         exp10--;

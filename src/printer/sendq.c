@@ -61,7 +61,9 @@ static void ack_push(struct printer *p, const char *cmd, const struct printer_wa
     }
     struct printer_ack *a = ack_at(p, p->ack_count++);
     a->w = *w;
-    snprintf(a->text, sizeof a->text, "%s", cmd);
+    size_t len = strnlen(cmd, sizeof a->text - 1);    /* cut, as the text is only shown */
+    memcpy(a->text, cmd, len);
+    a->text[len] = '\0';
 }
 
 void sendq_acked(struct printer *p)

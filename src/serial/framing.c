@@ -18,16 +18,40 @@ unsigned char framing_checksum(const char *s, size_t n)
     return cs;
 }
 
+/* v in decimal at out (no NUL); returns the digit count. */
+static size_t put_decimal(char *out, unsigned long v)
+{
+    char rev[24];
+    size_t n = 0;
+    do {
+        rev[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = rev[n - 1 - i];
+    return n;
+}
+
+/* Written by hand rather than with snprintf: it runs for every line of a print. */
 int framing_frame(char *out, size_t outsz, unsigned long n, const char *cmd)
 {
-    int len = snprintf(out, outsz, "N%lu %s", n, cmd);
-    if (len < 0 || (size_t)len >= outsz)
+    char num[24], sum[4];
+    size_t nlen = put_decimal(num, n), clen = strlen(cmd);
+    size_t len = 1 + nlen + 1 + clen;                   /* "N<n> <cmd>" */
+    if (len >= outsz)
         return -E2BIG;
-    unsigned cs = framing_checksum(out, (size_t)len);
-    int tail = snprintf(out + len, outsz - (size_t)len, "*%u\n", cs);
-    if (tail < 0 || (size_t)tail >= outsz - (size_t)len)
+    out[0] = 'N';
+    memcpy(out + 1, num, nlen);
+    out[1 + nlen] = ' ';
+    memcpy(out + 2 + nlen, cmd, clen);
+    size_t slen = put_decimal(sum, framing_checksum(out, len));
+    if (len + 1 + slen + 1 >= outsz)                    /* "*<sum>\n" and the NUL */
         return -E2BIG;
-    return len + tail;
+    out[len] = '*';
+    memcpy(out + len + 1, sum, slen);
+    out[len + 1 + slen] = '\n';
+    out[len + 2 + slen] = '\0';
+    return (int)(len + 2 + slen);
 }
 
 size_t framing_strip_comment(char *line)
