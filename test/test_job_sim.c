@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_loop.h"
 #include "printbridge/commands.h"
 #include "printbridge/jobs.h"
 #include "printbridge/base.h"
@@ -84,10 +85,8 @@ static int scale(void)
 
 static int wait_event(const char *prefix, double seconds)
 {
-    uint64_t end = uv_now(&loop) + (uint64_t)(seconds * 1000 * scale());
     int i;
-    while ((i = find_event(prefix, 0)) < 0 && uv_now(&loop) < end)
-        uv_run(&loop, UV_RUN_ONCE);
+    RUN_UNTIL((i = find_event(prefix, 0)) >= 0, seconds * scale());
     if (i < 0)
         for (int k = 0; k < nev; k++)
             fprintf(stderr, "  event %d: %s\n", k, evlog[k]);
@@ -96,9 +95,7 @@ static int wait_event(const char *prefix, double seconds)
 
 static void run_for(double seconds)
 {
-    uint64_t end = uv_now(&loop) + (uint64_t)(seconds * 1000);
-    while (uv_now(&loop) < end)
-        uv_run(&loop, UV_RUN_ONCE);
+    RUN_UNTIL(false, seconds);
 }
 
 static void keepalive_cb(uv_timer_t *t) { (void)t; }
@@ -393,9 +390,8 @@ START_TEST(test_cancel_mid_print_runs_the_cancel_script)
     ck_assert_int_ge(find_event("GcodeScriptAfterPrintCancelledFinished", 0), 0);
     ck_assert_int_ge(find_event("PrinterStateChanged {\"state_id\": \"CANCELLING\"", 0), 0);
     /* OctoPrint's default cancel script reaches the printer, after the last file line */
-    int state = 0;
-    for (int tries = 0; tries < 100 && (state = cancel_script_seen()) < 4; tries++)
-        run_for(0.05);
+    int state;
+    RUN_UNTIL((state = cancel_script_seen()) == 4, 5);
     ck_assert_int_eq(state, 4);
     ck_assert_int_eq(printer_get_state(pr), PRINTER_OPERATIONAL);
     /* not the whole file */
@@ -414,9 +410,7 @@ static void init_sd_card(void)
     command("{\"command\": \"select\", \"path\": \"sdprint.gco\", \"origin\": \"sdcard\"}", -ENODEV);
     ck_assert_int_eq(find_event("FileSelected", 0), -1);
     ck_assert_int_eq(printer_send(pr, "M21"), 0);
-    uint64_t end = uv_now(&loop) + (uint64_t)(5000 * scale());
-    while (!printer_get_model(pr)->sd_ready && uv_now(&loop) < end)
-        uv_run(&loop, UV_RUN_ONCE);
+    RUN_UNTIL(printer_get_model(pr)->sd_ready, 5 * scale());
     ck_assert(printer_get_model(pr)->sd_ready);
 }
 

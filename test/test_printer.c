@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "check_loop.h"
 #include "printbridge/base.h"
 #include "printbridge/serial.h"
 #include "printbridge/printer.h"
@@ -282,36 +283,21 @@ static int find_raw(const char *line, int from)
 /* Runs the loop until an event starting with prefix was recorded (index) or seconds pass. */
 static int wait_event(const char *prefix, double seconds)
 {
-    uint64_t end = uv_now(&loop) + (uint64_t)(seconds * 1000);
     int i;
-    while ((i = find_event(prefix, 0)) < 0 && uv_now(&loop) < end)
-        uv_run(&loop, UV_RUN_ONCE);
+    RUN_UNTIL((i = find_event(prefix, 0)) >= 0, seconds);
     return i;
 }
 
 static bool wait_state(enum printer_state s, double seconds)
 {
-    uint64_t end = uv_now(&loop) + (uint64_t)(seconds * 1000);
-    while (printer_get_state(pr) != s && uv_now(&loop) < end)
-        uv_run(&loop, UV_RUN_ONCE);
+    RUN_UNTIL(printer_get_state(pr) == s, seconds);
     return printer_get_state(pr) == s;
 }
 
 static void run_for(double seconds)
 {
-    uint64_t end = uv_now(&loop) + (uint64_t)(seconds * 1000);
-    while (uv_now(&loop) < end)
-        uv_run(&loop, UV_RUN_ONCE);
+    RUN_UNTIL(false, seconds);
 }
-
-/* Runs the loop until cond holds or seconds pass: what must arrive is waited for, so a
- * loaded machine only makes a test slower. Fixed waits stay only where nothing may happen. */
-#define RUN_UNTIL(cond, seconds)                                                    \
-    do {                                                                            \
-        uint64_t until_ = uv_now(&loop) + (uint64_t)((seconds) * 1000);             \
-        while (!(cond) && uv_now(&loop) < until_)                                   \
-            uv_run(&loop, UV_RUN_ONCE);                                             \
-    } while (0)
 
 /* what the printer told its owner */
 static int shutdown_asked, connected_told;
@@ -327,16 +313,12 @@ static void connect_with(struct printer_options o)
     shutdown_asked = connected_told = 0;
     ck_assert_int_eq(printer_create(&pr, &loop, &events, &o, &cb, NULL), 0);
     printer_connect(pr);
-    uint64_t until = uv_now(&loop) + 3000;
-    while (!printer_state_is_operational(printer_get_state(pr)) && uv_now(&loop) < until)
-        uv_run(&loop, UV_RUN_ONCE);
+    RUN_UNTIL(printer_state_is_operational(printer_get_state(pr)), 3);
     ck_assert_msg(printer_state_is_operational(printer_get_state(pr)), "not operational");
     ck_assert_int_eq(connected_told, 1);
     ck_assert_int_eq(last_state_told, PRINTER_OPERATIONAL);
     /* the M115 answer identifies the firmware */
-    uint64_t end = uv_now(&loop) + 2000;
-    while (find_event("FirmwareData", 0) < 0 && uv_now(&loop) < end)
-        uv_run(&loop, UV_RUN_ONCE);
+    RUN_UNTIL(find_event("FirmwareData", 0) >= 0, 2);
     run_for(0.05);
 }
 
@@ -531,9 +513,7 @@ static void start_source(int lines)
 
 static void wait_source_done(double seconds)
 {
-    uint64_t end = uv_now(&loop) + (uint64_t)(seconds * 1000);
-    while (src.active && uv_now(&loop) < end)
-        uv_run(&loop, UV_RUN_ONCE);
+    RUN_UNTIL(!src.active, seconds);
     ck_assert_msg(!src.active, "the source did not finish");
     ck_assert_int_eq(src.done, 1);
     run_for(0.05);
