@@ -90,7 +90,7 @@ double scan_float_value(const char *s, size_t n)
     size_t i = 0, o = 0, kept = 0;
     long exp10 = 0;
     uint64_t mantissa = 0;
-    bool neg = false, seen_nonzero = false, cut_nonzero = false, frac = false, digits = true;
+    bool neg = false, seen_nonzero = false, cut_nonzero = false, frac = false;
 
     if (s[i] == '+' || s[i] == '-')
         neg = s[i++] == '-';
@@ -111,7 +111,6 @@ double scan_float_value(const char *s, size_t n)
         if (kept < 120) {
             buf[o++] = c;
             kept++;
-            digits = digits && scan_is_digit((unsigned char)c);
             if (kept <= 15)
                 mantissa = mantissa * 10 + (uint64_t)(c - '0');
             if (frac)
@@ -125,7 +124,7 @@ double scan_float_value(const char *s, size_t n)
     }
     if (kept == 0)
         return neg ? -0.0 : 0.0;
-    if (digits && kept <= 15 && exp10 >= -22 && exp10 <= 22) {
+    if (kept <= 15 && exp10 >= -22 && exp10 <= 22) {
         double m = (double)mantissa;
         double v = exp10 < 0 ? m / exact_pow10[-exp10] : m * exact_pow10[exp10];
         return neg ? -v : v;
