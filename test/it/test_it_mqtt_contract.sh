@@ -30,6 +30,8 @@ pb_pass "connected is the first message"
 re_printing="^octoprint/progress/printing r=0 q=0 \{\"location\": \"\", \"path\": \"\", \"progress\": 0, \"_timestamp\": $PB_TS\}$"
 re_slicing="^octoprint/progress/slicing r=0 q=0 \{\"slicer\": \"\", \"source_location\": \"\", \"source_path\": \"\", \"destination_location\": \"\", \"destination_path\": \"\", \"progress\": 0, \"_timestamp\": $PB_TS\}$"
 for t in printing slicing; do
+  # published once the broker connection is up, not necessarily before FirmwareData
+  pb_wait_for_line "$LIVE" "^octoprint/progress/$t " "$(pb_t 10)" || true
   n_ok=$(pb_lines "$LIVE" | grep -Ec "$( [ $t = printing ] && echo "$re_printing" || echo "$re_slicing")")
   n_all=$(pb_lines "$LIVE" | grep -c "^octoprint/progress/$t ")
   if [ "$n_ok" != 1 ] || [ "$n_all" != 1 ]; then
