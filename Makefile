@@ -52,7 +52,8 @@ SANFLAGS  := $(if $(SAN),-fsanitize=address$(comma)undefined$(comma)float-cast-o
 ALLCFLAGS := -std=c11 -D_GNU_SOURCE -DPB_VERSION='"$(VERSION)"' $(if $(SUPPORT_URL),-DPB_SUPPORT_URL='"$(SUPPORT_URL)"') \
              -Iinclude $(WARN) $(CPPFLAGS) $(CFLAGS) \
              $(SANFLAGS) $(shell pkg-config --cflags $(PKGS)) -MMD -MP
-LDLIBS_PB := $(shell pkg-config --libs $(PKGS)) -lpaho-mqtt3as -lm -lpthread
+# Paho is not linked: src/mqtt/paho.c opens its plain or TLS build at run time
+LDLIBS_PB := $(shell pkg-config --libs $(PKGS)) -ldl -lm -lpthread
 LDLIBS_SIM:= -lm
 # recursive: Check is installed by deps-test after this file is read
 LDLIBS_CK  = $(shell pkg-config --libs check)

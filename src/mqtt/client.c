@@ -118,10 +118,10 @@ static int send_status(struct mqtt *m, const char *text, MQTTAsync_responseOptio
     msg.payloadlen = (int)strlen(text);
     msg.qos = 1;
     msg.retained = m->status_retain;
-    int rc = MQTTAsync_sendMessage(m->client, m->status_topic, &msg, ro);
+    int rc = m->api->sendMessage(m->client, m->status_topic, &msg, ro);
     if (rc == MQTTASYNC_SUCCESS)
         return 0;
-    log_warn("mqtt: could not publish %s on %s: %s", text, m->status_topic, MQTTAsync_strerror(rc));
+    log_warn("mqtt: could not publish %s on %s: %s", text, m->status_topic, m->api->strerror(rc));
     return -EIO;
 }
 
@@ -150,9 +150,10 @@ static void on_paho_lost(void *ctx, char *cause)
 
 static int on_paho_message(void *ctx, char *topic, int topiclen, MQTTAsync_message *msg)
 {
-    inbound_arrived(ctx, topic, topiclen, msg);
-    MQTTAsync_freeMessage(&msg);
-    MQTTAsync_free(topic);
+    struct mqtt *m = ctx;
+    inbound_arrived(m, topic, topiclen, msg);
+    m->api->freeMessage(&msg);
+    m->api->free(topic);
     return 1;
 }
 
@@ -183,9 +184,9 @@ static int hand_over(struct mqtt *m, struct outbox_msg *q, const char **why)
     msg.retained = q->retain;
     if (q->qos > 0)
         ON_RESULT(&ro, m, NOTE_PUBLISH);
-    int rc = MQTTAsync_sendMessage(m->client, q->topic, &msg, q->qos > 0 ? &ro : NULL);
+    int rc = m->api->sendMessage(m->client, q->topic, &msg, q->qos > 0 ? &ro : NULL);
     if (rc != MQTTASYNC_SUCCESS) {
-        *why = MQTTAsync_strerror(rc);
+        *why = m->api->strerror(rc);
         return rc == MQTTASYNC_DISCONNECTED ? -ENOTCONN : -EIO;
     }
     m->published++;
@@ -226,9 +227,9 @@ static int publish_now(struct mqtt *m, const char *topic, const char *payload, s
         msg.payload = (void *)payload;
         msg.payloadlen = (int)len;
         msg.retained = retain;
-        int prc = MQTTAsync_sendMessage(m->client, topic, &msg, NULL);
+        int prc = m->api->sendMessage(m->client, topic, &msg, NULL);
         rc = prc == MQTTASYNC_SUCCESS ? 0 : prc == MQTTASYNC_DISCONNECTED ? -ENOTCONN : -EIO;
-        why = MQTTAsync_strerror(prc);
+        why = m->api->strerror(prc);
         if (rc == 0)
             m->published++;
     }
@@ -319,7 +320,7 @@ static void log_connect_failure(struct mqtt *m, int code, const char *text)
     if (m->failure_logged)
         return;
     m->failure_logged = true;
-    const char *why = text && text[0] ? text : MQTTAsync_strerror(code);
+    const char *why = text && text[0] ? text : m->api->strerror(code);
     if (code == CONNACK_BAD_CREDENTIALS || code == CONNACK_NOT_AUTHORISED)
         log_error("mqtt: %s refused the connection: %s; check mqtt.username and mqtt.password "
                   "(retrying with backoff)", m->uri,
@@ -370,9 +371,9 @@ static void start_connect(struct mqtt *m)
     o->connectTimeout = 10;
     ON_RESULT(o, m, NOTE_CONNECT);
     set_pace(m, PACE_CONNECTING);
-    int rc = MQTTAsync_connect(m->client, o);
+    int rc = m->api->connect(m->client, o);
     if (rc != MQTTASYNC_SUCCESS) {
-        log_connect_failure(m, rc, MQTTAsync_strerror(rc));
+        log_connect_failure(m, rc, m->api->strerror(rc));
         schedule_retry(m);
         return;
     }
@@ -571,11 +572,15 @@ int mqtt_create(struct mqtt **out, uv_loop_t *loop, const struct mqtt_options *o
         snprintf(err, errsz, "cannot create a lock: %s", strerror(-rc));
         goto fail_lock;
     }
+    if (!(m->api = paho_get(m->tls, err, errsz))) {
+        rc = -ENOENT;
+        goto fail_inbound;
+    }
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.MQTTVersion = m->version;
-    int prc = MQTTAsync_createWithOptions(&m->client, m->uri, m->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+    int prc = m->api->createWithOptions(&m->client, m->uri, m->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
     if (prc != MQTTASYNC_SUCCESS) {
-        snprintf(err, errsz, "cannot create a client for %s: %s", m->uri, MQTTAsync_strerror(prc));
+        snprintf(err, errsz, "cannot create a client for %s: %s", m->uri, m->api->strerror(prc));
         rc = -EINVAL;
         goto fail_inbound;
     }
@@ -587,8 +592,8 @@ int mqtt_create(struct mqtt **out, uv_loop_t *loop, const struct mqtt_options *o
     m->ctx = ctx;
     outbox_init(&m->out, opt->queue_limit);
     start_handles(m);
-    MQTTAsync_setCallbacks(m->client, m, on_paho_lost, on_paho_message, NULL);
-    MQTTAsync_setConnected(m->client, m, on_paho_connected);
+    m->api->setCallbacks(m->client, m, on_paho_lost, on_paho_message, NULL);
+    m->api->setConnected(m->client, m, on_paho_connected);
     *out = m;
     return 0;
 
@@ -637,7 +642,7 @@ static void finish_stop(struct mqtt *m)
     uv_timer_stop(&m->stop_guard);
     uv_timer_stop(&m->retry);
     set_pace(m, PACE_UP);       /* Paho's own pace while its threads stop */
-    MQTTAsync_destroy(&m->client);
+    m->api->destroy(&m->client);
     set_pace(m, PACE_NONE);
     m->client = NULL;
     uv_close((uv_handle_t *)&m->wake, on_handle_closed);
@@ -661,7 +666,7 @@ static void send_disconnect(struct mqtt *m)
     MQTTAsync_disconnectOptions *o = m->version == MQTTVERSION_5 ? &d5 : &d;
     o->timeout = 1000;   /* ms Paho may spend delivering what is still in flight */
     ON_RESULT(o, m, NOTE_DISCONNECT);
-    if (MQTTAsync_disconnect(m->client, o) != MQTTASYNC_SUCCESS)
+    if (m->api->disconnect(m->client, o) != MQTTASYNC_SUCCESS)
         finish_stop(m);     /* not connected: nothing to tell the broker */
 }
 

@@ -11,6 +11,7 @@
 #include "inbound.h"
 #include "outbox.h"
 #include "pace.h"
+#include "paho.h"
 #include "printbridge/mqtt.h"
 
 /* What a note tells the loop. The request kinds carry Paho's result for one of our calls:
@@ -32,6 +33,7 @@ struct request {
 };
 
 struct mqtt {
+    const struct paho *api;     /* the library the client was created with */
     MQTTAsync client;
     uv_loop_t *loop;
     uv_async_t wake;

@@ -131,11 +131,11 @@ void inbound_on_connected(struct mqtt *m)
         /* never NULL options: Paho 1.3 reads them for an MQTT 5 subscription of several
          * filters and crashed the daemon at its first MQTT 5 connect */
         MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-        rc = MQTTAsync_subscribeMany(m->client, n, filters, qos, &ro);
+        rc = m->api->subscribeMany(m->client, n, filters, qos, &ro);
     }
     if (rc != MQTTASYNC_SUCCESS)
         log_error("mqtt: cannot subscribe to %s%s: %s", filters[0], n > 1 ? " and the other topics" : "",
-                  MQTTAsync_strerror(rc));
+                  m->api->strerror(rc));
     for (int i = 0; i < n; i++)
         free(filters[i]);
     free(filters);
@@ -147,7 +147,7 @@ void inbound_on_connected(struct mqtt *m)
  * whatever is registered before its connected callback copies the set is in that copy. */
 static bool session_up(const struct mqtt *m)
 {
-    return !m->stopping && m->client && MQTTAsync_isConnected(m->client);
+    return !m->stopping && m->client && m->api->isConnected(m->client);
 }
 
 int mqtt_subscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, void *ctx)
@@ -171,9 +171,9 @@ int mqtt_subscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, void 
     *tail = s;
     pthread_mutex_unlock(&in->lock);
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int rc = held || !session_up(m) ? MQTTASYNC_SUCCESS : MQTTAsync_subscribe(m->client, filter, SUBSCRIBE_QOS, &ro);
+    int rc = held || !session_up(m) ? MQTTASYNC_SUCCESS : m->api->subscribe(m->client, filter, SUBSCRIBE_QOS, &ro);
     if (rc != MQTTASYNC_SUCCESS && rc != MQTTASYNC_DISCONNECTED)
-        log_error("mqtt: cannot subscribe to %s: %s", filter, MQTTAsync_strerror(rc));
+        log_error("mqtt: cannot subscribe to %s: %s", filter, m->api->strerror(rc));
     return 0;
 }
 
@@ -208,9 +208,9 @@ int mqtt_unsubscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, voi
     if (!in->delivering)
         sweep(in);
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int rc = held || !session_up(m) ? MQTTASYNC_SUCCESS : MQTTAsync_unsubscribe(m->client, filter, &ro);
+    int rc = held || !session_up(m) ? MQTTASYNC_SUCCESS : m->api->unsubscribe(m->client, filter, &ro);
     if (rc != MQTTASYNC_SUCCESS && rc != MQTTASYNC_DISCONNECTED)
-        log_warn("mqtt: cannot unsubscribe from %s: %s", filter, MQTTAsync_strerror(rc));
+        log_warn("mqtt: cannot unsubscribe from %s: %s", filter, m->api->strerror(rc));
     return 0;
 }
 
@@ -225,11 +225,11 @@ void mqtt_set_inbound_limits(struct mqtt *m, size_t max_payload, size_t max_pend
 /* ---- messages: Paho's thread ---------------------------------------------------------------- */
 
 /* MQTT 5's response topic and correlation data. Returns 0 or -ENOMEM. */
-static int copy_properties(struct mqtt_message *c, const MQTTAsync_message *msg)
+static int copy_properties(const struct paho *api, struct mqtt_message *c, const MQTTAsync_message *msg)
 {
     MQTTProperties *props = (MQTTProperties *)&msg->properties;
-    MQTTProperty *rt = MQTTProperties_getProperty(props, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
-    MQTTProperty *cd = MQTTProperties_getProperty(props, MQTTPROPERTY_CODE_CORRELATION_DATA);
+    MQTTProperty *rt = api->properties_get(props, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
+    MQTTProperty *cd = api->properties_get(props, MQTTPROPERTY_CODE_CORRELATION_DATA);
     if (rt && rt->value.data.len > 0 &&
         !(c->response_topic = strndup(rt->value.data.data, (size_t)rt->value.data.len)))
         return -ENOMEM;
@@ -243,8 +243,8 @@ static int copy_properties(struct mqtt_message *c, const MQTTAsync_message *msg)
 }
 
 /* A copy of msg; the payload only up to max_payload bytes (else NULL). Returns 0 or -ENOMEM. */
-static int copy_message(struct inbound_msg **out, const char *topic, int topiclen, const MQTTAsync_message *msg,
-                        size_t max_payload)
+static int copy_message(const struct paho *api, struct inbound_msg **out, const char *topic, int topiclen,
+                        const MQTTAsync_message *msg, size_t max_payload)
 {
     struct inbound_msg *c = calloc(1, sizeof *c);
     if (!c)
@@ -263,7 +263,7 @@ static int copy_message(struct inbound_msg **out, const char *topic, int topicle
         }
     }
     if (rc == 0)
-        rc = copy_properties(&c->msg, msg);
+        rc = copy_properties(api, &c->msg, msg);
     if (rc < 0) {
         msg_free(c);
         return rc;
@@ -289,7 +289,7 @@ void inbound_arrived(struct mqtt *m, const char *topic, int topiclen, const MQTT
     if (!room)
         return;
     struct inbound_msg *c = NULL;
-    int rc = copy_message(&c, topic, topiclen, msg, max_payload);
+    int rc = copy_message(m->api, &c, topic, topiclen, msg, max_payload);
     pthread_mutex_lock(&in->lock);
     if (rc == 0) {
         if (in->tail)
@@ -380,7 +380,7 @@ int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, s
         MQTTProperty p = { .identifier = MQTTPROPERTY_CODE_CORRELATION_DATA };
         p.value.data.data = (char *)corr;
         p.value.data.len = (int)corrlen;
-        if (MQTTProperties_add(&props, &p) != 0)
+        if (m->api->properties_add(&props, &p) != 0)
             return -ENOMEM;
     }
     MQTTAsync_message msg = MQTTAsync_message_initializer;
@@ -392,11 +392,11 @@ int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, s
     /* Paho takes a message's MQTT 5 properties through the response options: without them
      * the correlation data was silently left out */
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    int rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
-    MQTTProperties_free(&props);
+    int rc = m->api->sendMessage(m->client, topic, &msg, &ro);
+    m->api->properties_free(&props);
     if (rc == MQTTASYNC_SUCCESS)
         return 0;
     if (m->in.replies_dropped++ == 0)
-        log_warn("mqtt: cannot send a command reply on %s: %s", topic, MQTTAsync_strerror(rc));
+        log_warn("mqtt: cannot send a command reply on %s: %s", topic, m->api->strerror(rc));
     return -EIO;
 }

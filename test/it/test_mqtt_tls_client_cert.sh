@@ -7,6 +7,8 @@
 #      client's certificate identity as its user name
 #   2. without them the broker refuses the handshake: the daemon logs one TLS failure line
 #      naming the host and port and never connects
+#   3. a daemon without TLS does not map OpenSSL at all; a reload that turns TLS on (with the
+#      client certificate) connects it over TLS, and the status reply comes back on it
 . "$(dirname "$0")/lib_mqtt.sh"
 m_init
 
@@ -82,4 +84,23 @@ n=$(grep -c 'TLS connection to' "$M_DIR/daemon-nocert.log")
 [ "$n" = 1 ] || m_fail "expected the TLS failure logged once, got it $n times"
 m_stop_pid "$NOCERT_PID"
 m_pass "without the client certificate the broker refuses the daemon (one log line)"
+
+# --- 3. plain first, TLS after a reload -------------------------------------------------------------
+cat >"$M_DIR/later.conf" <<CONF
+printer: { port = "$M_DIR/no-printer"; reconnect_delay = 60; reconnect_max_delay = 60; };
+storage: { folder = "$M_DIR/files"; };
+mqtt: { host = "127.0.0.1"; port = $PLAIN; base_topic = "octoprint/later/"; client_id = "pb-later"; stats_interval = 0; };
+CONF
+m_start_daemon "$M_DIR/later.conf" daemon-later
+LATER_PID=$M_DAEMON_PID
+m_expect "$SUB" '^octoprint/later/mqtt r=0 q=1 connected$' "$(m_t 15)" "'connected' without TLS"
+grep -q 'libssl\|libcrypto' "/proc/$LATER_PID/maps" && m_fail "a daemon without TLS mapped OpenSSL: $(grep -o '/[^ ]*lib\(ssl\|crypto\)[^ ]*' "/proc/$LATER_PID/maps" | sort -u | tr '\n' ' ')"
+conf later octoprint/later/ "tls_cert_file = \"$T/client.crt\"; tls_key_file = \"$T/client.key\";"
+kill -HUP "$LATER_PID"
+m_expect "$M_DIR/daemon-later.log" "connected to ssl://127\\.0\\.0\\.1:$TLS" "$(m_t 15)" "the reloaded daemon connecting over TLS"
+mosquitto_pub -h 127.0.0.1 -p "$PLAIN" -q 1 -t octoprint/later/command/status -m '{"id": "later"}'
+m_expect "$SUB" '^octoprint/later/command/status/response r=0 q=1 \{"id": "later", "result": "ok", "state": ' "$(m_t 10)" \
+  "the status reply over the TLS connection made by the reload"
+m_stop_pid "$LATER_PID"
+m_pass "without TLS no OpenSSL is mapped; a reload turns TLS on"
 echo "PASS test_mqtt_tls_client_cert ($SECONDS s)"
