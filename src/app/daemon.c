@@ -91,6 +91,7 @@ static void on_mqtt_connected(void *ctx, bool first)
         events_fire(&d->events, EVENT_BUFFER_OVERFLOW,
                     json_pack("{s:I, s:I}", "dropped", (json_int_t)dropped, "total", (json_int_t)mc.dropped));
     }
+    memory_trim();      /* start-up and the discovery burst are over: their freed pages go back */
 }
 
 static void on_mqtt_lost(void *ctx)

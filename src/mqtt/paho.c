@@ -10,7 +10,9 @@
  *
  * Paho would also initialise OpenSSL with every default (configuration file, all error
  * strings and algorithms); OpenSSL 1.1 and later initialise themselves on first use, so
- * that is left to them. */
+ * that is left to them. And it formats a trace entry for every packet into a ring of 400
+ * (125 KB) that only a debugger reads; its trace level is raised to errors, which the
+ * daemon reports in its own words anyway. */
 #include "paho.h"
 
 #include <dlfcn.h>
@@ -65,8 +67,10 @@ static void load(struct loaded *l, const char *name)
         return;
     }
     __typeof__(MQTTAsync_global_init) *global_init;
+    __typeof__(MQTTAsync_setTraceLevel) *set_trace_level;
     *(void **)&global_init = dlsym(h, "MQTTAsync_global_init");
-    if (!global_init || !find_all(h, &l->api)) {
+    *(void **)&set_trace_level = dlsym(h, "MQTTAsync_setTraceLevel");
+    if (!global_init || !set_trace_level || !find_all(h, &l->api)) {
         snprintf(l->error, sizeof l->error, "%s lacks a function printbridge needs; install Paho MQTT C 1.3 or later",
                  name);
         l->api.createWithOptions = NULL;
@@ -76,6 +80,7 @@ static void load(struct loaded *l, const char *name)
     MQTTAsync_init_options io = MQTTAsync_init_options_initializer;
     io.do_openssl_init = 0;
     global_init(&io);
+    set_trace_level(MQTTASYNC_TRACE_ERROR);
 }
 
 const struct paho *paho_get(bool tls, char *err, size_t errsz)
