@@ -129,6 +129,54 @@ START_TEST(test_garbage_and_overlong_lines_are_harmless)
 }
 END_TEST
 
+START_TEST(test_long_and_short_numbers)
+{
+    /* up to 18 digits are exact integers scaled once; more take the slow path */
+    static const char *nums[] = { "7", "-12.5", "+.25", "3.", "123456789.123456789",
+                                  "1234567890.123456789", "0.1234567890123456789012",
+                                  "98765432109876543210", "-98765432109876543210.5" };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "G1 X%s\n", nums[i]);
+        struct analysis_result r;
+        run(line, &r);
+        double want = strtod(nums[i], NULL);
+        ck_assert_double_eq_tol(r.travel.max[0], want > 0 ? want : 0, fabs(want) * 1e-15);
+        ck_assert_double_eq_tol(r.travel.min[0], want < 0 ? want : 0, fabs(want) * 1e-15);
+    }
+}
+END_TEST
+
+START_TEST(test_batched_timing_equals_line_by_line)
+{
+    /* analysis_feed times moves in batches; analysis_line times each line at once: the
+     * result must be the same to the last bit, across dwells, homing and retractions */
+    char *text = malloc(1 << 16);
+    size_t n = 0;
+    n += (size_t)sprintf(text + n, "G28\nM204 S1200\nG1 Z0.2 F600\n");
+    for (int i = 0; i < 300; i++) {
+        n += (size_t)sprintf(text + n, "G1 X%d.%03d Y%d.5 E%d.1%s\n", (i * 37) % 200, i,
+                             (i * 53) % 190, i, i % 7 == 0 ? " F2400" : "");
+        if (i % 41 == 0)
+            n += (size_t)sprintf(text + n, "G1 E%d.0 F1800\nG4 P150\nG1 E%d.1\n", i - 1, i);
+        if (i % 97 == 0)
+            n += (size_t)sprintf(text + n, "M204 P%d T3000\nG28 X\n", 800 + i);
+    }
+    struct analysis_result batched, single;
+    run(text, &batched);
+    struct analysis a;
+    analysis_init(&a, NULL);
+    for (char *p = text, *nl; (nl = strchr(p, '\n')); p = nl + 1)
+        analysis_line(&a, p, (size_t)(nl - p));
+    analysis_finish(&a, &single);
+    ck_assert_double_gt(batched.estimated_time, 0);
+    ck_assert_double_eq(batched.estimated_time, single.estimated_time);
+    ck_assert_double_eq(batched.filament_length[0], single.filament_length[0]);
+    ck_assert_double_eq(batched.travel.max[0], single.travel.max[0]);
+    free(text);
+}
+END_TEST
+
 static void analyse_sample(const char *name, struct analysis_result *r)
 {
     struct analysis_options o;
@@ -231,6 +279,8 @@ Suite *analysis_suite(void)
     tcase_add_test(tc, test_filament_relative_absolute_and_retractions);
     tcase_add_test(tc, test_areas_layers_and_comments);
     tcase_add_test(tc, test_garbage_and_overlong_lines_are_harmless);
+    tcase_add_test(tc, test_long_and_short_numbers);
+    tcase_add_test(tc, test_batched_timing_equals_line_by_line);
     tcase_add_test(tc, test_prusa_sample_estimate_within_10_percent_of_embedded);
     tcase_add_test(tc, test_cura_sample_estimate_and_same_geometry);
     tcase_add_test(tc, test_chunking_does_not_change_the_result);

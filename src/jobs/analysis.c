@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +48,63 @@ void analysis_init(struct analysis *a, const struct analysis_options *o)
 static const double neg_pow10[19] = { 1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10,
                                       1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17, 1e-18 };
 
+static bool is_digit(char c)
+{
+    return (unsigned)(c - '0') < 10;
+}
+
+/* The value of a number with more than 18 digits (start..end: digits and at most one point):
+ * the first 18 digits are kept and the rest only scale the integer part. */
+static double long_num_value(const char *p, const char *end)
+{
+    uint64_t mant = 0;
+    int ndig = 0, frac = 0;     /* digits kept in mant; how many of them follow the point */
+    int extra = 0;              /* integer digits beyond what mant holds (huge numbers) */
+    for (; p < end && is_digit(*p); p++) {
+        if (ndig < 18) {
+            mant = mant * 10 + (uint64_t)(*p - '0');
+            ndig++;
+        } else {
+            extra++;
+        }
+    }
+    if (p < end)
+        p++;                    /* the point */
+    for (; p < end; p++) {
+        if (ndig < 18 && extra == 0) {
+            mant = mant * 10 + (uint64_t)(*p - '0');
+            ndig++;
+            frac++;
+        }
+    }
+    double v = (double)mant * neg_pow10[frac];
+    if (extra > 0)
+        v *= pow(10, extra);
+    return v;
+}
+
+/* Appends the digits at p to *mant; returns the end of the digits. Without a limit on their
+ * number: an overflow of mant is harmless unsigned wrap-around, and the caller redoes a number
+ * with more than 18 digits. */
+static inline const char *add_digits(const char *p, const char *end, uint64_t *mant)
+{
+    uint64_t m = *mant;
+    for (; p < end; p++) {
+        unsigned d = (unsigned)(unsigned char)*p - '0';  /* unsigned: no sign extension */
+        if (d > 9)
+            break;
+        m = m * 10 + d;
+    }
+    *mant = m;
+    return p;
+}
+
 /* A decimal number at *p (sign, digits, point, digits; no exponent in G-code). Returns false
  * when there is no number. Faster than strtod by avoiding locale and exponent handling: the
- * digits are gathered as an integer and scaled once (one rounding, no chain of multiplies). */
-static bool parse_num(const char **pp, const char *end, double *out)
+ * digits are gathered as an integer and scaled once (one rounding, no chain of multiplies).
+ * The digits are counted once at the end rather than one by one; the rare number with more
+ * than 18 (where mant is not exact) is redone by long_num_value. */
+static inline bool parse_num(const char **pp, const char *end, double *out)
 {
     const char *p = *pp;
     bool neg = false;
@@ -58,44 +112,25 @@ static bool parse_num(const char **pp, const char *end, double *out)
         neg = *p == '-';
         p++;
     }
-    uint64_t mant = 0;
-    int ndig = 0, frac = 0;     /* digits kept in mant; how many of them follow the point */
-    int extra = 0;              /* integer digits beyond what mant holds (huge numbers) */
     const char *start = p;
-    while (p < end && (unsigned)(*p - '0') < 10) {
-        if (ndig < 18) {
-            mant = mant * 10 + (uint64_t)(*p - '0');
-            ndig++;
-        } else {
-            extra++;
-        }
-        p++;
-    }
-    bool digits = p > start;
+    uint64_t mant = 0;
+    p = add_digits(p, end, &mant);
+    ptrdiff_t ndig = p - start, frac = 0;
     if (p < end && *p == '.') {
-        p++;
-        const char *f = p;
-        while (p < end && (unsigned)(*p - '0') < 10) {
-            if (ndig < 18 && extra == 0) {
-                mant = mant * 10 + (uint64_t)(*p - '0');
-                ndig++;
-                frac++;
-            }
-            p++;
-        }
-        digits = digits || p > f;
+        const char *f = ++p;
+        p = add_digits(p, end, &mant);
+        frac = p - f;
+        ndig += frac;
     }
-    if (!digits)
+    if (ndig == 0)
         return false;
-    double v = (double)mant * neg_pow10[frac];
-    if (extra > 0)
-        v *= pow(10, extra);
+    double v = ndig <= 18 ? (double)mant * neg_pow10[frac] : long_num_value(start, p);
     *pp = p;
     *out = neg ? -v : v;
     return true;
 }
 
-static void box_add(struct analysis_box *b, const double *p)
+static inline void box_add(struct analysis_box *b, const double *p)
 {
     if (!b->valid) {
         for (int i = 0; i < 3; i++)
@@ -103,11 +138,11 @@ static void box_add(struct analysis_box *b, const double *p)
         b->valid = true;
         return;
     }
+    /* written as selections so that they compile to minsd/maxsd instead of branches (the
+     * same result, NaN included: a comparison with NaN is false and keeps the bound) */
     for (int i = 0; i < 3; i++) {
-        if (p[i] < b->min[i])
-            b->min[i] = p[i];
-        if (p[i] > b->max[i])
-            b->max[i] = p[i];
+        b->min[i] = p[i] < b->min[i] ? p[i] : b->min[i];
+        b->max[i] = p[i] > b->max[i] ? p[i] : b->max[i];
     }
 }
 
@@ -164,23 +199,42 @@ static void flush_pending(struct analysis *a, const struct analysis_move *next)
     a->pending_vin = vout;
 }
 
-static void add_move(struct analysis *a, const double *target, bool has_e)
+/* Moves waiting to be timed. Timing a move is a chain of dependent square roots and divisions
+ * (length, direction, junction speed, trapezoid), much slower than parsing a line: timed line
+ * by line, each chain stalls the parsing of the lines after it. Timed in batches, the chains of
+ * consecutive moves overlap. The arithmetic and its order are the same, so are the results. */
+enum { MOVE_QUEUE_LEN = 32 };     /* enough for the chains to overlap; more gains nothing */
+struct move_queue { int n; struct analysis_move m[MOVE_QUEUE_LEN]; };
+
+/* Times the queued moves, in order. */
+static void time_moves(struct analysis *a, struct move_queue *q)
 {
-    struct analysis_move m;
-    double len2 = 0;
-    for (int i = 0; i < 4; i++)
-        m.d[i] = target[i] - a->pos[i];
-    for (int i = 0; i < 3; i++)
-        len2 += m.d[i] * m.d[i];
-    m.len = sqrt(len2);
-    double de = m.d[3];
-    bool extruding = has_e && de > 0;
+    for (int i = 0; i < q->n; i++) {
+        flush_pending(a, &q->m[i]);
+        a->pending = q->m[i];
+    }
+    q->n = 0;
+}
+
+/* The head comes to rest (a dwell, homing, a move of the extruder alone): times the queued
+ * moves and the pending one, which ends at speed 0. */
+static void stop_moves(struct analysis *a, struct move_queue *q)
+{
+    time_moves(a, q);
+    flush_pending(a, NULL);
+    a->pending_vin = 0;
+}
+
+/* Bounds, layers and filament of a move from a->pos to target, which becomes the position. */
+static void track_move(struct analysis *a, const double *target, bool printing, bool has_e,
+                       double de)
+{
     if (!a->pos_in_box) {
         box_add(&a->travel, a->pos);
         a->pos_in_box = true;   /* from here on each target is the next move's start */
     }
     box_add(&a->travel, target);
-    if (extruding && m.len > 0) {
+    if (printing) {
         if (!a->pos_in_print_box)
             box_add(&a->printing, a->pos);
         box_add(&a->printing, target);
@@ -199,26 +253,41 @@ static void add_move(struct analysis *a, const double *target, bool has_e)
         if (a->tool > a->max_tool && de > 0)
             a->max_tool = a->tool;
     }
-    a->pos_in_print_box = extruding && m.len > 0;   /* the next move starts at this target */
+    a->pos_in_print_box = printing;     /* the next move starts at this target */
     memcpy(a->pos, target, sizeof a->pos);
-    m.v = a->feed > a->opt.max_feedrate ? a->opt.max_feedrate : a->feed;
-    m.a = extruding ? a->acc_print : a->acc_travel;
-    if (m.len <= 0) {
+}
+
+static void add_move(struct analysis *a, struct move_queue *q, const double *target, bool has_e)
+{
+    struct analysis_move *m = &q->m[q->n];     /* built in place, in the queue's next slot */
+    double len2 = 0;
+    for (int i = 0; i < 4; i++)
+        m->d[i] = target[i] - a->pos[i];
+    for (int i = 0; i < 3; i++)
+        len2 += m->d[i] * m->d[i];
+    m->len = sqrt(len2);
+    double de = m->d[3];
+    bool extruding = has_e && de > 0;
+    track_move(a, target, extruding && m->len > 0, has_e, de);
+    double v = a->feed > a->opt.max_feedrate ? a->opt.max_feedrate : a->feed;
+    double acc = extruding ? a->acc_print : a->acc_travel;
+    if (m->len <= 0) {
         /* extruder-only move: retract or prime; no cornering, its own trapezoid */
         double el = fabs(de);
         if (el > 0) {
-            flush_pending(a, NULL);
-            a->time += trapezoid(el, 0, m.v, 0, m.a);
-            a->pending_vin = 0;
+            stop_moves(a, q);
+            a->time += trapezoid(el, 0, v, 0, acc);
         }
         return;
     }
-    double inv = 1 / m.len;
+    m->v = v;
+    m->a = acc;
+    double inv = 1 / m->len;
     for (int i = 0; i < 3; i++)
-        m.u[i] = m.d[i] * inv;
-    m.valid = true;
-    flush_pending(a, &m);
-    a->pending = m;
+        m->u[i] = m->d[i] * inv;
+    m->valid = true;
+    if (++q->n == MOVE_QUEUE_LEN)
+        time_moves(a, q);
 }
 
 /* The words of one command, parsed in a single pass: value and presence per letter. */
@@ -291,7 +360,103 @@ double analysis_parse_slicer_time(const char *line, size_t len)
     return any ? total : -1;
 }
 
-void analysis_line(struct analysis *a, const char *line, size_t len)
+/* G0 to G3: arcs are taken as straight moves to their end point. */
+static void move_command(struct analysis *a, struct move_queue *q, const struct gcode_words *w,
+                         double scale)
+{
+    double target[4], v;
+    memcpy(target, a->pos, sizeof target);
+    static const char axes[4] = { 'X', 'Y', 'Z', 'E' };
+    bool has_e = false;
+    for (int i = 0; i < 4; i++) {
+        if (!word(w, axes[i], &v))
+            continue;
+        v *= scale;
+        bool rel = i == 3 ? (a->relative || a->e_relative) : a->relative;
+        /* positions are physical; G92 offsets map the file's coordinates onto them */
+        target[i] = rel ? a->pos[i] + v : v + a->offset[i];
+        if (i == 3)
+            has_e = true;
+    }
+    if (word(w, 'F', &v) && v > 0)
+        a->feed = v * scale / 60.0;
+    add_move(a, q, target, has_e);
+}
+
+static void g_command(struct analysis *a, struct move_queue *q, int code,
+                      const struct gcode_words *w)
+{
+    double scale = a->inches ? 25.4 : 1.0;
+    double v;
+    switch (code) {
+    case 0: case 1: case 2: case 3:
+        move_command(a, q, w, scale);
+        break;
+    case 4:
+        stop_moves(a, q);
+        if (word(w, 'P', &v))
+            a->time += v / 1000.0;
+        else if (word(w, 'S', &v))
+            a->time += v;
+        break;
+    case 20: a->inches = true; break;
+    case 21: a->inches = false; break;
+    case 28: {
+        stop_moves(a, q);
+        bool any = false;
+        static const char axes[3] = { 'X', 'Y', 'Z' };
+        for (int i = 0; i < 3; i++)
+            if (word(w, axes[i], &v)) {
+                a->pos[i] = 0;
+                any = true;
+            }
+        if (!any)
+            a->pos[0] = a->pos[1] = a->pos[2] = 0;
+        a->pos_in_box = a->pos_in_print_box = false;
+        for (int i = 0; i < 3; i++)
+            a->offset[i] = 0;
+        break;
+    }
+    case 90: a->relative = false; a->e_relative = false; break;
+    case 91: a->relative = true; break;
+    case 92: {
+        /* set position: we keep physical coordinates, so remember the offset */
+        static const char axes[4] = { 'X', 'Y', 'Z', 'E' };
+        bool any = false;
+        for (int i = 0; i < 4; i++)
+            if (word(w, axes[i], &v)) {
+                a->offset[i] = a->pos[i] - v * scale;
+                any = true;
+            }
+        if (!any)
+            for (int i = 0; i < 4; i++)
+                a->offset[i] = a->pos[i];
+        break;
+    }
+    default: break;
+    }
+}
+
+static void m_command(struct analysis *a, int code, const struct gcode_words *w)
+{
+    double v;
+    switch (code) {
+    case 82: a->e_relative = false; break;
+    case 83: a->e_relative = true; break;
+    case 204:
+        if (word(w, 'S', &v) && v > 0)
+            a->acc_print = a->acc_travel = v;
+        if (word(w, 'P', &v) && v > 0)
+            a->acc_print = v;
+        if (word(w, 'T', &v) && v > 0)
+            a->acc_travel = v;
+        break;
+    default: break;
+    }
+}
+
+/* analysis_line, with the moves queued in q for timing. */
+static void process_line(struct analysis *a, struct move_queue *q, const char *line, size_t len)
 {
     const char *p = line, *end = line + len;
     a->lines++;
@@ -323,111 +488,39 @@ void analysis_line(struct analysis *a, const char *line, size_t len)
     char letter = *p;
     if (letter >= 'a' && letter <= 'z')
         letter = (char)(letter - 32);
-    const char *q = p + 1;
+    const char *s = p + 1;
     double codev;
     if (letter == 'T') {
-        if (parse_num(&q, end, &codev) && codev >= 0 && codev < ANALYSIS_MAX_TOOLS)
+        if (parse_num(&s, end, &codev) && codev >= 0 && codev < ANALYSIS_MAX_TOOLS)
             a->tool = (int)codev;
         return;
     }
-    if ((letter != 'G' && letter != 'M') || !parse_num(&q, end, &codev))
+    if ((letter != 'G' && letter != 'M') || !parse_num(&s, end, &codev))
         return;
     /* "G3000000000" (a garbled file) is no command; converting it to int would be undefined
      * (found by make fuzz; replayed from test/fuzz/analysis/crashes/ by make check-san) */
     if (!(codev >= 0 && codev < 100000))
         return;
-    int code = (int)codev;
     struct gcode_words w;
-    parse_words(q, end, &w);
-    double scale = a->inches ? 25.4 : 1.0;
-    double v;
-    if (letter == 'G') {
-        switch (code) {
-        case 0: case 1: case 2: case 3: {
-            double target[4];
-            memcpy(target, a->pos, sizeof target);
-            static const char axes[4] = { 'X', 'Y', 'Z', 'E' };
-            bool has_e = false;
-            for (int i = 0; i < 4; i++) {
-                if (!word(&w, axes[i], &v))
-                    continue;
-                v *= scale;
-                bool rel = i == 3 ? (a->relative || a->e_relative) : a->relative;
-                /* positions are physical; G92 offsets map the file's coordinates onto them */
-                target[i] = rel ? a->pos[i] + v : v + a->offset[i];
-                if (i == 3)
-                    has_e = true;
-            }
-            if (word(&w, 'F', &v) && v > 0)
-                a->feed = v * scale / 60.0;
-            add_move(a, target, has_e);
-            break;
-        }
-        case 4: {
-            flush_pending(a, NULL);
-            a->pending_vin = 0;
-            if (word(&w, 'P', &v))
-                a->time += v / 1000.0;
-            else if (word(&w, 'S', &v))
-                a->time += v;
-            break;
-        }
-        case 20: a->inches = true; break;
-        case 21: a->inches = false; break;
-        case 28: {
-            flush_pending(a, NULL);
-            a->pending_vin = 0;
-            bool any = false;
-            static const char axes[3] = { 'X', 'Y', 'Z' };
-            for (int i = 0; i < 3; i++)
-                if (word(&w, axes[i], &v)) {
-                    a->pos[i] = 0;
-                    any = true;
-                }
-            if (!any)
-                a->pos[0] = a->pos[1] = a->pos[2] = 0;
-            a->pos_in_box = a->pos_in_print_box = false;
-            for (int i = 0; i < 3; i++)
-                a->offset[i] = 0;
-            break;
-        }
-        case 90: a->relative = false; a->e_relative = false; break;
-        case 91: a->relative = true; break;
-        case 92: {
-            /* set position: we keep physical coordinates, so remember the offset */
-            static const char axes[4] = { 'X', 'Y', 'Z', 'E' };
-            bool any = false;
-            for (int i = 0; i < 4; i++)
-                if (word(&w, axes[i], &v)) {
-                    a->offset[i] = a->pos[i] - v * scale;
-                    any = true;
-                }
-            if (!any)
-                for (int i = 0; i < 4; i++)
-                    a->offset[i] = a->pos[i];
-            break;
-        }
-        default: break;
-        }
-    } else {
-        switch (code) {
-        case 82: a->e_relative = false; break;
-        case 83: a->e_relative = true; break;
-        case 204:
-            if (word(&w, 'S', &v) && v > 0)
-                a->acc_print = a->acc_travel = v;
-            if (word(&w, 'P', &v) && v > 0)
-                a->acc_print = v;
-            if (word(&w, 'T', &v) && v > 0)
-                a->acc_travel = v;
-            break;
-        default: break;
-        }
-    }
+    parse_words(s, end, &w);
+    if (letter == 'G')
+        g_command(a, q, (int)codev, &w);
+    else
+        m_command(a, (int)codev, &w);
+}
+
+void analysis_line(struct analysis *a, const char *line, size_t len)
+{
+    struct move_queue q;
+    q.n = 0;
+    process_line(a, &q, line, len);
+    time_moves(a, &q);
 }
 
 void analysis_feed(struct analysis *a, const char *buf, size_t len)
 {
+    struct move_queue q;
+    q.n = 0;
     const char *p = buf, *end = buf + len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -438,7 +531,7 @@ void analysis_feed(struct analysis *a, const char *buf, size_t len)
             if (m && p[m - 1] == '\r')
                 m--;
             if (m <= ANALYSIS_MAX_LINE)
-                analysis_line(a, p, m);
+                process_line(a, &q, p, m);
             else
                 a->lines++;
         } else {
@@ -453,7 +546,7 @@ void analysis_feed(struct analysis *a, const char *buf, size_t len)
                 if (m && a->carry[m - 1] == '\r')
                     m--;
                 if (!a->overlong)
-                    analysis_line(a, a->carry, m);
+                    process_line(a, &q, a->carry, m);
                 else
                     a->lines++;
                 a->ncarry = 0;
@@ -464,6 +557,7 @@ void analysis_feed(struct analysis *a, const char *buf, size_t len)
             break;
         p = nl + 1;
     }
+    time_moves(a, &q);
 }
 
 void analysis_finish(struct analysis *a, struct analysis_result *r)
