@@ -136,7 +136,7 @@ static void on_paho_connected(void *ctx, char *cause)
 {
     struct mqtt *m = ctx;
     (void)cause; /* its wording depends on how the connect started; never branch on it */
-    if (m->status_topic)
+    if (m->status_topic && !m->renewed)     /* a renewal left "connected" standing */
         send_status(m, "connected", NULL);
     inbound_on_connected(m);    /* clean session: subscribe on every connect */
     post_note(m, NOTE_CONNECTED, 0, 0, NULL);
@@ -243,9 +243,10 @@ int mqtt_publish(struct mqtt *m, const char *topic, const char *payload, size_t 
 {
     if (m->stopping)
         return -ESHUTDOWN;
-    /* QoS 1/2 is always kept; before the first connect everything is (the start-up burst
-     * must not depend on how fast the broker answers) */
-    bool keep = (flags & MQTT_KEEP) || qos > 0 || !m->ever_connected;
+    /* QoS 1/2 is always kept; before the first connect and while the client is renewed
+     * everything is (the start-up burst must not depend on how fast the broker answers, and
+     * a renewal is no outage) */
+    bool keep = (flags & MQTT_KEEP) || qos > 0 || !m->ever_connected || m->renewing || m->renewed;
     if (m->connected && !outbox_has_waiting(&m->out)) {
         int rc = publish_now(m, topic, payload, len, qos, retain);
         if (rc != -ENOTCONN)
@@ -393,28 +394,36 @@ void mqtt_connect(struct mqtt *m)
 /* ---- what the notes say (loop thread) ------------------------------------------------------ */
 
 static void finish_stop(struct mqtt *m);
+static void finish_renew(struct mqtt *m);
+static void on_stop_guard(uv_timer_t *t);
 static void send_disconnect(struct mqtt *m);
 
 static void on_connected(struct mqtt *m)
 {
     bool first = !m->ever_connected;
+    bool renewed = m->renewed;
     m->connecting = false;
+    m->renewed = false;
     if (m->stopping)
         return;
     set_pace(m, PACE_UP);
-    log_info("mqtt: connected to %s", m->uri);
+    if (renewed)
+        log_debug("mqtt: connected to %s again, with a new client", m->uri);
+    else
+        log_info("mqtt: connected to %s", m->uri);
     m->connected = true;
     m->ever_connected = true;
     m->failure_logged = false;
     m->retry_ms = 0;
     flush_outbox(m);
-    if (m->cb.connected)
+    inbound_send_held(m);
+    if (m->cb.connected && !renewed)    /* for the daemon nothing happened */
         m->cb.connected(m->ctx, first);
 }
 
 static void on_lost(struct mqtt *m, const char *why)
 {
-    if (m->stopping)
+    if (m->stopping || m->renewing)
         return;
     if (m->connected)
         log_warn("mqtt: connection to %s lost (%s); reconnecting", m->uri, why);
@@ -458,6 +467,8 @@ static void handle_note(struct mqtt *m, const struct note *n)
     case NOTE_DISCONNECT:
         if (m->stopping)
             finish_stop(m);
+        else if (m->renewing)
+            finish_renew(m);
         break;
     case NOTE_KINDS:
         break;
@@ -551,6 +562,22 @@ static void start_handles(struct mqtt *m)
     m->handles_open = 3;
 }
 
+/* Paho's client for m, with our callbacks. Returns 0 or -EINVAL with the reason in err. */
+static int create_client(struct mqtt *m, char *err, size_t errsz)
+{
+    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+    co.MQTTVersion = m->version;
+    int prc = m->api->createWithOptions(&m->client, m->uri, m->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+    if (prc != MQTTASYNC_SUCCESS) {
+        m->client = NULL;
+        snprintf(err, errsz, "cannot create a client for %s: %s", m->uri, m->api->strerror(prc));
+        return -EINVAL;
+    }
+    m->api->setCallbacks(m->client, m, on_paho_lost, on_paho_message, NULL);
+    m->api->setConnected(m->client, m, on_paho_connected);
+    return 0;
+}
+
 int mqtt_create(struct mqtt **out, uv_loop_t *loop, const struct mqtt_options *opt, const struct mqtt_callbacks *cb,
                 void *ctx, char *err, size_t errsz)
 {
@@ -576,14 +603,8 @@ int mqtt_create(struct mqtt **out, uv_loop_t *loop, const struct mqtt_options *o
         rc = -ENOENT;
         goto fail_inbound;
     }
-    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
-    co.MQTTVersion = m->version;
-    int prc = m->api->createWithOptions(&m->client, m->uri, m->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
-    if (prc != MQTTASYNC_SUCCESS) {
-        snprintf(err, errsz, "cannot create a client for %s: %s", m->uri, m->api->strerror(prc));
-        rc = -EINVAL;
+    if ((rc = create_client(m, err, errsz)) < 0)
         goto fail_inbound;
-    }
     for (int k = 0; k < NOTE_KINDS; k++)
         m->requests[k] = (struct request){ .m = m, .kind = (enum note_kind)k };
     m->loop = loop;
@@ -592,8 +613,6 @@ int mqtt_create(struct mqtt **out, uv_loop_t *loop, const struct mqtt_options *o
     m->ctx = ctx;
     outbox_init(&m->out, opt->queue_limit);
     start_handles(m);
-    m->api->setCallbacks(m->client, m, on_paho_lost, on_paho_message, NULL);
-    m->api->setConnected(m->client, m, on_paho_connected);
     *out = m;
     return 0;
 
@@ -605,6 +624,54 @@ fail:
     free_strings(m);
     free(m);
     return rc;
+}
+
+/* ---- renewing ------------------------------------------------------------------------------- */
+
+/* Paho reads every packet whole into one buffer, which grows to the largest packet it has
+ * read and is freed only when the library's last client is destroyed: after a 25 MB upload,
+ * 25 MB stayed resident for good. So after a message of MQTT_RENEW_AFTER bytes or more the
+ * client is renewed, as a reconnect the daemon does not see: a DISCONNECT (the broker drops
+ * the will, so subscribers see no "disconnected", and the "connected" left standing is not
+ * sent again), Paho's client destroyed and created again, and a connect. What is published
+ * meanwhile waits in the outbox (replies: inbound.c), unacknowledged messages go again
+ * first, and the subscriptions are made before anything else is sent. A message that
+ * reaches the broker in those milliseconds is lost, as in any reconnect with a clean
+ * session; inbound.c renews before handling the large message, so nothing a client can
+ * have seen of it precedes the new subscriptions. */
+void mqtt_renew(struct mqtt *m)
+{
+    if (m->stopping || m->renewing || !m->connected)
+        return;
+    m->renewing = true;
+    m->connected = false;       /* publishes wait in the outbox */
+    uv_timer_start(&m->stop_guard, on_stop_guard, STOP_GUARD_MS, 0);
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+    MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
+    MQTTAsync_disconnectOptions *o = m->version == MQTTVERSION_5 ? &d5 : &d;
+    o->timeout = 1000;          /* ms Paho may spend delivering what is in flight */
+    ON_RESULT(o, m, NOTE_DISCONNECT);
+    if (m->api->disconnect(m->client, o) != MQTTASYNC_SUCCESS)
+        finish_renew(m);
+}
+
+static void finish_renew(struct mqtt *m)
+{
+    char err[256];
+    if (!m->renewing)
+        return;
+    uv_timer_stop(&m->stop_guard);
+    m->renewing = false;
+    outbox_requeue(&m->out);
+    set_pace(m, PACE_UP);       /* Paho's own pace while its threads stop */
+    m->api->destroy(&m->client);
+    set_pace(m, PACE_NONE);
+    if (create_client(m, err, sizeof err) < 0) {
+        log_error("mqtt: %s; restart printbridge", err);
+        return;
+    }
+    m->renewed = true;
+    start_connect(m);
 }
 
 /* ---- stopping ------------------------------------------------------------------------------- */
@@ -637,14 +704,17 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void finish_stop(struct mqtt *m)
 {
-    if (!m->client)
-        return;     /* already finished (guard timer and Paho raced) */
+    if (m->finished)
+        return;     /* guard timer and Paho raced */
+    m->finished = true;
     uv_timer_stop(&m->stop_guard);
     uv_timer_stop(&m->retry);
-    set_pace(m, PACE_UP);       /* Paho's own pace while its threads stop */
-    m->api->destroy(&m->client);
-    set_pace(m, PACE_NONE);
-    m->client = NULL;
+    if (m->client) {            /* NULL only if a renewal could not create one */
+        set_pace(m, PACE_UP);   /* Paho's own pace while its threads stop */
+        m->api->destroy(&m->client);
+        set_pace(m, PACE_NONE);
+        m->client = NULL;
+    }
     uv_close((uv_handle_t *)&m->wake, on_handle_closed);
     uv_close((uv_handle_t *)&m->stop_guard, on_handle_closed);
     uv_close((uv_handle_t *)&m->retry, on_handle_closed);
@@ -654,7 +724,10 @@ static void on_stop_guard(uv_timer_t *t)
 {
     struct mqtt *m = t->data;
     log_warn("mqtt: broker did not confirm the disconnect in time; closing anyway");
-    finish_stop(m);
+    if (m->renewing)
+        finish_renew(m);
+    else
+        finish_stop(m);
 }
 
 /* The DISCONNECT goes out only once "disconnected" was acknowledged, so subscribers get it

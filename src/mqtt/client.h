@@ -62,6 +62,9 @@ struct mqtt {
     bool ever_connected;
     bool failure_logged;
     bool stopping;
+    bool finished;              /* stopped: Paho's client destroyed, handles closing */
+    bool renewing;              /* mqtt_renew: disconnecting the client to be replaced */
+    bool renewed;               /* ... and connecting its replacement */
     bool loaded;
     enum pace_state pace;       /* what Paho's idle threads are told (pace.c) */
     unsigned retry_ms;
@@ -74,5 +77,11 @@ struct mqtt {
     unsigned long published;
     struct inbound in;
 };
+
+#define MQTT_RENEW_AFTER (1 << 20)  /* bytes: a message this large renews the client */
+
+/* Replaces Paho's client with a new one, to free what Paho holds after a large message
+ * (client.c says why). Loop thread; nothing happens unless connected. */
+void mqtt_renew(struct mqtt *m);
 
 #endif

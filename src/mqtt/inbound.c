@@ -19,14 +19,25 @@
 
 #define SUBSCRIBE_QOS 1
 
+#define MAX_HELD 1000          /* replies held while the client is renewed */
+
 struct inbound_msg {
     struct mqtt_message msg;
     struct inbound_msg *next;
 };
 
+struct held_reply {
+    char *topic, *payload;
+    size_t len;
+    void *corr;
+    size_t corrlen;
+    struct held_reply *next;
+};
+
 int inbound_init(struct inbound *in)
 {
     memset(in, 0, sizeof *in);
+    in->held_tail = &in->held;
     in->max_payload = MQTT_INBOUND_MAX_PAYLOAD;
     in->max_pending = MQTT_INBOUND_MAX_PENDING;
     return -pthread_mutex_init(&in->lock, NULL);
@@ -57,8 +68,21 @@ static void sub_free(struct inbound_sub *s)
     free(s);
 }
 
+static void held_free(struct held_reply *h)
+{
+    free(h->topic);
+    free(h->payload);
+    free(h->corr);
+    free(h);
+}
+
 void inbound_destroy(struct inbound *in)
 {
+    while (in->held) {
+        struct held_reply *next = in->held->next;
+        held_free(in->held);
+        in->held = next;
+    }
     while (in->head) {
         struct inbound_msg *next = in->head->next;
         msg_free(in->head);
@@ -351,6 +375,14 @@ void inbound_drain(struct mqtt *m)
     if (dropped)
         log_warn("mqtt: dropped %lu inbound message%s: more than %zu were waiting to be handled", dropped,
                  dropped == 1 ? "" : "s", max_pending);
+    /* Paho now holds a buffer as large as the largest of these: renewed before they are
+     * handled, so that every reply and event they cause goes out after the new client has
+     * subscribed (a client that saw one and sends a command is heard) */
+    for (struct inbound_msg *l = c; l; l = l->next)
+        if (l->msg.len >= MQTT_RENEW_AFTER) {
+            mqtt_renew(m);
+            break;
+        }
     while (c) {
         struct inbound_msg *next = c->next;
         if (!m->stopping)
@@ -368,11 +400,53 @@ void inbound_drain(struct mqtt *m)
 
 /* ---- replies --------------------------------------------------------------------------------- */
 
+static int hold_reply(struct inbound *in, const char *topic, const char *payload, size_t len, const void *corr,
+                      size_t corrlen)
+{
+    if (in->nheld >= MAX_HELD) {
+        in->replies_dropped++;
+        return -ENOBUFS;
+    }
+    struct held_reply *h = calloc(1, sizeof *h);
+    if (!h || !(h->topic = strdup(topic)) || !(h->payload = malloc(len + 1)) ||
+        (corrlen > 0 && !(h->corr = malloc(corrlen)))) {
+        if (h)
+            held_free(h);
+        return -ENOMEM;
+    }
+    memcpy(h->payload, payload, len);
+    h->len = len;
+    if (corrlen > 0)
+        memcpy(h->corr, corr, corrlen);
+    h->corrlen = corrlen;
+    *in->held_tail = h;
+    in->held_tail = &h->next;
+    in->nheld++;
+    return 0;
+}
+
+void inbound_send_held(struct mqtt *m)
+{
+    struct held_reply *h = m->in.held;
+    m->in.held = NULL;
+    m->in.held_tail = &m->in.held;
+    m->in.nheld = 0;
+    while (h) {
+        struct held_reply *next = h->next;
+        (void)mqtt_publish_reply(m, h->topic, h->payload, h->len, h->corr, h->corrlen);   /* logged */
+        held_free(h);
+        h = next;
+    }
+}
+
 int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, size_t len, const void *corr,
                        size_t corrlen)
 {
     /* A reply answers a live request: never queued for later, and a burst that overflows
-     * Paho's buffer is counted and reported once per drain instead of once per reply. */
+     * Paho's buffer is counted and reported once per drain instead of once per reply. A
+     * renewal of the client is no outage: what is due meanwhile is held for the new one. */
+    if (!m->stopping && (m->renewing || m->renewed))
+        return hold_reply(&m->in, topic, payload, len, corr, corrlen);
     if (m->stopping || !m->connected)
         return -ENOTCONN;
     MQTTProperties props = MQTTProperties_initializer;

@@ -24,6 +24,7 @@ struct inbound_sub {
 };
 
 struct inbound_msg;
+struct held_reply;
 
 /* Paho's threads and the loop share what lock guards; the rest is the loop's. */
 struct inbound {
@@ -35,6 +36,8 @@ struct inbound {
     size_t max_payload, max_pending;    /* lock */
     bool delivering;                    /* inside a handler: unsubscribed entries stay until after */
     unsigned long replies_dropped;      /* since the last drain */
+    struct held_reply *held, **held_tail;   /* replies due while the client is renewed */
+    size_t nheld;
 };
 
 struct mqtt;
@@ -53,5 +56,8 @@ void inbound_arrived(struct mqtt *m, const char *topic, int topiclen, const MQTT
 
 /* The loop: hands every waiting message to its handlers (none while stopping). */
 void inbound_drain(struct mqtt *m);
+
+/* The loop, once a renewed client is connected: sends the replies held meanwhile. */
+void inbound_send_held(struct mqtt *m);
 
 #endif
