@@ -254,15 +254,26 @@ START_TEST(test_upload_is_atomic_and_announced)
 }
 END_TEST
 
-/* storage_upload_take owns the bytes on every path: what it stores is them, what it refuses
- * it frees (ASan's leak check in make check fails this test otherwise) */
+static int released;
+
+static void count_release(void *owner)
+{
+    released++;
+    free(owner);
+}
+
+/* storage_upload_take owns the bytes on every path: what it stores is them, and it releases
+ * them once, stored or refused (ASan's leak check in make check fails this test otherwise) */
 START_TEST(test_upload_take_stores_the_given_bytes_and_frees_refused_ones)
 {
     char err[256];
     char *g = strdup("G28\nG1 X5 E1\n");
-    ck_assert_int_eq(storage_upload_take(st, "taken.gcode", g, strlen(g), false, false, on_upload, NULL, err, sizeof err), 0);
+    released = 0;
+    struct storage_bytes b = { .data = g, .len = strlen(g), .release = count_release, .owner = g };
+    ck_assert_int_eq(storage_upload_take(st, "taken.gcode", b, false, false, on_upload, NULL, err, sizeof err), 0);
     ck_assert(wait_for("Upload", 3000));
     ck_assert_int_eq(upload_rc, 0);
+    ck_assert_int_eq(released, 1);
     char p[512], back[64] = "";
     snprintf(p, sizeof p, "%s/taken.gcode", dir);
     FILE *f = fopen(p, "r");
@@ -270,9 +281,12 @@ START_TEST(test_upload_take_stores_the_given_bytes_and_frees_refused_ones)
     ck_assert_uint_eq(fread(back, 1, sizeof back - 1, f), strlen("G28\nG1 X5 E1\n"));
     fclose(f);
     ck_assert_str_eq(back, "G28\nG1 X5 E1\n");
-    ck_assert_int_eq(storage_upload_take(st, "../out.gcode", strdup("G1\n"), 3, false, false, on_upload, NULL, err,
-                                         sizeof err), -EINVAL);
+    char *r = strdup("G1\n");
+    struct storage_bytes refused = { .data = r, .len = 3, .release = count_release, .owner = r };
+    ck_assert_int_eq(storage_upload_take(st, "../out.gcode", refused, false, false, on_upload, NULL, err, sizeof err),
+                     -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "out.gcode"));
+    ck_assert_int_eq(released, 2);
 }
 END_TEST
 

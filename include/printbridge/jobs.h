@@ -159,9 +159,17 @@ int storage_upload(struct storage *s, const char *rel, const void *data, size_t 
                    bool select, bool print, storage_upload_cb cb, void *ctx,
                    char *err, size_t errsz);
 
-/* storage_upload without the copy: takes data (malloc'd), whatever the result, and frees it
- * as soon as it is written, so a large upload is held in memory once. */
-int storage_upload_take(struct storage *s, const char *rel, void *data, size_t len,
+/* Bytes handed over with the call that gives them back: release(owner), from any thread. */
+struct storage_bytes {
+    const void *data;
+    size_t len;
+    void (*release)(void *owner);
+    void *owner;
+};
+
+/* storage_upload without the copy: takes the bytes, whatever the result, and releases them
+ * as soon as they are written, so a large upload is held in memory once. */
+int storage_upload_take(struct storage *s, const char *rel, struct storage_bytes b,
                         bool select, bool print, storage_upload_cb cb, void *ctx,
                         char *err, size_t errsz);
 

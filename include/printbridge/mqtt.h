@@ -106,8 +106,9 @@ void mqtt_stop(struct mqtt *m, struct mqtt *heir, void (*done)(void *ctx), void 
 /* One received message, copied off Paho's thread; valid during the callback only. */
 struct mqtt_message {
     char *topic;
-    char *payload;              /* len bytes plus a NUL; NULL when len > max_payload (not copied) */
+    char *payload;              /* len bytes plus a NUL; NULL when len > max_text (see below) */
     size_t len;                 /* the payload's size as received */
+    bool held;                  /* payload NULL, but the bytes are there for ..._take_payload */
     bool retained;
     int qos;
     char *response_topic;       /* MQTT 5 Response Topic, or NULL */
@@ -117,10 +118,12 @@ struct mqtt_message {
 
 typedef void (*mqtt_message_fn)(void *ctx, const struct mqtt_message *msg);
 
-/* Takes the payload out of msg, inside a handler: the caller frees it, msg->payload is NULL
- * afterwards (for later handlers too). For the one handler of a topic whose payload may be
- * large (an upload), so that it is not copied again. */
-char *mqtt_message_take_payload(const struct mqtt_message *msg);
+/* Takes the payload's bytes out of msg, inside a handler, for the one handler of a topic whose
+ * payload may be large (an upload), so that they are not copied again: *owner must be handed
+ * to release(owner) once they are not needed (from any thread). No NUL follows them. NULL
+ * (and nothing to release) when msg has none; msg has none afterwards, for later handlers
+ * too. */
+char *mqtt_message_take_payload(const struct mqtt_message *msg, void (**release)(void *owner), void **owner);
 
 /* Hands fn every message whose topic matches filter (MQTT wildcards + and # allowed), on the
  * loop thread. The filter is subscribed at QoS 1 now when connected and again after every
@@ -136,11 +139,12 @@ int mqtt_subscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, void 
  * set without a gap. Returns 0 or -ENOENT. */
 int mqtt_unsubscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, void *ctx);
 
-/* The client's inbound limits, for all handlers: a payload over max_payload bytes is not
- * copied (its message arrives with payload NULL); beyond max_pending messages waiting for the
- * loop, new ones are dropped and counted in the log. Defaults: MQTT_INBOUND_MAX_PAYLOAD and
- * MQTT_INBOUND_MAX_PENDING; 0 pending counts as 1. */
-void mqtt_set_inbound_limits(struct mqtt *m, size_t max_payload, size_t max_pending);
+/* The client's inbound limits, for all handlers: a payload over max_payload bytes is not kept
+ * (its message arrives with payload NULL); one over max_text bytes is kept as received, not
+ * copied into a string (payload NULL, held true); beyond max_pending messages waiting for the
+ * loop, new ones are dropped and counted in the log. Defaults: MQTT_INBOUND_MAX_PAYLOAD for
+ * both sizes and MQTT_INBOUND_MAX_PENDING; 0 pending counts as 1. */
+void mqtt_set_inbound_limits(struct mqtt *m, size_t max_payload, size_t max_text, size_t max_pending);
 
 /* A command reply: QoS 1, not retained; with MQTT 5 correlation data when corr is given
  * (sent only while connected, since it answers a live request). Returns 0, -ENOTCONN, -ENOMEM

@@ -363,7 +363,7 @@ static void route_upload(struct commands_router *r, const struct mqtt_message *m
         send_reply(to, "uploads are not available (no storage folder); nothing was stored", NULL);
         return;
     }
-    if (!msg->payload) {
+    if (!msg->payload && !msg->held) {
         snprintf(err, sizeof err, "upload of %zu bytes is over storage.max_upload_size; nothing was stored", msg->len);
         send_reply(to, err, NULL);
         return;
@@ -378,7 +378,9 @@ static void route_upload(struct commands_router *r, const struct mqtt_message *m
     r->waiting++;
     err[0] = '\0';
     /* the storage takes the bytes: a large upload is held once, and only until written */
-    int rc = storage_upload_take(r->t.storage, path, mqtt_message_take_payload(msg), msg->len, false, false,
+    struct storage_bytes b = { .len = msg->len };
+    b.data = mqtt_message_take_payload(msg, &b.release, &b.owner);
+    int rc = storage_upload_take(r->t.storage, path, b, false, false,
                                  on_upload_done, w, err, sizeof err);
     if (rc < 0)
         on_upload_done(w, rc, path, err);
@@ -580,7 +582,7 @@ static int subscribe_on(struct commands_router *r, struct mqtt *m)
     int rc = build_filters(r->base, r->hc, &filters, &n);
     if (rc == 0 && (m != r->client || !same_filters(filters, n, r->filters, r->nfilters))) {
         size_t limit = (size_t)r->hc->max_payload > r->t.upload_limit ? (size_t)r->hc->max_payload : r->t.upload_limit;
-        mqtt_set_inbound_limits(m, limit, MAX_PENDING);
+        mqtt_set_inbound_limits(m, limit, (size_t)r->hc->max_payload, MAX_PENDING);
         size_t done = 0;
         while (rc == 0 && done < n)
             if ((rc = mqtt_subscribe(m, filters[done], commands_router_on_message, r)) == 0)

@@ -21,8 +21,7 @@ struct upload_work {
     struct storage *s;
     char rel[STORAGE_MAX_PATH];
     char root[PATH_MAX];
-    void *data;
-    size_t len;
+    struct storage_bytes b;     /* data NULL once released */
     bool select, print;
     int inject;
     storage_upload_cb cb;
@@ -30,6 +29,13 @@ struct upload_work {
     int rc;
     char err[256];
 };
+
+static void release(struct storage_bytes *b)
+{
+    if (b->data && b->release)
+        b->release(b->owner);
+    b->data = NULL;
+}
 
 static int write_all(int fd, const char *p, size_t len, int inject)
 {
@@ -79,9 +85,8 @@ static void upload_worker(uv_work_t *req)
         return;
     }
     fchmod(fd, 0644);
-    w->rc = write_all(fd, w->data, w->len, w->inject);
-    free(w->data);      /* written (or not): the bytes are not needed any more */
-    w->data = NULL;
+    w->rc = write_all(fd, w->b.data, w->b.len, w->inject);
+    release(&w->b);     /* written (or not): the bytes are not needed any more */
     if (w->rc == 0 && fsync(fd) < 0)
         w->rc = -errno;
     if (close(fd) < 0 && w->rc == 0)
@@ -117,7 +122,7 @@ static void upload_after(uv_work_t *req, int status)
         storage_printf(w->err, sizeof w->err, "upload of %s cancelled", w->rel);
     }
     if (w->rc == 0 && !s->destroying) {
-        log_info("storage: stored %s (%zu bytes)", w->rel, w->len);
+        log_info("storage: stored %s (%zu bytes)", w->rel, w->b.len);
         storage_upload_done(s, w->rel);
         events_fire(s->ev, "Upload",
                     json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:b}", "name", storage_base_name(w->rel), "path", w->rel,
@@ -128,16 +133,17 @@ static void upload_after(uv_work_t *req, int status)
     }
     if (w->cb)
         w->cb(w->ctx, w->rc, w->rel, w->err);
-    free(w->data);      /* NULL once written; still here when the worker stopped early */
+    release(&w->b);     /* still here when the worker stopped early */
     free(w);
     memory_trim();       /* the written upload's pages go back to the system now */
     storage_maybe_done(s);
 }
 
-int storage_upload_take(struct storage *s, const char *rel, void *data, size_t len,
+int storage_upload_take(struct storage *s, const char *rel, struct storage_bytes b,
                         bool select, bool print, storage_upload_cb cb, void *ctx,
                         char *err, size_t errsz)
 {
+    size_t len = b.len;
     int rc;
     if (!storage_is_model(rel)) {
         rc = storage_check_path(rel, err, errsz);
@@ -161,10 +167,9 @@ int storage_upload_take(struct storage *s, const char *rel, void *data, size_t l
         rc = -ENOMEM;
         goto fail;
     }
-    w->data = data;
+    w->b = b;
     w->req.data = w;
     w->s = s;
-    w->len = len;
     w->select = select;
     w->print = print;
     w->inject = s->opt.inject_write_error;
@@ -182,7 +187,7 @@ int storage_upload_take(struct storage *s, const char *rel, void *data, size_t l
     return 0;
 
 fail:
-    free(data);
+    release(&b);
     return rc;
 }
 
@@ -196,5 +201,6 @@ int storage_upload(struct storage *s, const char *rel, const void *data, size_t 
         return -ENOMEM;
     }
     memcpy(copy, data, len);
-    return storage_upload_take(s, rel, copy, len, select, print, cb, ctx, err, errsz);
+    struct storage_bytes b = { .data = copy, .len = len, .release = free, .owner = copy };
+    return storage_upload_take(s, rel, b, select, print, cb, ctx, err, errsz);
 }

@@ -151,8 +151,8 @@ static void on_paho_lost(void *ctx, char *cause)
 static int on_paho_message(void *ctx, char *topic, int topiclen, MQTTAsync_message *msg)
 {
     struct mqtt *m = ctx;
-    inbound_arrived(m, topic, topiclen, msg);
-    m->api->freeMessage(&msg);
+    if (!inbound_arrived(m, topic, topiclen, msg))
+        m->api->freeMessage(&msg);
     m->api->free(topic);
     return 1;
 }

@@ -2,7 +2,9 @@
  *
  * Paho's message callback copies the message (topic, payload up to max_payload, retain flag,
  * MQTT 5 response topic and correlation data) onto a list bounded by max_pending and wakes
- * the loop; inbound_drain hands each message to its handlers there. Which handlers get a
+ * the loop; inbound_drain hands each message to its handlers there. A payload over max_text
+ * (an upload: up to storage.max_upload_size) is not copied: the message keeps Paho's, which
+ * is then held once by Paho's receive buffer and once here, not a third time. Which handlers get a
  * message is decided when it is handed out, so a handler that unsubscribed gets nothing
  * more, even from messages that were already waiting.
  *
@@ -23,7 +25,14 @@
 
 struct inbound_msg {
     struct mqtt_message msg;
+    struct paho_payload *kept;  /* Paho's message, when its payload was not copied */
     struct inbound_msg *next;
+};
+
+/* A payload left in Paho's message, and the library that frees it. */
+struct paho_payload {
+    const struct paho *api;
+    MQTTAsync_message *msg;
 };
 
 struct held_reply {
@@ -38,13 +47,22 @@ int inbound_init(struct inbound *in)
 {
     memset(in, 0, sizeof *in);
     in->held_tail = &in->held;
-    in->max_payload = MQTT_INBOUND_MAX_PAYLOAD;
+    in->max_payload = in->max_text = MQTT_INBOUND_MAX_PAYLOAD;
     in->max_pending = MQTT_INBOUND_MAX_PENDING;
     return -pthread_mutex_init(&in->lock, NULL);
 }
 
+static void paho_payload_release(void *owner)
+{
+    struct paho_payload *k = owner;
+    k->api->freeMessage(&k->msg);
+    free(k);
+}
+
 static void msg_free(struct inbound_msg *c)
 {
+    if (c->kept)
+        paho_payload_release(c->kept);
     free(c->msg.topic);
     free(c->msg.payload);
     free(c->msg.response_topic);
@@ -54,11 +72,22 @@ static void msg_free(struct inbound_msg *c)
 
 /* Handlers get const messages, but every message they get is one of ours (struct
  * inbound_msg, not const): taking its payload changes only our object. */
-char *mqtt_message_take_payload(const struct mqtt_message *msg)
+char *mqtt_message_take_payload(const struct mqtt_message *msg, void (**release)(void *owner), void **owner)
 {
-    struct mqtt_message *own = (struct mqtt_message *)msg;
-    char *p = own->payload;
-    own->payload = NULL;
+    struct inbound_msg *own = (struct inbound_msg *)msg;    /* msg is its first member */
+    char *p = own->msg.payload;
+    *release = free;
+    *owner = p;
+    if (own->kept) {
+        p = own->kept->msg->payload;
+        *release = paho_payload_release;
+        *owner = own->kept;
+        own->kept = NULL;
+    }
+    own->msg.payload = NULL;
+    own->msg.held = false;
+    if (!p)
+        *release = NULL, *owner = NULL;
     return p;
 }
 
@@ -238,10 +267,11 @@ int mqtt_unsubscribe(struct mqtt *m, const char *filter, mqtt_message_fn fn, voi
     return 0;
 }
 
-void mqtt_set_inbound_limits(struct mqtt *m, size_t max_payload, size_t max_pending)
+void mqtt_set_inbound_limits(struct mqtt *m, size_t max_payload, size_t max_text, size_t max_pending)
 {
     pthread_mutex_lock(&m->in.lock);
     m->in.max_payload = max_payload;
+    m->in.max_text = max_text;
     m->in.max_pending = max_pending ? max_pending : 1;
     pthread_mutex_unlock(&m->in.lock);
 }
@@ -266,9 +296,21 @@ static int copy_properties(const struct paho *api, struct mqtt_message *c, const
     return 0;
 }
 
-/* A copy of msg; the payload only up to max_payload bytes (else NULL). Returns 0 or -ENOMEM. */
+/* Paho's payload for c, kept as it is; msg becomes c's. Returns 0 or -ENOMEM. */
+static int keep_payload(const struct paho *api, struct inbound_msg *c, MQTTAsync_message *msg)
+{
+    if (!(c->kept = malloc(sizeof *c->kept)))
+        return -ENOMEM;
+    c->kept->api = api;
+    c->kept->msg = msg;
+    c->msg.held = true;
+    return 0;
+}
+
+/* A copy of msg; the payload only up to max_text bytes, kept as Paho's up to max_payload (msg
+ * is then the copy's: *kept is set), else left out. Returns 0 or -ENOMEM. */
 static int copy_message(const struct paho *api, struct inbound_msg **out, const char *topic, int topiclen,
-                        const MQTTAsync_message *msg, size_t max_payload)
+                        MQTTAsync_message *msg, size_t max_payload, size_t max_text)
 {
     struct inbound_msg *c = calloc(1, sizeof *c);
     if (!c)
@@ -278,7 +320,9 @@ static int copy_message(const struct paho *api, struct inbound_msg **out, const 
     c->msg.topic = topiclen > 0 ? strndup(topic, (size_t)topiclen) : strdup(topic);
     if (!c->msg.topic)
         rc = -ENOMEM;
-    if (rc == 0 && len <= max_payload) {
+    if (rc == 0 && len > max_text && len <= max_payload) {
+        rc = keep_payload(api, c, msg);
+    } else if (rc == 0 && len <= max_payload) {
         if ((c->msg.payload = malloc(len + 1))) {
             memcpy(c->msg.payload, msg->payload, len);
             c->msg.payload[len] = '\0';
@@ -289,6 +333,8 @@ static int copy_message(const struct paho *api, struct inbound_msg **out, const 
     if (rc == 0)
         rc = copy_properties(api, &c->msg, msg);
     if (rc < 0) {
+        free(c->kept);              /* msg is still the caller's */
+        c->kept = NULL;
         msg_free(c);
         return rc;
     }
@@ -299,11 +345,12 @@ static int copy_message(const struct paho *api, struct inbound_msg **out, const 
     return 0;
 }
 
-void inbound_arrived(struct mqtt *m, const char *topic, int topiclen, const MQTTAsync_message *msg)
+bool inbound_arrived(struct mqtt *m, const char *topic, int topiclen, MQTTAsync_message *msg)
 {
     struct inbound *in = &m->in;
     pthread_mutex_lock(&in->lock);
-    size_t max_payload = in->max_payload;   /* may change: read it under the lock */
+    size_t max_payload = in->max_payload;   /* may change: read them under the lock */
+    size_t max_text = in->max_text;
     bool room = in->pending < in->max_pending;
     if (room)
         in->pending++;      /* reserve the slot; copy outside the lock */
@@ -311,9 +358,10 @@ void inbound_arrived(struct mqtt *m, const char *topic, int topiclen, const MQTT
         in->dropped++;
     pthread_mutex_unlock(&in->lock);
     if (!room)
-        return;
+        return false;
     struct inbound_msg *c = NULL;
-    int rc = copy_message(m->api, &c, topic, topiclen, msg, max_payload);
+    int rc = copy_message(m->api, &c, topic, topiclen, msg, max_payload, max_text);
+    bool kept = rc == 0 && c->kept;     /* read now: once listed, c is the loop's */
     pthread_mutex_lock(&in->lock);
     if (rc == 0) {
         if (in->tail)
@@ -327,6 +375,7 @@ void inbound_arrived(struct mqtt *m, const char *topic, int topiclen, const MQTT
     }
     pthread_mutex_unlock(&in->lock);
     uv_async_send(&m->wake);
+    return kept;
 }
 
 /* ---- messages: the loop ---------------------------------------------------------------------- */

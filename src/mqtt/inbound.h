@@ -33,7 +33,7 @@ struct inbound {
     struct inbound_msg *head, *tail;    /* lock */
     size_t pending;                     /* lock: copied or being copied, not handled yet */
     unsigned long dropped;              /* lock: not copied since the last drain */
-    size_t max_payload, max_pending;    /* lock */
+    size_t max_payload, max_text, max_pending;  /* lock */
     bool delivering;                    /* inside a handler: unsubscribed entries stay until after */
     unsigned long replies_dropped;      /* since the last drain */
     struct held_reply *held, **held_tail;   /* replies due while the client is renewed */
@@ -51,8 +51,9 @@ void inbound_destroy(struct inbound *in);
 /* Paho's thread, on every connect: subscribes every filter held. */
 void inbound_on_connected(struct mqtt *m);
 
-/* Paho's thread: copies one message for the loop (within the limits) and wakes it. */
-void inbound_arrived(struct mqtt *m, const char *topic, int topiclen, const MQTTAsync_message *msg);
+/* Paho's thread: copies one message for the loop (within the limits) and wakes it. True when
+ * msg itself was kept (a payload over max_text): it is ours then, not Paho's to free. */
+bool inbound_arrived(struct mqtt *m, const char *topic, int topiclen, MQTTAsync_message *msg);
 
 /* The loop: hands every waiting message to its handlers (none while stopping). */
 void inbound_drain(struct mqtt *m);

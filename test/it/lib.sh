@@ -18,9 +18,12 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 PB_SANITIZER_RE='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:'
 
 # Deadlines are upper bounds only (conditions are polled); a sanitizer build gets more time.
+# Its memory figures mean nothing (shadow memory, freed blocks held in quarantine): PB_SANITIZED.
 PB_TIMEOUT_SCALE=${PB_TIMEOUT_SCALE:-1}
-if grep -qa 'AddressSanitizer' "$PB_DAEMON_BIN" 2>/dev/null; then
+PB_SANITIZED=0
+if grep -qa '__asan_init' "$PB_DAEMON_BIN" 2>/dev/null; then
   PB_TIMEOUT_SCALE=3
+  PB_SANITIZED=1
 fi
 
 PB_DIR=            # the test's temporary folder
