@@ -15,9 +15,6 @@
 
 void memory_tune(void)
 {
-    /* Paho's threads and libuv's pool would each get an arena, with pages of its own touched:
-     * the daemon allocates little outside the loop, so one arena serves all */
-    mallopt(M_ARENA_MAX, 1);
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
 }
