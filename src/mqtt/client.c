@@ -440,6 +440,11 @@ static void on_connect_failed(struct mqtt *m, int code, const char *text)
     m->connecting = false;
     if (m->stopping)
         return;
+    if (m->renewed) {           /* the renewal met an outage: from here on it is one */
+        m->renewed = false;
+        if (m->cb.lost)
+            m->cb.lost(m->ctx);
+    }
     log_connect_failure(m, code, text);
     schedule_retry(m);
 }
@@ -628,6 +633,17 @@ fail:
 
 /* ---- renewing ------------------------------------------------------------------------------- */
 
+/* Asks Paho for a DISCONNECT, its result a NOTE_DISCONNECT. Returns Paho's code. */
+static int request_disconnect(struct mqtt *m)
+{
+    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+    MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
+    MQTTAsync_disconnectOptions *o = m->version == MQTTVERSION_5 ? &d5 : &d;
+    o->timeout = 1000;          /* ms Paho may spend delivering what is still in flight */
+    ON_RESULT(o, m, NOTE_DISCONNECT);
+    return m->api->disconnect(m->client, o);
+}
+
 /* Paho reads every packet whole into one buffer, which grows to the largest packet it has
  * read and is freed only when the library's last client is destroyed: after a 25 MB upload,
  * 25 MB stayed resident for good. So after a message of MQTT_RENEW_AFTER bytes or more the
@@ -646,12 +662,7 @@ void mqtt_renew(struct mqtt *m)
     m->renewing = true;
     m->connected = false;       /* publishes wait in the outbox */
     uv_timer_start(&m->stop_guard, on_stop_guard, STOP_GUARD_MS, 0);
-    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-    MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
-    MQTTAsync_disconnectOptions *o = m->version == MQTTVERSION_5 ? &d5 : &d;
-    o->timeout = 1000;          /* ms Paho may spend delivering what is in flight */
-    ON_RESULT(o, m, NOTE_DISCONNECT);
-    if (m->api->disconnect(m->client, o) != MQTTASYNC_SUCCESS)
+    if (request_disconnect(m) != MQTTASYNC_SUCCESS)
         finish_renew(m);
 }
 
@@ -734,12 +745,7 @@ static void on_stop_guard(uv_timer_t *t)
  * exactly once: from us, and not also as the will. */
 static void send_disconnect(struct mqtt *m)
 {
-    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-    MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
-    MQTTAsync_disconnectOptions *o = m->version == MQTTVERSION_5 ? &d5 : &d;
-    o->timeout = 1000;   /* ms Paho may spend delivering what is still in flight */
-    ON_RESULT(o, m, NOTE_DISCONNECT);
-    if (m->api->disconnect(m->client, o) != MQTTASYNC_SUCCESS)
+    if (request_disconnect(m) != MQTTASYNC_SUCCESS)
         finish_stop(m);     /* not connected: nothing to tell the broker */
 }
 
