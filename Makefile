@@ -3,7 +3,7 @@
 #   make            build build/printbridge and build/printbridge-sim
 #   make check      build and run every test, plain and again under ASan + UBSan
 #   make demo       simulator + private mosquitto + daemon, showing the MQTT traffic
-#   make bench      speed, memory and scale beside peers (bench-quick: under a minute)
+#   make bench      speed, memory and scale beside peers (bench-quick: about a minute)
 #   make check-clients   the example Node-RED flow against a real Node-RED
 #   make check-brokers   the MQTT contract on mosquitto, a mosquitto bridge and a RabbitMQ cluster
 #   make install    PREFIX (default /usr/local), SYSCONFDIR and DESTDIR are honoured
