@@ -3,9 +3,9 @@
  * Paho's message callback copies the message (topic, payload up to max_payload, retain flag,
  * MQTT 5 response topic and correlation data) onto a list bounded by max_pending and wakes
  * the loop; inbound_drain hands each message to its handlers there. A payload over max_text
- * (an upload: up to storage.max_upload_size) is not copied: the message keeps Paho's, which
- * is then held once by Paho's receive buffer and once here, not a third time. Which handlers get a
- * message is decided when it is handed out, so a handler that unsubscribed gets nothing
+ * (an upload: up to storage.max_upload_size) is not copied: the message keeps Paho's, so the
+ * bytes are held twice (Paho's receive buffer, Paho's copy), not three times. Which handlers
+ * get a message is decided when it is handed out, so a handler that unsubscribed gets nothing
  * more, even from messages that were already waiting.
  *
  * Paho's threads take in->lock; Paho is never called while we hold it. */
@@ -76,9 +76,9 @@ char *mqtt_message_take_payload(const struct mqtt_message *msg, void (**release)
 {
     struct inbound_msg *own = (struct inbound_msg *)msg;    /* msg is its first member */
     char *p = own->msg.payload;
-    *release = free;
+    *release = p ? free : NULL;
     *owner = p;
-    if (own->kept) {
+    if (own->kept) {            /* over max_text, so never empty */
         p = own->kept->msg->payload;
         *release = paho_payload_release;
         *owner = own->kept;
@@ -86,8 +86,6 @@ char *mqtt_message_take_payload(const struct mqtt_message *msg, void (**release)
     }
     own->msg.payload = NULL;
     own->msg.held = false;
-    if (!p)
-        *release = NULL, *owner = NULL;
     return p;
 }
 
