@@ -18,16 +18,23 @@ pb_start_daemon "$PB_DIR/pb.conf"
 pb_expect_line "$LIVE" '"state_id": "OPERATIONAL"' "$(pb_t 20)" "the printer to become operational"
 P() { mosquitto_pub -h 127.0.0.1 -p "$PB_MQTT_PORT" -q 1 "$@"; }
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$PB_DAEMON_PID/status"; }
-# probe TAG: ask for the status every 2 s until a reply comes (a request sent while the broker
-# still drops for the busy daemon may be lost, so one try is not enough); fails after 60 s
-probe() {
-  local n=0 deadline=$(( SECONDS + $(pb_t 60) ))
+# ask TOPIC JSON WHAT REPLY_RE: publishes JSON (a printf format: %d is the try) on TOPIC every
+# 2 s until a line matching REPLY_RE comes. One try is not enough: a request sent while the
+# broker still drops for the busy daemon may be lost, a reply that finds Paho's send buffer
+# full is dropped (replies are never queued), and under such a burst Paho 1.3 can leave writes
+# pending until its next keepalive. Fails after 120 s.
+ask() {
+  local n=0 deadline=$(( SECONDS + $(pb_t 120) ))
   while (( SECONDS < deadline )); do
     n=$((n + 1))
-    P -t octoprint/command/status -m "{\"id\": \"$1-$n\"}"
-    pb_wait_for_line "$LIVE" "^octoprint/command/status/response r=0 q=1 \\{\"id\": \"$1-[0-9]+\", \"result\": \"ok\"" 2 && return 0
+    P -t "$1" -m "$(printf "$2" "$n")"
+    pb_wait_for_line "$LIVE" "$4" 2 && return 0
   done
-  pb_fail "no status reply ($1) within $(pb_t 60) s: the daemon is not responsive"
+  pb_fail "no reply to $3 within $(pb_t 120) s: the daemon is not responsive"
+}
+probe() {
+  ask octoprint/command/status "{\"id\": \"$1-%d\"}" "a status request ($1)" \
+    "^octoprint/command/status/response r=0 q=1 \\{\"id\": \"$1-[0-9]+\", \"result\": \"ok\""
 }
 
 # warm up every path once, then measure
@@ -55,19 +62,8 @@ pb_log "10,000 commands published in $((SECONDS - t0)) s"
 # drops what it cannot queue for a slow client (mosquitto's max_queued_messages), so not every
 # command arrives; what arrives must run at most once.
 probe after-flood
-# the last command, until its reply comes: a reply that finds Paho's send buffer full is
-# dropped (replies are never queued for later), and under such a burst Paho 1.3 can leave
-# writes pending until its next keepalive, so one try is not enough either
-end_ok() {
-  local n=0 deadline=$(( SECONDS + $(pb_t 120) ))
-  while (( SECONDS < deadline )); do
-    n=$((n + 1))
-    P -t octoprint/command/gcode -m "{\"id\": \"end-$n\", \"commands\": [\"M117 flood-end\"]}"
-    pb_wait_for_line "$LIVE" '^octoprint/command/gcode/response r=0 q=1 \{"id": "end-[0-9]+", "result": "ok"\}$' 5 && return 0
-  done
-  pb_fail "no reply to the last command within $(pb_t 120) s"
-}
-end_ok
+ask octoprint/command/gcode '{"id": "end-%d", "commands": ["M117 flood-end"]}' "the last command" \
+  '^octoprint/command/gcode/response r=0 q=1 \{"id": "end-[0-9]+", "result": "ok"\}$'
 pb_wait_for_line "$REC" '^M117 flood-end$' "$(pb_t 60)" || pb_fail "the printer never got the last command"
 pb_log "worked off in $((SECONDS - t0)) s"
 
