@@ -263,6 +263,9 @@ pb_start_daemon() {
 
 pb_daemon_alive() { [ -n "$PB_DAEMON_PID" ] && kill -0 "$PB_DAEMON_PID" 2>/dev/null; }
 
+# pb_daemon_kb FIELD: a memory figure of the daemon in kB from /proc/PID/status (VmRSS, VmHWM).
+pb_daemon_kb() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$PB_DAEMON_PID/status"; }
+
 # pb_stop_daemon [SIGNAL]: send SIGNAL (default TERM), wait up to 20 s (scaled) for the exit,
 # leave the exit status in PB_DAEMON_RC (128+N when killed by signal N). Fails on a hang.
 pb_stop_daemon() {

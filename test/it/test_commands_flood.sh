@@ -17,7 +17,6 @@ pb_write_config "$PB_DIR/pb.conf"
 pb_start_daemon "$PB_DIR/pb.conf"
 pb_expect_line "$LIVE" '"state_id": "OPERATIONAL"' "$(pb_t 20)" "the printer to become operational"
 P() { mosquitto_pub -h 127.0.0.1 -p "$PB_MQTT_PORT" -q 1 "$@"; }
-rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$PB_DAEMON_PID/status"; }
 # ask TOPIC JSON WHAT REPLY_RE: publishes JSON (a printf format: %d is the try) on TOPIC every
 # 2 s until a line matching REPLY_RE comes. One try is not enough: a request sent while the
 # broker still drops for the busy daemon may be lost, a reply that finds Paho's send buffer
@@ -42,7 +41,7 @@ P -t octoprint/command/gcode -m '{"id": "warm", "commands": ["M117 warm"]}'
 P -t octoprint/command/fly -m 'x'
 pb_expect_line "$LIVE" '^octoprint/command/fly/response ' "$(pb_t 10)" "the warm-up reply"
 sleep 1
-before=$(rss)
+before=$(pb_daemon_kb VmRSS)
 
 # 2,500 each: G-code with a unique id, the same ids again, unknown commands, bad JSON
 for i in $(seq 2500); do printf '{"id": %d, "commands": ["M117 flood-%d"]}\n' "$i" "$i"; done >"$PB_DIR/gcode.txt"
@@ -82,11 +81,11 @@ pb_daemon_alive || pb_fail "the daemon died"
 pb_pass "10,000 commands: nothing ran twice, every ok reply matches a run line, daemon responsive"
 
 sleep 1
-after=$(rss)
+after=$(pb_daemon_kb VmRSS)
 growth=$(( after - before ))
 pb_log "VmRSS before ${before} kB, after ${after} kB (growth ${growth} kB)"
 # a sanitizer build keeps shadow memory and a (capped) quarantine: more room, same shape
-if grep -qa '__asan_init' "$PB_DAEMON_BIN"; then limit=65536 again=8192; else limit=16384 again=4096; fi
+if (( PB_SANITIZED )); then limit=65536 again=8192; else limit=16384 again=4096; fi
 [ "$growth" -lt "$limit" ] || pb_fail "VmRSS grew by $growth kB (limit $limit kB)"
 
 # the same flood again: what the first one left must be reused, not added to
@@ -95,7 +94,7 @@ P -t octoprint/command/gcode -l <"$PB_DIR/bad.txt"
 P -t octoprint/command/gcode -l <"$PB_DIR/gcode.txt"
 probe after-second-flood
 sleep 1
-after2=$(rss)
+after2=$(pb_daemon_kb VmRSS)
 pb_log "VmRSS after the second flood ${after2} kB (growth $(( after2 - after )) kB)"
 [ $(( after2 - after )) -lt "$again" ] || pb_fail "VmRSS grew by $(( after2 - after )) kB in the second flood (limit $again kB): memory is not bounded"
 pb_pass "memory bounded: VmRSS grew by $growth kB, then $(( after2 - after )) kB for the same flood again"

@@ -24,8 +24,7 @@ pb_start_daemon "$PB_DIR/pb.conf"
 pb_expect_line "$LIVE" '^octoprint/event/Connected ' "$(pb_t 30)" "the Connected event"
 sleep 1     # the start-up burst is over
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$PB_DAEMON_PID/status"; }
-before=$(rss_kb)
+before=$(pb_daemon_kb VmRSS)
 : >"$PB_DIR/up.gcode"
 for i in $(seq 1 30); do head -c 100000 /dev/urandom | base64 -w 0 >>"$PB_DIR/up.gcode"; echo >>"$PB_DIR/up.gcode"; done
 size=$(stat -c %s "$PB_DIR/up.gcode")
@@ -43,11 +42,11 @@ for n in 1 2 3; do
   pb_expect_line "$LIVE" "^octoprint/command/status/response r=0 q=1 \\{\"id\": \"after$n\", \"result\": \"ok\"" \
     "$(pb_t 10)" "the reply to a command sent after upload $n" "$mark"
   sleep 0.5   # the written upload's pages go back once the reply is out
-  after=$(rss_kb)
+  after=$(pb_daemon_kb VmRSS)
   pb_log "upload $n: RSS $before kB before the first, $after kB after"
   (( PB_SANITIZED || after <= before + 2048 )) || pb_fail "upload $n: RSS $after kB, more than 2 MB over the $before kB before"
 done
-peak=$(awk '/^VmHWM:/ { print $2 }' "/proc/$PB_DAEMON_PID/status")
+peak=$(pb_daemon_kb VmHWM)
 pb_log "peak RSS $peak kB for uploads of $size bytes"
 (( PB_SANITIZED || peak <= before + 2 * size / 1024 + 3072 )) ||
   pb_fail "peak RSS $peak kB: more than twice the upload ($size bytes) plus 3 MB over the $before kB before"
