@@ -246,7 +246,7 @@ int mqtt_publish(struct mqtt *m, const char *topic, const char *payload, size_t 
     /* QoS 1/2 is always kept; before the first connect and while the client is renewed
      * everything is (the start-up burst must not depend on how fast the broker answers, and
      * a renewal is no outage) */
-    bool keep = (flags & MQTT_KEEP) || qos > 0 || !m->ever_connected || m->renewing || m->renewed;
+    bool keep = (flags & MQTT_KEEP) || qos > 0 || !m->ever_connected || mqtt_renewal_pending(m);
     if (m->connected && !outbox_has_waiting(&m->out)) {
         int rc = publish_now(m, topic, payload, len, qos, retain);
         if (rc != -ENOTCONN)

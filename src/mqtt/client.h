@@ -84,4 +84,11 @@ struct mqtt {
  * (client.c says why). Loop thread; nothing happens unless connected. */
 void mqtt_renew(struct mqtt *m);
 
+/* From mqtt_renew until the new client is connected: what is published meanwhile waits for
+ * it, as before the first connect, since a renewal is no outage. */
+static inline bool mqtt_renewal_pending(const struct mqtt *m)
+{
+    return m->renewing || m->renewed;
+}
+
 #endif

@@ -492,7 +492,7 @@ int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, s
     /* A reply answers a live request: never queued for later, and a burst that overflows
      * Paho's buffer is counted and reported once per drain instead of once per reply. A
      * renewal of the client is no outage: what is due meanwhile is held for the new one. */
-    if (!m->stopping && (m->renewing || m->renewed))
+    if (!m->stopping && mqtt_renewal_pending(m))
         return hold_reply(&m->in, topic, payload, len, corr, corrlen);
     if (m->stopping || !m->connected)
         return -ENOTCONN;
