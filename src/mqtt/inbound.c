@@ -447,11 +447,18 @@ void inbound_drain(struct mqtt *m)
 
 /* ---- replies --------------------------------------------------------------------------------- */
 
+/* The first reply dropped since the last drain is logged; inbound_drain counts the rest. */
+static void reply_dropped(struct inbound *in, const char *topic, const char *why)
+{
+    if (in->replies_dropped++ == 0)
+        log_warn("mqtt: cannot send a command reply on %s: %s", topic, why);
+}
+
 static int hold_reply(struct inbound *in, const char *topic, const char *payload, size_t len, const void *corr,
                       size_t corrlen)
 {
     if (in->nheld >= MAX_HELD) {
-        in->replies_dropped++;
+        reply_dropped(in, topic, "too many replies waiting for the renewed connection");
         return -ENOBUFS;
     }
     struct held_reply *h = calloc(1, sizeof *h);
@@ -517,7 +524,6 @@ int mqtt_publish_reply(struct mqtt *m, const char *topic, const char *payload, s
     m->api->properties_free(&props);
     if (rc == MQTTASYNC_SUCCESS)
         return 0;
-    if (m->in.replies_dropped++ == 0)
-        log_warn("mqtt: cannot send a command reply on %s: %s", topic, m->api->strerror(rc));
+    reply_dropped(&m->in, topic, m->api->strerror(rc));
     return -EIO;
 }
